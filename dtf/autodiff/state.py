@@ -1,0 +1,51 @@
+"""Recording state shared by the op table and GradientTape.
+
+`active_tapes` is the list of tapes inside their `with` block; the op table checks it once per
+op (`if active_tapes:`) and calls `record` only when it is non-empty, which keeps the eager path
+thin when no tape is open.
+
+A tape entry is `(prim, inputs, attrs, outputs)`: enough to call `prim.vjp_fn` later.
+"""
+
+from __future__ import annotations
+
+active_tapes: list = []
+
+_DIFFERENTIABLE_KINDS = frozenset("fc")
+
+
+def record(prim, inputs, attrs, result) -> None:
+    """Appends an executed op to every recording tape that tracks one of its inputs."""
+    outputs = result if type(result) is tuple else (result,)
+    if outputs[0]._value.dtype.kind not in _DIFFERENTIABLE_KINDS:
+        # Gradients do not flow through integer or boolean results (TensorFlow's rule).
+        if not any(o._value.dtype.kind in _DIFFERENTIABLE_KINDS for o in outputs[1:]):
+            return
+    for tape in active_tapes:
+        if not tape._recording:
+            continue
+        tracked = tape._tracked
+        for t in inputs:
+            if id(t) in tracked:
+                break
+        else:
+            continue
+        tape._entries.append((prim, inputs, attrs, outputs))
+        for o in outputs:
+            tracked[id(o)] = o
+
+
+def record_variable_read(variable, read_tensor, read_prim) -> None:
+    """Links a Variable to the Tensor read from it, on tapes that watch the Variable."""
+    if read_tensor._value.dtype.kind not in _DIFFERENTIABLE_KINDS:
+        return
+    for tape in active_tapes:
+        if not tape._recording:
+            continue
+        tracked = tape._tracked
+        if id(variable) not in tracked:
+            if not (tape._watch_accessed_variables and variable.trainable):
+                continue
+            tape._watch_variable(variable)
+        tape._entries.append((read_prim, (variable,), {}, (read_tensor,)))
+        tracked[id(read_tensor)] = read_tensor

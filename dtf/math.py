@@ -1,0 +1,5 @@
+"""`dtf.math`: elementwise math, reductions and related ops (re-exports)."""
+
+from dtf.ops.math_ops import *  # noqa: F401,F403
+from dtf.ops.reduce_ops import *  # noqa: F401,F403
+from dtf.ops.nn_ops import sigmoid  # noqa: F401

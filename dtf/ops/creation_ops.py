@@ -1,0 +1,321 @@
+"""Converting Python and NumPy values to Tensors, and creating tensors.
+
+TensorFlow's rules: a Python float becomes float32, an int int32 (int64 when it does not fit),
+a bool bool, a complex complex128; NumPy arrays keep their dtype. Asking for a dtype converts
+where no information is lost in kind (int data to float is fine; 2.5 to int32 is a TypeError).
+
+Creation functions take no tensor inputs, so they are leaves, not primitives: nothing flows back
+through them. `zeros_like`, `ones_like`, `identity` and `cast` take tensors and are primitives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dtf import backend as _backend
+from dtf import dtypes
+from dtf.ops.registry import primitive, run
+from dtf.ops.shape_rules import same_shape, unknown_to_none
+from dtf.tensor import Tensor
+
+__all__ = ["constant", "convert_to_tensor", "zeros", "ones", "fill", "eye", "zeros_like",
+           "ones_like", "range", "linspace", "identity", "cast"]
+
+_builtin_range = range
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def _infer_array(value) -> np.ndarray:
+    """Python data -> array with TensorFlow's default dtypes."""
+    arr = np.asarray(value)
+    if arr.dtype == np.float64 and not _has_numpy_float64(value):
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind == "i" and arr.dtype != np.int32 and not isinstance(value, np.ndarray):
+        if not _contains_numpy_scalar(value):
+            info = np.iinfo(np.int32)
+            if arr.size == 0 or (arr.min() >= info.min and arr.max() <= info.max):
+                arr = arr.astype(np.int32)
+            else:
+                arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "O":
+        raise TypeError(f"Cannot convert {value!r} to a Tensor: it mixes types or has ragged "
+                        "nested lists. Use lists of numbers of one rectangular shape.")
+    elif arr.dtype.kind in "US":
+        raise TypeError(f"Cannot convert {value!r} to a numeric Tensor.")
+    return arr
+
+
+def _has_numpy_float64(value) -> bool:
+    if isinstance(value, np.generic):
+        return value.dtype == np.float64
+    if isinstance(value, (list, tuple)):
+        return any(_has_numpy_float64(v) for v in value)
+    if isinstance(value, Tensor) or getattr(value, "_is_dtf_variable", False):
+        return value.dtype == dtypes.float64
+    return isinstance(value, np.ndarray) and value.dtype == np.float64
+
+
+def _contains_numpy_scalar(value) -> bool:
+    if isinstance(value, (np.generic, np.ndarray)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_numpy_scalar(v) for v in value)
+    return isinstance(value, Tensor)
+
+
+def _cast_checked(arr: np.ndarray, dtype: dtypes.DType, value, allow_cast: bool) -> np.ndarray:
+    target = dtype._np
+    if arr.dtype == target:
+        return arr
+    src = arr.dtype.kind
+    dst = target.kind
+    lossy_kind = (src == "c" and dst != "c") or (src == "f" and dst in "iub")
+    if lossy_kind and not allow_cast:
+        if src == "f" and dst in "iu" and np.all(np.isfinite(arr)) and np.all(arr == np.trunc(arr)):
+            pass  # 2.0 -> int32 is exact
+        else:
+            raise TypeError(f"Cannot convert {_short(value)} to EagerTensor of dtype "
+                            f"{dtype.name}: the values are {arr.dtype.name}. Use dtf.cast to "
+                            "convert explicitly.")
+    if dst in "iu" and src in "iu" and arr.size and not allow_cast:
+        info = np.iinfo(target)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise TypeError(f"Cannot convert {_short(value)} to EagerTensor of dtype "
+                            f"{dtype.name}: a value is out of its range.")
+    return arr.astype(target)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) < 80 else text[:77] + "..."
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, allow_cast=False):
+    """Converts a Tensor, Variable, NumPy array or Python data to a Tensor.
+
+    Args:
+        dtype: the dtype the result must have. A Tensor of another dtype raises ValueError (as
+            TensorFlow); Python and NumPy data are converted to it.
+        dtype_hint: the dtype to use for Python data when `dtype` is None, where it fits.
+        allow_cast: convert data of any kind (what `dtf.constant` and `dtf.Variable` do).
+    """
+    if isinstance(value, Tensor) or getattr(value, "_is_dtf_variable", False) \
+            or getattr(value, "_is_symbolic", False):
+        if dtype is not None:
+            dtype = dtypes.as_dtype(dtype)
+            if value.dtype != dtype:
+                if allow_cast:
+                    return cast(value, dtype)
+                raise ValueError(f"Tensor conversion requested dtype {dtype.name} for Tensor "
+                                 f"with dtype {value.dtype.name}: {value!r}")
+        if getattr(value, "_is_dtf_variable", False):
+            return value.read_value()
+        return value
+    if hasattr(value, "_dtf_tensor_conversion"):
+        return value._dtf_tensor_conversion(dtype)
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+        arr = value if isinstance(value, np.ndarray) else (
+            np.asarray(value) if isinstance(value, np.generic) else _infer_array(value))
+        arr = _cast_checked(arr, dtype, value, allow_cast or isinstance(value, np.ndarray))
+    else:
+        if isinstance(value, np.ndarray):
+            arr = value
+            dtypes.from_numpy(arr.dtype)  # rejects dtypes dtf has not
+        elif isinstance(value, np.generic):
+            arr = np.asarray(value)
+            dtypes.from_numpy(arr.dtype)
+        else:
+            arr = _infer_array(value)
+            if dtype_hint is not None:
+                hint = dtypes.as_dtype(dtype_hint)
+                try:
+                    arr = _cast_checked(arr, hint, value, False)
+                except TypeError:
+                    pass
+    if type(arr) is np.ndarray and arr.ndim == 0:
+        arr = arr[()]  # NumPy scalars, as NumPy's own ops return for rank 0
+    return Tensor(_backend.place(arr))
+
+
+def constant(value, dtype=None, shape=None, name="Const"):
+    """Creates a constant tensor from Python data, a NumPy array or a Tensor.
+
+    With `shape`, a scalar is broadcast to it and other values are reshaped to it.
+
+    Example:
+        >>> print(dtf.constant([[5, 2], [1, 3]]))
+        dtf.Tensor(
+        [[5 2]
+         [1 3]], shape=(2, 2), dtype=int32)
+    """
+    t = convert_to_tensor(value, dtype=dtype, allow_cast=True)
+    if shape is None:
+        return t
+    shape = tuple(int(d) for d in (shape if isinstance(shape, (list, tuple)) else
+                                   getattr(shape, "as_list", lambda: shape)()))
+    v = t._value
+    xp = _backend.backend_of(v).xp
+    if v.size == 1 and int(np.prod(shape)) != 1:
+        return Tensor(xp.broadcast_to(xp.reshape(xp.asarray(v), ()), shape).copy())
+    if v.size != int(np.prod(shape)):
+        from dtf.errors import InvalidArgumentError
+        raise InvalidArgumentError(f"constant: {v.size} values cannot take shape {list(shape)}; "
+                                   "give as many values as the shape has elements, or one.")
+    return Tensor(xp.reshape(xp.asarray(v), shape))
+
+
+def _shape_arg(shape, op) -> tuple:
+    if isinstance(shape, Tensor) or getattr(shape, "_is_dtf_variable", False):
+        shape = np.asarray(shape.numpy()).tolist()
+    if hasattr(shape, "as_list"):
+        shape = shape.as_list()
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        dims = tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: shape must be a list of non-negative ints, got {shape!r}.") \
+            from None
+    if any(d < 0 for d in dims):
+        from dtf.errors import InvalidArgumentError
+        raise InvalidArgumentError(f"{op}: shape {list(dims)} has a negative dimension.")
+    return dims
+
+
+def _filled(shape, dtype, value, op):
+    dims = _shape_arg(shape, op)
+    dtype = dtypes.as_dtype(dtype)
+    xp = _backend.backend_for(_backend.current_device()).xp
+    return Tensor(xp.full(dims, value, dtype=dtype._np) if dims else dtype._np.type(value))
+
+
+def zeros(shape, dtype=dtypes.float32, name=None):
+    """A tensor of zeros (float32 unless `dtype` says otherwise)."""
+    return _filled(shape, dtype, 0, "zeros")
+
+
+def ones(shape, dtype=dtypes.float32, name=None):
+    """A tensor of ones (float32 unless `dtype` says otherwise)."""
+    return _filled(shape, dtype, 1, "ones")
+
+
+def fill(dims, value, name=None):
+    """A tensor of shape `dims` filled with the scalar `value` (dtype from the value)."""
+    v = convert_to_tensor(value)
+    if v.ndim != 0:
+        from dtf.errors import InvalidArgumentError
+        raise InvalidArgumentError(f"fill: value must be a scalar, got shape {v.shape}.")
+    return _filled(dims, v.dtype, v.numpy(), "fill")
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
+    """An identity matrix (or a batch of them)."""
+    dtype = dtypes.as_dtype(dtype)
+    xp = _backend.backend_for(_backend.current_device()).xp
+    m = xp.eye(int(num_rows), int(num_rows if num_columns is None else num_columns),
+               dtype=dtype._np)
+    if batch_shape is not None:
+        batch = _shape_arg(batch_shape, "eye")
+        m = xp.broadcast_to(m, batch + m.shape).copy()
+    return Tensor(m)
+
+
+def _like_rule(x, dtype=None):
+    return unknown_to_none(x.shape, dtype or x.dtype)
+
+
+@primitive("zeros_like", shape=_like_rule, differentiable=False)
+def _zeros_like(xp, x, dtype=None):
+    return xp.zeros_like(x, dtype=None if dtype is None else dtype._np)
+
+
+@primitive("ones_like", shape=_like_rule, differentiable=False)
+def _ones_like(xp, x, dtype=None):
+    return xp.ones_like(x, dtype=None if dtype is None else dtype._np)
+
+
+def zeros_like(input, dtype=None, name=None):  # noqa: A002 - TensorFlow's argument name
+    """Zeros with the shape (and dtype, unless given) of `input`."""
+    return run(_zeros_like, (convert_to_tensor(input),),
+               dtype=None if dtype is None else dtypes.as_dtype(dtype))
+
+
+def ones_like(input, dtype=None, name=None):  # noqa: A002
+    """Ones with the shape (and dtype, unless given) of `input`."""
+    return run(_ones_like, (convert_to_tensor(input),),
+               dtype=None if dtype is None else dtypes.as_dtype(dtype))
+
+
+def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
+    """`[start, start + delta, ...)` up to `limit`, as `tf.range` (dtype from the arguments)."""
+    if limit is None:
+        start, limit = 0, start
+    args = [a.numpy() if isinstance(a, Tensor) else a for a in (start, limit, delta)]
+    if dtype is None:
+        kinds = [convert_to_tensor(a).dtype for a in args]
+        order = [dtypes.int32, dtypes.int64, dtypes.float32, dtypes.float64]
+        dtype = max(kinds, key=lambda d: order.index(d) if d in order else 0)
+    dtype = dtypes.as_dtype(dtype)
+    if args[2] == 0:
+        from dtf.errors import InvalidArgumentError
+        raise InvalidArgumentError("range: delta must not be zero.")
+    xp = _backend.backend_for(_backend.current_device()).xp
+    return Tensor(xp.arange(args[0], args[1], args[2]).astype(dtype._np))
+
+
+def linspace(start, stop, num, name=None, axis=0):
+    """`num` evenly spaced values from `start` to `stop` inclusive (float32 for Python floats)."""
+    s = convert_to_tensor(start)
+    e = convert_to_tensor(stop, dtype=s.dtype)
+    if not s.dtype.is_floating:
+        from dtf.errors import InvalidArgumentError
+        raise InvalidArgumentError(f"linspace: start and stop must be floating point, got "
+                                   f"{s.dtype.name}. Write 0.0 rather than 0.")
+    xp = _backend.backend_of(s._value).xp
+    out = xp.linspace(s._value, e._value, int(num), axis=axis).astype(s.dtype._np)
+    return Tensor(out)
+
+
+@primitive("identity", shape=same_shape)
+def _identity(xp, x):
+    return x
+
+
+@_identity.def_vjp
+def _(g, out, x):
+    return (g,)
+
+
+def identity(input, name=None):  # noqa: A002
+    """Returns a tensor with the same value as `input`."""
+    return run(_identity, (convert_to_tensor(input),))
+
+
+def _cast_rule(x, dtype):
+    return unknown_to_none(x.shape, dtype)
+
+
+@primitive("cast", shape=_cast_rule)
+def _cast(xp, x, dtype):
+    if dtype._kind in "iu" and x.dtype.kind in "fc":
+        x = xp.trunc(x.real if x.dtype.kind == "c" else x)  # C-style, toward zero
+    elif dtype._kind != "c" and x.dtype.kind == "c":
+        x = x.real
+    return x.astype(dtype._np)
+
+
+@_cast.def_vjp
+def _(g, out, x, dtype):
+    if not x.dtype.is_differentiable:
+        return (None,)
+    return (cast(g, x.dtype),)
+
+
+def cast(x, dtype, name=None):
+    """Casts `x` to `dtype` (floats to ints truncate toward zero, as TensorFlow)."""
+    dtype = dtypes.as_dtype(dtype)
+    x = convert_to_tensor(x)
+    if x.dtype == dtype:
+        return x
+    return run(_cast, (x,), dtype=dtype)

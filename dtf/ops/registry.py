@@ -1,0 +1,170 @@
+"""The one op table.
+
+Every primitive is registered once, as a `Primitive`: its name, its implementation over an array
+module `xp`, its shape/dtype rule (used on symbolic tensors), and its gradient (VJP). VJPs are
+written in dtf ops, so a tape watching another tape's backward pass records it, and second-order
+gradients come for free. Composite ops (relu, softmax, losses, ...) are plain functions of
+primitives and need nothing here.
+
+Registering a primitive:
+
+    @primitive("square", shape=same_shape)
+    def square(xp, x):
+        return xp.square(x)
+
+    @square.def_vjp
+    def _(g, out, x):
+        return (g * 2 * x,)
+
+`run(prim, inputs, **attrs)` executes a primitive eagerly: it computes on the inputs' arrays,
+wraps the result, and records the call on the active gradient tapes. Inputs that are not eager
+Tensors (Variables, symbolic tensors of a graph being built) take a slower path.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+from dtf import backend as _backend
+from dtf import dtypes
+from dtf.autodiff import state as _tape_state
+from dtf.tensor import Tensor
+
+__all__ = ["Primitive", "primitive", "run", "get", "all_primitives", "Spec"]
+
+_table: dict[str, "Primitive"] = {}
+
+
+class Spec(NamedTuple):
+    """What a shape rule sees of a tensor: its shape (a tuple, None for unknown dims, or None
+    for unknown rank) and its DType."""
+
+    shape: tuple | None
+    dtype: dtypes.DType
+
+
+class Primitive:
+    """One record of the op table.
+
+    Attributes:
+        name: the op's name, as errors and graphs show it.
+        impl: `impl(xp, *arrays, **attrs)` -> array (or tuple of arrays when `num_outputs > 1`).
+        shape_fn: `shape_fn(*specs, **attrs)` -> Spec (or tuple of Specs).
+        vjp_fn: `vjp_fn(g, out, *inputs, **attrs)` -> tuple of input gradients (Tensor or None),
+            one per input; `g` and `out` are tuples when the primitive has several outputs.
+            None for ops that are not differentiable (comparisons, argmax, ...).
+        num_outputs: how many tensors `impl` returns; None when that depends on the inputs
+            (`unstack`, `split`): `impl` then always returns a tuple.
+    """
+
+    __slots__ = ("name", "impl", "shape_fn", "vjp_fn", "num_outputs", "differentiable")
+
+    def __init__(self, name: str, impl: Callable, shape_fn: Callable, num_outputs: int = 1,
+                 differentiable: bool = True):
+        self.name = name
+        self.impl = impl
+        self.shape_fn = shape_fn
+        self.vjp_fn = None
+        self.num_outputs = num_outputs
+        self.differentiable = differentiable
+
+    def def_vjp(self, fn: Callable) -> Callable:
+        self.vjp_fn = fn
+        return fn
+
+    def __call__(self, *inputs, **attrs):
+        return run(self, inputs, **attrs)
+
+    def infer(self, *specs: Spec, **attrs):
+        """The output Spec(s) of this op for inputs with these Specs."""
+        return self.shape_fn(*specs, **attrs)
+
+    def __repr__(self):
+        return f"<Primitive {self.name}>"
+
+
+def primitive(name: str, *, shape: Callable, num_outputs: int = 1,
+              differentiable: bool = True) -> Callable[[Callable], Primitive]:
+    """Registers `impl` as the primitive `name` (see the module docstring)."""
+
+    def register(impl: Callable) -> Primitive:
+        if name in _table:
+            raise ValueError(f"Primitive {name!r} is already registered.")
+        p = Primitive(name, impl, shape, num_outputs, differentiable)
+        _table[name] = p
+        return p
+
+    return register
+
+
+def get(name: str) -> Primitive:
+    return _table[name]
+
+
+def all_primitives() -> dict[str, Primitive]:
+    return dict(_table)
+
+
+# -- execution --------------------------------------------------------------------------------
+_tapes = _tape_state.active_tapes  # the live list: truthy iff some tape is recording
+_np_xp = _backend.numpy_backend.xp
+_by_array_type = _backend._by_array_type
+_non_eager_hook: list = []  # [handler] set by symbolic tensor support (Keras, dtf.function)
+
+
+def run(prim: Primitive, inputs: tuple, **attrs):
+    """Executes `prim` on `inputs` (Tensors) eagerly and records it on active tapes."""
+    for t in inputs:
+        if type(t) is not Tensor:
+            return _run_slow(prim, inputs, attrs)
+    return execute(prim, inputs, attrs, Tensor)
+
+
+def execute(prim: Primitive, inputs: tuple, attrs: dict, make=Tensor):
+    """`run` for inputs already known to be eager; `make(array)` builds each result (a Tensor,
+    or a Tensor subclass such as a Variable's slice)."""
+    if inputs:
+        b = _by_array_type.get(type(inputs[0]._value))
+        xp = b.xp if b is not None else _backend.backend_of(inputs[0]._value).xp
+    else:
+        xp = _backend.backend_for(_backend.current_device()).xp
+    try:
+        out = prim.impl(xp, *[t._value for t in inputs], **attrs)
+    except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
+        raise _op_error(prim, inputs, attrs, e) from e
+    if prim.num_outputs == 1:
+        result = make(out)
+    else:
+        result = tuple(make(o) for o in out)
+    if _tapes and prim.vjp_fn is not None:
+        _tape_state.record(prim, inputs, attrs, result)
+    return result
+
+
+def _run_slow(prim, inputs, attrs):
+    """Inputs include a Variable (read it) or a symbolic tensor (hand over to the graph)."""
+    converted = []
+    symbolic = False
+    for t in inputs:
+        if getattr(t, "_is_symbolic", False):
+            symbolic = True
+            converted.append(t)
+        elif isinstance(t, Tensor):  # Tensor subclasses (a Variable's slice, ...) compute as is
+            converted.append(t)
+        elif getattr(t, "_is_dtf_variable", False):
+            converted.append(t.read_value())
+        else:
+            raise TypeError(f"Op {prim.name!r} expected Tensors, got {type(t).__name__}: {t!r}")
+    if symbolic:
+        if not _non_eager_hook:
+            raise TypeError(f"Op {prim.name!r} got a symbolic tensor, but no graph is being built.")
+        return _non_eager_hook[0](prim, tuple(converted), attrs)
+    return execute(prim, tuple(converted), attrs, Tensor)
+
+
+def _op_error(prim, inputs, attrs, err):
+    from dtf.errors import InvalidArgumentError
+    described = ", ".join(f"{t.dtype.name}{list(t._value.shape)}" for t in inputs)
+    attr_text = "".join(f", {k}={v!r}" for k, v in attrs.items())
+    return InvalidArgumentError(
+        f"{prim.name}: cannot compute on inputs ({described}){attr_text}: {err} [Op:{prim.name}]")

@@ -1,0 +1,1 @@
+"""Test helpers: gradient checks and op test cases (used by tests/)."""

@@ -1,0 +1,364 @@
+"""`dtf.Variable`: mutable state that tapes watch when trainable.
+
+A Variable holds one array and replaces it on every assignment (copy-on-write), so a Tensor read
+from it earlier keeps its value: Tensors stay immutable. Reading a Variable inside an op records
+the read on open tapes, which is how gradients reach it.
+
+Example:
+    >>> v = dtf.Variable([[1., 2.], [3., 4.]])
+    >>> _ = v[0, 1].assign(42.)
+    >>> v.numpy()[0, 1]
+    42.0
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+
+from dtf import backend as _backend
+from dtf import dtypes
+from dtf.autodiff import state as _tape_state
+from dtf.errors import InvalidArgumentError
+from dtf.ops import registry
+from dtf.tensor import Tensor, _np_repr, _Reference
+from dtf.tensor_shape import TensorShape
+
+__all__ = ["Variable", "VariableSynchronization", "VariableAggregation", "reset_default_names"]
+
+
+class VariableSynchronization:
+    AUTO = 0
+    NONE = 1
+    ON_WRITE = 2
+    ON_READ = 3
+
+
+class VariableAggregation:
+    NONE = 0
+    SUM = 1
+    MEAN = 2
+    ONLY_FIRST_REPLICA = 3
+
+
+# -- unique names ------------------------------------------------------------------------------
+_names_lock = threading.Lock()
+_name_counts: dict[str, itertools.count] = {}
+
+
+def _unique_name(base: str) -> str:
+    with _names_lock:
+        counter = _name_counts.setdefault(base, itertools.count())
+        n = next(counter)
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_default_names() -> None:
+    """Starts default Variable names afresh (`Variable:0`, ...); `keras.backend.clear_session`
+    calls this."""
+    with _names_lock:
+        _name_counts.clear()
+
+
+@registry.primitive("read_variable", shape=lambda s: s)
+def _read_variable(xp, x):
+    return x
+
+
+@_read_variable.def_vjp
+def _(g, out, variable):
+    return (g,)
+
+
+# Variable creators (a distribution strategy's scope installs one to place Variables elsewhere).
+_creator_stack: list = []
+
+
+class Variable:
+    """A mutable tensor, as `tf.Variable`.
+
+    Args:
+        initial_value: a Tensor, array-like, or a zero-argument callable returning one.
+        trainable: whether tapes watch it automatically (default True).
+        name: its name; made unique per process (`Variable:0`, `Variable_1:0`, ...).
+        dtype: cast the initial value to this dtype.
+        shape: the static shape (defaults to the initial value's).
+        constraint: a function applied after each optimizer update (used by Keras).
+    """
+
+    _is_dtf_variable = True
+    __array_priority__ = 100
+
+    def __new__(cls, *args, **kwargs):
+        if _creator_stack and cls is Variable:
+            return _creator_stack[-1](*args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, initial_value=None, trainable=None, validate_shape=True,
+                 caching_device=None, name=None, variable_def=None, dtype=None,
+                 import_scope=None, constraint=None,
+                 synchronization=VariableSynchronization.AUTO,
+                 aggregation=VariableAggregation.NONE, shape=None,
+                 experimental_enable_variable_lifting=True):
+        from dtf.ops.creation_ops import convert_to_tensor
+
+        if initial_value is None:
+            raise ValueError("initial_value must be specified to create a Variable.")
+        if callable(initial_value):
+            initial_value = initial_value()
+        value = convert_to_tensor(initial_value, dtype=dtype, allow_cast=True)
+        if synchronization == VariableSynchronization.ON_READ and trainable:
+            raise ValueError("Synchronization value ON_READ is only for non-trainable variables.")
+        self._trainable = True if trainable is None else bool(trainable)
+        if synchronization == VariableSynchronization.ON_READ and trainable is None:
+            self._trainable = False
+        self._value = value._value
+        self._shape = TensorShape(value.shape if shape is None else shape)
+        if validate_shape and not self._shape.is_compatible_with(value.shape):
+            raise ValueError(f"The initial value's shape {value.shape} is not compatible with "
+                             f"the given shape {self._shape}.")
+        base = "Variable" if name is None else str(name).split(":")[0]
+        self._name = _unique_name(base) + ":0"
+        self._constraint = constraint
+        self._synchronization = synchronization
+        self._aggregation = aggregation
+        self._initial_value = value
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dtype(self) -> dtypes.DType:
+        return dtypes.from_numpy(self._value.dtype)
+
+    @property
+    def shape(self) -> TensorShape:
+        return self._shape
+
+    def get_shape(self) -> TensorShape:
+        return self._shape
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @property
+    def constraint(self):
+        return self._constraint
+
+    @property
+    def synchronization(self):
+        return self._synchronization
+
+    @property
+    def aggregation(self):
+        return self._aggregation
+
+    @property
+    def initial_value(self) -> Tensor:
+        return self._initial_value
+
+    @property
+    def device(self) -> str:
+        return _backend.backend_of(self._value).device_of(self._value).name
+
+    # -- reading ------------------------------------------------------------------------------
+    def read_value(self) -> Tensor:
+        """The current value as a Tensor (recorded on tapes that watch this Variable)."""
+        t = Tensor(self._value)
+        if _tape_state.active_tapes:
+            _tape_state.record_variable_read(self, t, _read_variable)
+        return t
+
+    def value(self) -> Tensor:
+        return self.read_value()
+
+    def numpy(self):
+        return Tensor(self._value).numpy()
+
+    def __array__(self, dtype=None, copy=None):
+        return Tensor(self._value).__array__(dtype)
+
+    def ref(self):
+        return _Reference(self)
+
+    experimental_ref = ref
+
+    def __hash__(self):
+        return id(self)
+
+    # -- writing ------------------------------------------------------------------------------
+    def _converted(self, value, op):
+        from dtf.ops.creation_ops import convert_to_tensor
+
+        try:
+            t = convert_to_tensor(value, dtype=self.dtype)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"Cannot {op} to variable '{self._name}' (dtype {self.dtype.name}): "
+                          f"{e}") from None
+        return t._value
+
+    def _check_shape(self, new, op):
+        if not self._shape.is_compatible_with(new.shape):
+            raise ValueError(
+                f"Cannot {op} to variable '{self._name}': shape mismatch. The variable shape "
+                f"{self._shape}, and the assigned value shape {TensorShape(new.shape)} are "
+                "incompatible.")
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        """Sets the value; returns the Variable (its new value) when `read_value`."""
+        new = self._converted(value, "assign")
+        self._check_shape(new, "assign")
+        self._value = new
+        return _UnreadVariable(self) if read_value else None
+
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        delta = self._converted(delta, "assign_add")
+        self._check_shape(np.broadcast_shapes(self._value.shape, delta.shape), "assign_add")
+        self._value = self._value + delta
+        return _UnreadVariable(self) if read_value else None
+
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        delta = self._converted(delta, "assign_sub")
+        self._check_shape(np.broadcast_shapes(self._value.shape, delta.shape), "assign_sub")
+        self._value = self._value - delta
+        return _UnreadVariable(self) if read_value else None
+
+    def _assign_slice(self, key, value):
+        update = self._converted(value, "assign a slice")
+        new = self._value.copy()
+        try:
+            new[key] = update
+        except ValueError as e:
+            raise ValueError(f"Cannot assign a value of shape {TensorShape(update.shape)} to "
+                             f"the slice {key!r} of variable '{self._name}' (shape "
+                             f"{self._shape}): {e}") from None
+        self._value = new
+        return _UnreadVariable(self)
+
+    def _scatter_nd(self, indices, updates, mode):
+        from dtf.ops import array_ops
+
+        idx = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
+        upd = self._converted(updates, f"scatter_nd_{mode}")
+        key = array_ops.scatter_nd_key(idx, self._value.shape, upd.shape, f"scatter_nd_{mode}")
+        new = self._value.copy()
+        xp = _backend.backend_of(new).xp
+        if mode == "update":
+            new[key] = upd
+        elif mode == "add":
+            xp.add.at(new, key, upd)
+        else:
+            xp.subtract.at(new, key, upd)
+        self._value = new
+        return _UnreadVariable(self)
+
+    def scatter_nd_update(self, indices, updates, name=None):
+        """Writes `updates` at the N-d `indices` (shape [..., index_depth])."""
+        return self._scatter_nd(indices, updates, "update")
+
+    def scatter_nd_add(self, indices, updates, name=None):
+        return self._scatter_nd(indices, updates, "add")
+
+    def scatter_nd_sub(self, indices, updates, name=None):
+        return self._scatter_nd(indices, updates, "sub")
+
+    # -- Python protocols ---------------------------------------------------------------------
+    def __getitem__(self, key):
+        from dtf.ops import array_ops
+
+        return array_ops.getitem(self, key, _slice_of=self)
+
+    def __len__(self):
+        if self._value.ndim == 0:
+            raise TypeError("len is not well defined for a rank-0 Variable.")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        return iter(self.read_value())
+
+    def __bool__(self):
+        return bool(self.read_value())
+
+    def __float__(self):
+        return float(self.read_value())
+
+    def __int__(self):
+        return int(self.read_value())
+
+    def __index__(self):
+        return self.read_value().__index__()
+
+    def __repr__(self):
+        return (f"<dtf.Variable '{self._name}' shape={self._shape} dtype={self.dtype.name}, "
+                f"numpy={_np_repr(Tensor(self._value))}>")
+
+    def __str__(self):
+        return self.__repr__()
+
+    def __reduce__(self):
+        return _rebuild_variable, (self.numpy(), self._trainable, self._name.split(":")[0])
+
+    def __deepcopy__(self, memo):
+        return Variable(self.numpy().copy(), trainable=self._trainable,
+                        name=self._name.split(":")[0], constraint=self._constraint)
+
+
+def _rebuild_variable(value, trainable, name):
+    return Variable(value, trainable=trainable, name=name)
+
+
+class _UnreadVariable(Variable):
+    """What `assign` returns: the same Variable's storage, shown as TensorFlow shows it."""
+
+    def __init__(self, parent):  # noqa: D107 - shares the parent's state
+        self.__dict__["_parent"] = parent
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_parent"], name)
+
+    @property
+    def _value(self):
+        return self._parent._value
+
+    @_value.setter
+    def _value(self, v):
+        self._parent._value = v
+
+    @property
+    def name(self):
+        return self._parent.name
+
+    def read_value(self):
+        return self._parent.read_value()
+
+    def __hash__(self):
+        return id(self._parent)
+
+    def __repr__(self):
+        return (f"<dtf.Variable 'UnreadVariable' shape={self._parent.shape} "
+                f"dtype={self.dtype.name}, numpy={_np_repr(Tensor(self._value))}>")
+
+
+class VariableSlice(Tensor):
+    """The Tensor `variable[key]` returns: a value with an `assign` back into the Variable."""
+
+    __slots__ = ("_variable", "_key")
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        out = self._variable._assign_slice(self._key, value)
+        return out if read_value else None
+
+
+def _check_dtype_matches(op, variable, value):
+    if value.dtype != variable.dtype:
+        raise InvalidArgumentError(f"{op}: variable '{variable.name}' has dtype "
+                                   f"{variable.dtype.name} but the value has {value.dtype.name}.")
