@@ -21,9 +21,10 @@ import inspect
 
 import numpy as np
 
+from dtf import backend as _backend
 from dtf import nest
 from dtf.autodiff import state
-from dtf.ops import registry
+from dtf.ops import creation_ops, math_ops, registry
 from dtf.tensor import Tensor
 
 __all__ = ["GradientTape", "UnconnectedGradients", "custom_gradient", "stop_recording"]
@@ -120,9 +121,10 @@ class GradientTape:
             RuntimeError: on a second call of a non-persistent tape.
         """
         self._check_usable("gradient")
-        unconnected = UnconnectedGradients(unconnected_gradients)
-        flat_targets = _flat_targets(target)
-        flat_sources = nest.flatten(sources)
+        unconnected = unconnected_gradients if type(unconnected_gradients) is \
+            UnconnectedGradients else UnconnectedGradients(unconnected_gradients)
+        flat_targets = [target] if type(target) is Tensor else _flat_targets(target)
+        flat_sources = [sources] if type(sources) is Tensor else nest.flatten(sources)
         _check_sources(flat_sources)
         flat_og = None
         if output_gradients is not None:
@@ -133,7 +135,10 @@ class GradientTape:
         grads = self._backprop(flat_targets, flat_og, flat_sources)
         if not self._persistent:
             self._release()
-        return nest.pack_sequence_as(sources, _finish(grads, flat_sources, unconnected))
+        grads = _finish(grads, flat_sources, unconnected)
+        if type(sources) is Tensor or getattr(sources, "_is_dtf_variable", False):
+            return grads[0]
+        return nest.pack_sequence_as(sources, grads)
 
     def _check_usable(self, what):
         if self._used and not self._persistent:
@@ -149,8 +154,6 @@ class GradientTape:
 
     def _backprop(self, targets, output_gradients, sources) -> list:
         """Runs the backward pass; returns one gradient (or None) per source."""
-        from dtf.ops import creation_ops, math_ops
-
         source_ids = {id(s) for s in sources}
         entries = self._entries
         # Forward sweep: only entries that depend on a source can carry its gradient.
@@ -168,7 +171,9 @@ class GradientTape:
         for i, t in enumerate(targets):
             g = output_gradients[i] if output_gradients is not None else None
             if g is None:
-                g = creation_ops.ones_like(t)
+                # a leaf: nothing flows back into the seed, so no op is recorded for it
+                v = t._value
+                g = Tensor(_backend.backend_of(v).xp.ones_like(v))
             elif not isinstance(g, Tensor):
                 g = creation_ops.convert_to_tensor(g, dtype=t.dtype)
             _accumulate(grads, id(t), g, math_ops.add)
@@ -201,7 +206,7 @@ class GradientTape:
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
         """d target[i...] / d source[j...] for every element pair: shape target + source."""
-        from dtf.ops import array_ops, creation_ops
+        from dtf.ops import array_ops
 
         self._check_usable("jacobian")
         unconnected = UnconnectedGradients(unconnected_gradients)
@@ -236,7 +241,7 @@ class GradientTape:
 
         Example b of the target must depend on example b of the source only.
         """
-        from dtf.ops import array_ops, creation_ops
+        from dtf.ops import array_ops
 
         self._check_usable("batch_jacobian")
         target = _as_tensor_target(target)
@@ -288,14 +293,14 @@ def _as_tensor_target(t):
     if getattr(t, "_is_dtf_variable", False):
         return t  # d v / d v: the variable itself is the node
     if not isinstance(t, Tensor):
-        from dtf.ops import creation_ops
         return creation_ops.convert_to_tensor(t)
     return t
 
 
 def _check_sources(flat_sources):
     for s in flat_sources:
-        if not (isinstance(s, Tensor) or getattr(s, "_is_dtf_variable", False)):
+        if type(s) is not Tensor and not (isinstance(s, Tensor) or
+                                          getattr(s, "_is_dtf_variable", False)):
             raise ValueError(f"GradientTape sources must be Tensors or Variables, got "
                              f"{type(s).__name__}: {s!r}")
 
@@ -307,7 +312,6 @@ def _shape_of(x):
 def _finish(grads, sources, unconnected):
     if unconnected is UnconnectedGradients.NONE:
         return grads
-    from dtf.ops import creation_ops
     return [creation_ops.zeros_like(s) if g is None else g for g, s in zip(grads, sources)]
 
 

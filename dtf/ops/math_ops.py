@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from dtf import backend as _backend
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
 from dtf.ops import shape_rules as rules
 from dtf.ops.creation_ops import cast, convert_to_tensor, zeros_like
+from dtf.autodiff.state import active_tapes as _tapes
+from dtf.autodiff.state import record as _record
+from dtf.ops.registry import fast_paths as _fast_paths
 from dtf.ops.registry import primitive, run
 from dtf.tensor import Tensor
+
+_ndarray = np.ndarray
+_NO_ATTRS: dict = {}
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "truediv", "floordiv", "floormod", "mod", "pow",
@@ -53,12 +60,30 @@ def binary_args(op, x, y):
     return x, y
 
 
+# Python scalars beside a tensor (`2.0 * x`, `x + 1`) are common in VJPs and user code. Their
+# Tensors are immutable, so one per (value, dtype, device) is kept, up to a bound. Float zero is
+# not cached: 0.0 == -0.0 would give the wrong sign.
+_scalar_cache: dict = {}
+_SCALAR_CACHE_MAX = 4096
+
+
 def _convert_operand(op, value, dtype, index):
+    tv = type(value)
+    key = None
+    if (tv is float and value) or tv is int:
+        key = (tv, value, dtype, _backend.current_device() if len(_backend._backends) > 1
+               else None)
+        t = _scalar_cache.get(key)
+        if t is not None:
+            return t
     try:
-        return convert_to_tensor(value, dtype=dtype)
+        t = convert_to_tensor(value, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{op}: input #{index} {_short(value)} cannot be converted to the other "
                         f"input's dtype {dtype.name}: {e}") from None
+    if key is not None and len(_scalar_cache) < _SCALAR_CACHE_MAX:
+        _scalar_cache[key] = t
+    return t
 
 
 def _short(value):
@@ -98,10 +123,29 @@ def _binary_primitive(name, fn, vjp=None, differentiable=True, rule=rules.broadc
     return prim
 
 
-def _make_binary(prim, public_name, doc):
+def _make_binary(prim, public_name, doc, ufunc=None):
+    """The public function of a binary primitive.
+
+    `ufunc` (a NumPy ufunc computing exactly `prim.impl`) enables the eager fast path: two host
+    ndarrays of one dtype go straight to NumPy, skipping the generic dispatch of `run`. Anything
+    else, and any error (to get its full message), takes the generic path.
+    """
+
     def op(x, y, name=None):
-        if type(x) is Tensor and type(y) is Tensor and x._value.dtype == y._value.dtype:
-            return run(prim, (x, y))
+        if type(x) is Tensor and type(y) is Tensor:
+            xv = x._value
+            yv = y._value
+            if xv.dtype == yv.dtype:
+                if ufunc is not None and type(xv) is _ndarray and type(yv) is _ndarray \
+                        and _fast_paths[0]:
+                    try:
+                        out = Tensor(ufunc(xv, yv))
+                    except ValueError:
+                        return run(prim, (x, y))
+                    if _tapes and prim.vjp_fn is not None:
+                        _record(prim, (x, y), _NO_ATTRS, out)
+                    return out
+                return run(prim, (x, y))
         x, y = binary_args(prim.name, x, y)
         return run(prim, (x, y))
 
@@ -191,16 +235,16 @@ _squared_difference = _binary_primitive(
     lambda g, out, x, y: (unbroadcast(2.0 * g * (x - y), x),
                           unbroadcast(-2.0 * g * (x - y), y)))
 
-add = _make_binary(_add, "add", "x + y elementwise, with broadcasting.")
-subtract = _make_binary(_subtract, "subtract", "x - y elementwise, with broadcasting.")
-multiply = _make_binary(_multiply, "multiply", "x * y elementwise, with broadcasting.")
-_divide_same = _make_binary(_divide, "divide", "x / y elementwise.")
+add = _make_binary(_add, "add", ufunc=np.add, doc="x + y elementwise, with broadcasting.")
+subtract = _make_binary(_subtract, "subtract", ufunc=np.subtract, doc="x - y elementwise, with broadcasting.")
+multiply = _make_binary(_multiply, "multiply", ufunc=np.multiply, doc="x * y elementwise, with broadcasting.")
+_divide_float = _make_binary(_divide, "divide", "x / y elementwise.", ufunc=np.true_divide)
 floordiv = _make_binary(_floordiv, "floordiv", "floor(x / y) elementwise (`//`).")
 floormod = _make_binary(_floormod, "floormod",
                         "x mod y with the sign of y, as Python's `%`.")
 mod = floormod
-maximum = _make_binary(_maximum, "maximum", "The larger of x and y elementwise.")
-minimum = _make_binary(_minimum, "minimum", "The smaller of x and y elementwise.")
+maximum = _make_binary(_maximum, "maximum", ufunc=np.maximum, doc="The larger of x and y elementwise.")
+minimum = _make_binary(_minimum, "minimum", ufunc=np.minimum, doc="The smaller of x and y elementwise.")
 squared_difference = _make_binary(_squared_difference, "squared_difference", "(x - y) ** 2.")
 _pow_same = _make_binary(_pow, "pow", "x ** y elementwise.")
 
@@ -214,7 +258,7 @@ def truediv(x, y, name=None):
     """x / y; integer inputs are converted to floating point first (int32 -> float64)."""
     if type(x) is Tensor and type(y) is Tensor and x._value.dtype == y._value.dtype \
             and x._value.dtype.kind in "fc":
-        return run(_divide, (x, y))
+        return _divide_float(x, y)
     x, y = binary_args("divide", x, y)
     target = _TRUEDIV_FLOAT.get(x.dtype.name)
     if target is not None:
@@ -250,12 +294,22 @@ def divide_no_nan(x, y, name=None):
 
 
 # -- unary --------------------------------------------------------------------------------------
-def _unary(name, impl, vjp=None, rule=rules.same_shape, kinds=None, differentiable=True):
+def _unary(name, impl, vjp=None, rule=rules.same_shape, kinds=None, differentiable=True,
+           ufunc=None):
+    """Registers a unary primitive and returns (primitive, public function); `ufunc` enables
+    the NumPy fast path as in `_make_binary`."""
     prim = primitive(name, shape=rule, differentiable=differentiable)(impl)
     if vjp is not None:
         prim.def_vjp(vjp)
 
     def op(x, name=None):
+        if type(x) is Tensor and ufunc is not None and _fast_paths[0]:
+            xv = x._value
+            if type(xv) is _ndarray and (kinds is None or xv.dtype.kind in kinds):
+                out = Tensor(ufunc(xv))
+                if _tapes and prim.vjp_fn is not None:
+                    _record(prim, (x,), _NO_ATTRS, out)
+                return out
         if type(x) is not Tensor:
             x = convert_to_tensor(x)
         if kinds is not None and x.dtype._kind not in kinds:
@@ -277,7 +331,7 @@ _FLOAT = "fc"
 _NUMERIC = "iufc"
 
 _, negative = _unary("negative", lambda xp, x: xp.negative(x), lambda g, out, x: (-g,),
-                     kinds="ifc")
+                     kinds="ifc", ufunc=np.negative)
 
 
 def _abs_vjp(g, out, x):
@@ -295,27 +349,27 @@ _, sign = _unary("sign", lambda xp, x: xp.sign(x), lambda g, out, x: (zeros_like
                  kinds=_NUMERIC)
 _, square = _unary("square", lambda xp, x: xp.square(x),
                    lambda g, out, x: (g * (2.0 * conj(x) if x.dtype.is_differentiable else x),),
-                   kinds=_NUMERIC)
+                   kinds=_NUMERIC, ufunc=np.square)
 _, sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda g, out, x: (g / (2.0 * conj(out)),),
-                 kinds=_FLOAT)
+                 kinds=_FLOAT, ufunc=np.sqrt)
 _, rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x),
                   lambda g, out, x: (g * (-0.5) * conj(out * out * out),), kinds=_FLOAT)
 _, exp = _unary("exp", lambda xp, x: xp.exp(x), lambda g, out, x: (g * conj(out),),
-                kinds=_FLOAT)
+                kinds=_FLOAT, ufunc=np.exp)
 _, log = _unary("log", lambda xp, x: xp.log(x), lambda g, out, x: (g / conj(x),),
-                kinds=_FLOAT)
+                kinds=_FLOAT, ufunc=np.log)
 _, log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda g, out, x: (g / conj(1.0 + x),),
-                  kinds=_FLOAT)
+                  kinds=_FLOAT, ufunc=np.log1p)
 _, expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda g, out, x: (g * conj(out + 1.0),),
-                  kinds=_FLOAT)
+                  kinds=_FLOAT, ufunc=np.expm1)
 _, sin = _unary("sin", lambda xp, x: xp.sin(x), lambda g, out, x: (g * conj(cos(x)),),
-                kinds=_FLOAT)
+                kinds=_FLOAT, ufunc=np.sin)
 _, cos = _unary("cos", lambda xp, x: xp.cos(x), lambda g, out, x: (-g * conj(sin(x)),),
-                kinds=_FLOAT)
+                kinds=_FLOAT, ufunc=np.cos)
 _, tan = _unary("tan", lambda xp, x: xp.tan(x),
-                lambda g, out, x: (g * conj(1.0 + out * out),), kinds=_FLOAT)
+                lambda g, out, x: (g * conj(1.0 + out * out),), kinds=_FLOAT, ufunc=np.tan)
 _, tanh = _unary("tanh", lambda xp, x: xp.tanh(x),
-                 lambda g, out, x: (g * conj(1.0 - out * out),), kinds=_FLOAT)
+                 lambda g, out, x: (g * conj(1.0 - out * out),), kinds=_FLOAT, ufunc=np.tanh)
 
 
 def _sigmoid_impl(xp, x):
@@ -337,12 +391,11 @@ _, erf = _unary("erf", _erf_impl,
                 lambda g, out, x: (g * (2.0 / np.sqrt(np.pi)) * exp(-square(x)),), kinds="f")
 _, reciprocal = _unary("reciprocal", lambda xp, x: 1 / x,
                        lambda g, out, x: (-g * conj(out * out),), kinds=_FLOAT)
-_, round = _unary("round", lambda xp, x: xp.round(x), lambda g, out, x: (zeros_like(g),),  # noqa: A001
-                  kinds=_NUMERIC)
-_, floor = _unary("floor", lambda xp, x: xp.floor(x), lambda g, out, x: (zeros_like(g),),
-                  kinds="f")
-_, ceil = _unary("ceil", lambda xp, x: xp.ceil(x), lambda g, out, x: (zeros_like(g),),
-                 kinds="f")
+# TensorFlow registers no gradient for Round, Floor and Ceil: tapes return None through them.
+_, round = _unary("round", lambda xp, x: xp.round(x), kinds=_NUMERIC,  # noqa: A001
+                  differentiable=False)
+_, floor = _unary("floor", lambda xp, x: xp.floor(x), kinds="f", differentiable=False)
+_, ceil = _unary("ceil", lambda xp, x: xp.ceil(x), kinds="f", differentiable=False)
 
 
 def _real_rule(x):
@@ -450,7 +503,8 @@ def _where_indices_rule(c):
     return rules.Spec((None, None if c.shape is None else len(c.shape)), dtypes.int64)
 
 
-@primitive("where_indices", shape=_where_indices_rule, differentiable=False)
+@primitive("where_indices", shape=_where_indices_rule, differentiable=False,
+           data_dependent_shape=True)
 def _where_indices(xp, c):
     return xp.argwhere(c).astype(np.int64)
 

@@ -55,12 +55,16 @@ class Primitive:
             None for ops that are not differentiable (comparisons, argmax, ...).
         num_outputs: how many tensors `impl` returns; None when that depends on the inputs
             (`unstack`, `split`): `impl` then always returns a tuple.
+        data_dependent_shape: the output's shape depends on input values (`where` with one
+            argument, `boolean_mask`), so the shape rule gives None for those dims.
     """
 
-    __slots__ = ("name", "impl", "shape_fn", "vjp_fn", "num_outputs", "differentiable")
+    __slots__ = ("name", "impl", "shape_fn", "vjp_fn", "num_outputs", "differentiable",
+                 "data_dependent_shape")
 
     def __init__(self, name: str, impl: Callable, shape_fn: Callable, num_outputs: int = 1,
-                 differentiable: bool = True):
+                 differentiable: bool = True, data_dependent_shape: bool = False):
+        self.data_dependent_shape = data_dependent_shape
         self.name = name
         self.impl = impl
         self.shape_fn = shape_fn
@@ -83,14 +87,14 @@ class Primitive:
         return f"<Primitive {self.name}>"
 
 
-def primitive(name: str, *, shape: Callable, num_outputs: int = 1,
-              differentiable: bool = True) -> Callable[[Callable], Primitive]:
+def primitive(name: str, *, shape: Callable, num_outputs: int = 1, differentiable: bool = True,
+              data_dependent_shape: bool = False) -> Callable[[Callable], Primitive]:
     """Registers `impl` as the primitive `name` (see the module docstring)."""
 
     def register(impl: Callable) -> Primitive:
         if name in _table:
             raise ValueError(f"Primitive {name!r} is already registered.")
-        p = Primitive(name, impl, shape, num_outputs, differentiable)
+        p = Primitive(name, impl, shape, num_outputs, differentiable, data_dependent_shape)
         _table[name] = p
         return p
 
@@ -109,7 +113,10 @@ def all_primitives() -> dict[str, Primitive]:
 _tapes = _tape_state.active_tapes  # the live list: truthy iff some tape is recording
 _np_xp = _backend.numpy_backend.xp
 _by_array_type = _backend._by_array_type
-_non_eager_hook: list = []  # [handler] set by symbolic tensor support (Keras, dtf.function)
+_non_eager_hook: list = []
+# fast_paths[0]: op functions may bypass `run` for host NumPy arrays (math_ops' ufunc path).
+# Test harnesses that observe every primitive's impl switch it off.
+fast_paths = [True]  # [handler] set by symbolic tensor support (Keras, dtf.function)
 
 
 def run(prim: Primitive, inputs: tuple, **attrs):
