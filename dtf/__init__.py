@@ -25,7 +25,7 @@ from dtf.variables import Variable, VariableAggregation, VariableSynchronization
 from dtf.autodiff.tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: F401
 from dtf.backend import device  # noqa: F401
 from dtf import config  # noqa: F401
-from dtf import math, linalg, nn, random  # noqa: F401
+from dtf import bitwise, linalg, math, nn, random  # noqa: F401
 
 from dtf.ops import operators as _operators
 

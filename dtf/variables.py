@@ -119,8 +119,10 @@ class Variable:
         if validate_shape and not self._shape.is_compatible_with(value.shape):
             raise ValueError(f"The initial value's shape {value.shape} is not compatible with "
                              f"the given shape {self._shape}.")
-        base = "Variable" if name is None else str(name).split(":")[0]
-        self._name = _unique_name(base) + ":0"
+        # Default names are made unique (Variable:0, Variable_1:0, ...); a given name is kept
+        # as given, as TensorFlow 2 does in eager mode.
+        self._name = (_unique_name("Variable") if name is None else str(name).split(":")[0]) \
+            + ":0"
         self._constraint = constraint
         self._synchronization = synchronization
         self._aggregation = aggregation
@@ -173,7 +175,8 @@ class Variable:
     # -- reading ------------------------------------------------------------------------------
     def read_value(self) -> Tensor:
         """The current value as a Tensor (recorded on tapes that watch this Variable)."""
-        t = Tensor(self._value)
+        v = self._value
+        t = Tensor(_read_variable.impl(_backend.backend_of(v).xp, v))
         if _tape_state.active_tapes:
             _tape_state.record_variable_read(self, t, _read_variable)
         return t
@@ -220,15 +223,24 @@ class Variable:
         self._value = new
         return _UnreadVariable(self) if read_value else None
 
+    def _check_update_shape(self, delta, op):
+        if delta.shape != self._value.shape:
+            raise InvalidArgumentError(
+                f"{op}: Cannot update variable '{self._name}' with shape "
+                f"{list(self._value.shape)} using a Tensor with shape {list(delta.shape)}, "
+                f"shapes must be equal. [Op:{op}]")
+
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        """Adds `delta` (same shape) to the value."""
         delta = self._converted(delta, "assign_add")
-        self._check_shape(np.broadcast_shapes(self._value.shape, delta.shape), "assign_add")
+        self._check_update_shape(delta, "AssignAddVariableOp")
         self._value = self._value + delta
         return _UnreadVariable(self) if read_value else None
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        """Subtracts `delta` (same shape) from the value."""
         delta = self._converted(delta, "assign_sub")
-        self._check_shape(np.broadcast_shapes(self._value.shape, delta.shape), "assign_sub")
+        self._check_update_shape(delta, "AssignSubVariableOp")
         self._value = self._value - delta
         return _UnreadVariable(self) if read_value else None
 
@@ -356,9 +368,3 @@ class VariableSlice(Tensor):
     def assign(self, value, use_locking=None, name=None, read_value=True):
         out = self._variable._assign_slice(self._key, value)
         return out if read_value else None
-
-
-def _check_dtype_matches(op, variable, value):
-    if value.dtype != variable.dtype:
-        raise InvalidArgumentError(f"{op}: variable '{variable.name}' has dtype "
-                                   f"{variable.dtype.name} but the value has {value.dtype.name}.")

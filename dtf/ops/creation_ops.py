@@ -71,12 +71,9 @@ def _cast_checked(arr: np.ndarray, dtype: dtypes.DType, value, allow_cast: bool)
     dst = target.kind
     lossy_kind = (src == "c" and dst != "c") or (src == "f" and dst in "iub")
     if lossy_kind and not allow_cast:
-        if src == "f" and dst in "iu" and np.all(np.isfinite(arr)) and np.all(arr == np.trunc(arr)):
-            pass  # 2.0 -> int32 is exact
-        else:
-            raise TypeError(f"Cannot convert {_short(value)} to EagerTensor of dtype "
-                            f"{dtype.name}: the values are {arr.dtype.name}. Use dtf.cast to "
-                            "convert explicitly.")
+        raise TypeError(f"Cannot convert {_short(value)} to EagerTensor of dtype "
+                        f"{dtype.name}: the values are {arr.dtype.name}. Use dtf.cast to "
+                        "convert explicitly.")
     if dst in "iu" and src in "iu" and arr.size and not allow_cast:
         info = np.iinfo(target)
         if arr.min() < info.min or arr.max() > info.max:
@@ -97,7 +94,8 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, allow_cast=
         dtype: the dtype the result must have. A Tensor of another dtype raises ValueError (as
             TensorFlow); Python and NumPy data are converted to it.
         dtype_hint: the dtype to use for Python data when `dtype` is None, where it fits.
-        allow_cast: convert data of any kind (what `dtf.constant` and `dtf.Variable` do).
+        allow_cast: cast a Tensor of another dtype to `dtype` (what `dtf.constant` and
+            `dtf.Variable` do) instead of raising.
     """
     if isinstance(value, Tensor) or getattr(value, "_is_dtf_variable", False) \
             or getattr(value, "_is_symbolic", False):
@@ -117,7 +115,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, allow_cast=
         dtype = dtypes.as_dtype(dtype)
         arr = value if isinstance(value, np.ndarray) else (
             np.asarray(value) if isinstance(value, np.generic) else _infer_array(value))
-        arr = _cast_checked(arr, dtype, value, allow_cast or isinstance(value, np.ndarray))
+        # NumPy data may be cast to any dtype (as tf.constant does); Python data must fit:
+        # 1.5 as int32 is a TypeError, as in TensorFlow.
+        arr = _cast_checked(arr, dtype, value, isinstance(value, (np.ndarray, np.generic)))
     else:
         if isinstance(value, np.ndarray):
             arr = value

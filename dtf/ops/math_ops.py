@@ -78,9 +78,14 @@ def _convert_operand(op, value, dtype, index):
             return t
     try:
         t = convert_to_tensor(value, dtype=dtype)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{op}: input #{index} {_short(value)} cannot be converted to the other "
-                        f"input's dtype {dtype.name}: {e}") from None
+    except (TypeError, ValueError):
+        # As TensorFlow: the value is converted on its own, and the dtypes then disagree.
+        own = convert_to_tensor(value)
+        raise InvalidArgumentError(
+            f"cannot compute {op} as input #{index}(zero-based) was expected to be a "
+            f"{dtype.name} tensor but is a {own.dtype.name} tensor [Op:{op}]. The value "
+            f"{_short(value)} cannot be represented as {dtype.name}; use dtf.cast on the "
+            "tensor operand.") from None
     if key is not None and len(_scalar_cache) < _SCALAR_CACHE_MAX:
         _scalar_cache[key] = t
     return t
