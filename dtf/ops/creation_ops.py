@@ -27,7 +27,11 @@ _PY_SCALARS = (bool, int, float, complex)
 
 def _infer_array(value) -> np.ndarray:
     """Python data -> array with TensorFlow's default dtypes."""
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: "
+                         f"{_short(value)}") from None
     if arr.dtype == np.float64 and not _has_numpy_float64(value):
         arr = arr.astype(np.float32)
     elif arr.dtype.kind == "i" and arr.dtype != np.int32 and not isinstance(value, np.ndarray):

@@ -207,9 +207,10 @@ def _pow_impl(xp, x, y):
 
 def _pow_vjp(g, out, x, y):
     gx = unbroadcast(g * y * pow(x, y - 1), x)
-    # d/dy x^y = x^y log x, taken as 0 where x == 0 (TensorFlow's convention)
-    safe_log = where(equal(x, 0), zeros_like(x), log(where(equal(x, 0), _ones(x), x)))
-    gy = unbroadcast(g * out * safe_log, y)
+    # d/dy x^y = x^y log x, taken as 0 where x <= 0 (TensorFlow's convention)
+    positive = greater(x, 0)
+    log_x = where(positive, log(where(positive, x, _ones(x))), zeros_like(x))
+    gy = unbroadcast(g * out * log_x, y)
     return gx, gy
 
 
