@@ -53,11 +53,29 @@ def binary_args(op, x, y):
         y = _convert_operand(op, y, dx, 1)
         dy = dx
     if dx != dy:
-        raise InvalidArgumentError(
-            f"cannot compute {op} as input #1(zero-based) was expected to be a {dx.name} tensor "
-            f"but is a {dy.name} tensor [Op:{op}]. dtf does not convert dtypes implicitly: use "
-            f"dtf.cast(y, dtf.{dx.name}) (shapes {_shape_text(x)} and {_shape_text(y)}).")
+        raise _mismatch(op, 1, dx, dy, f"(shapes {_shape_text(x)} and {_shape_text(y)})")
     return x, y
+
+
+# TensorFlow's kernel names and dtype spellings, so that errors read as TensorFlow's do
+# ("cannot compute AddV2 as input #1(zero-based) was expected to be a float tensor ...").
+_TF_OP_NAMES = {"add": "AddV2", "subtract": "Sub", "multiply": "Mul", "divide": "RealDiv",
+                "floordiv": "FloorDiv", "floormod": "FloorMod", "pow": "Pow",
+                "maximum": "Maximum", "minimum": "Minimum", "equal": "Equal",
+                "not_equal": "NotEqual", "less": "Less", "less_equal": "LessEqual",
+                "greater": "Greater", "greater_equal": "GreaterEqual", "matmul": "MatMul",
+                "select": "SelectV2", "squared_difference": "SquaredDifference"}
+_TF_DTYPE_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
+
+
+def _mismatch(op, index, expected, got, detail):
+    tf_op = _TF_OP_NAMES.get(op, op)
+    return InvalidArgumentError(
+        f"cannot compute {tf_op} as input #{index}(zero-based) was expected to be a "
+        f"{_TF_DTYPE_NAMES.get(expected.name, expected.name)} tensor but is a "
+        f"{_TF_DTYPE_NAMES.get(got.name, got.name)} tensor [Op:{tf_op}]. dtf op {op!r} got "
+        f"dtypes {expected.name} and {got.name} {detail}; dtf does not convert dtypes "
+        f"implicitly: use dtf.cast(x, dtf.{expected.name}).")
 
 
 # Python scalars beside a tensor (`2.0 * x`, `x + 1`) are common in VJPs and user code. Their
@@ -81,11 +99,9 @@ def _convert_operand(op, value, dtype, index):
     except (TypeError, ValueError):
         # As TensorFlow: the value is converted on its own, and the dtypes then disagree.
         own = convert_to_tensor(value)
-        raise InvalidArgumentError(
-            f"cannot compute {op} as input #{index}(zero-based) was expected to be a "
-            f"{dtype.name} tensor but is a {own.dtype.name} tensor [Op:{op}]. The value "
-            f"{_short(value)} cannot be represented as {dtype.name}; use dtf.cast on the "
-            "tensor operand.") from None
+        raise _mismatch(op, index, dtype, own.dtype,
+                        f"(the value {_short(value)} cannot be represented as {dtype.name})"
+                        ) from None
     if key is not None and len(_scalar_cache) < _SCALAR_CACHE_MAX:
         _scalar_cache[key] = t
     return t
