@@ -1,6 +1,22 @@
-"""Linear algebra: matmul (batched, with transpose flags), tensordot, einsum, norm."""
+"""Linear algebra: matmul, tensordot, einsum, norm, and the matrix functions of `dtf.linalg`
+(matvec, trace, diag_part, diag, matrix_transpose, adjoint, band_part, inv, det, slogdet,
+logdet, solve, triangular_solve, cholesky, eigh, eigvalsh, cross, normalize, global_norm).
+
+`einsum` is the workhorse: its gradient is an einsum of the output gradient with the other
+operands, so transposes, diagonals and traces built on it differentiate to any order. A
+repeated index within one operand (a diagonal) gets its gradient through an identity-matrix
+operand; an index that only one operand has (summed away) gets it by broadcasting.
+
+This module is longer than most because einsum's equation handling and the matrix functions'
+gradients belong together.
+"""
 
 from __future__ import annotations
+
+import functools
+import string
+
+import numpy as np
 
 from dtf.errors import InvalidArgumentError
 from dtf.ops import shape_rules as rules
@@ -8,9 +24,30 @@ from dtf.ops.creation_ops import convert_to_tensor
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
-__all__ = ["matmul"]
+# Top-level names, as TensorFlow has them (`tf.matmul`, `tf.einsum`, ...).
+__all__ = ["matmul", "tensordot", "einsum", "norm"]
+
+# The rest of `dtf.linalg` (dtf/linalg.py re-exports these and `__all__`).
+LINALG_ONLY = [
+    "matvec", "trace", "diag_part", "diag", "matrix_transpose", "adjoint", "band_part", "inv",
+    "det", "slogdet", "logdet", "solve", "triangular_solve", "cholesky", "eigh", "eigvalsh",
+    "cross", "normalize", "global_norm",
+]
 
 
+def _is_tensor_like(x):
+    return isinstance(x, Tensor) or getattr(x, "_is_dtf_variable", False)
+
+
+def _tensor(x):
+    return x if type(x) is Tensor else convert_to_tensor(x)
+
+
+def _shape_text(x):
+    return str(x.shape)
+
+
+# -- matmul ---------------------------------------------------------------------------------------
 def _matmul_rule(a, b, transpose_a=False, transpose_b=False):
     if a.shape is None or b.shape is None:
         return Spec(None, a.dtype)
@@ -68,6 +105,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         raise InvalidArgumentError(
             f"matmul: In[0] and In[1] must be at least rank 2 (matrices), got shapes {a.shape} "
             f"and {b.shape} ({a.dtype.name}). Use dtf.tensordot or reshape vectors to [1, n].")
+    if (transpose_a and adjoint_a) or (transpose_b and adjoint_b):
+        raise ValueError("matmul: only one of transpose_a and adjoint_a (transpose_b and "
+                         "adjoint_b) may be True.")
     if adjoint_a:
         a, transpose_a = conj(a), not transpose_a
     if adjoint_b:
@@ -79,3 +119,1007 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
             f"Matrix size-incompatible: In[0]: {a.shape}, In[1]: {b.shape} (transpose_a="
             f"{transpose_a}, transpose_b={transpose_b}, dtype {a.dtype.name}) [Op:MatMul]")
     return run(_matmul, (a, b), transpose_a=bool(transpose_a), transpose_b=bool(transpose_b))
+
+
+# -- einsum ---------------------------------------------------------------------------------------
+# The primitive takes a canonical equation: explicit output, no ellipsis, no spaces. The public
+# wrapper expands `...` into letters the equation does not use.
+_LETTERS = string.ascii_letters
+
+
+def _split_equation(equation):
+    lhs, rhs = equation.split("->")
+    return tuple(lhs.split(",")), rhs
+
+
+@functools.lru_cache(maxsize=512)
+def _canonical_equation(equation, ranks):
+    """Expands `equation` for operands of these ranks.
+
+    Returns (canonical equation, input label strings, output labels, ellipsis labels).
+    Raises ValueError for malformed equations.
+    """
+    eq = equation.replace(" ", "")
+    if eq.count("->") > 1:
+        raise ValueError(f'einsum: equation "{equation}" has more than one "->".')
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ranks):
+        raise ValueError(f'einsum: Got {len(ranks)} inputs for equation "{equation}", '
+                         f"expecting {len(terms)}.")
+    for term in terms + ([rhs] if arrow else []):
+        rest = term.replace("...", "", 1)
+        bad = [c for c in rest if c not in _LETTERS]
+        if bad:
+            raise ValueError(f'einsum: invalid subscript {bad[0]!r} in equation "{equation}": '
+                             "use letters a-z, A-Z and at most one '...' per term.")
+    used = set(c for c in eq if c in _LETTERS)
+    fresh = [c for c in _LETTERS if c not in used]
+    ell_ranks = []
+    for i, (term, rank) in enumerate(zip(terms, ranks)):
+        n_labels = len(term.replace("...", ""))
+        if "..." in term:
+            if rank < n_labels:
+                raise InvalidArgumentError(
+                    f'einsum: Expected input {i} to have rank at least {n_labels} for '
+                    f'subscripts "{term}" but got: {rank}.')
+            ell_ranks.append(rank - n_labels)
+        else:
+            if rank != n_labels:
+                raise InvalidArgumentError(
+                    f'einsum: Expected input {i} to have rank {n_labels} for subscripts "{term}" '
+                    f"but got: {rank}.")
+            ell_ranks.append(0)
+    n_ell = max(ell_ranks, default=0)
+    if n_ell > len(fresh):
+        raise ValueError(f'einsum: equation "{equation}" leaves too few unused letters to '
+                         "expand '...'.")
+    ell = "".join(fresh[:n_ell])
+    ins = tuple(term.replace("...", ell[n_ell - r:]) for term, r in zip(terms, ell_ranks))
+    if arrow:
+        if "..." in rhs:
+            out = rhs.replace("...", ell)
+        elif n_ell:
+            raise InvalidArgumentError(
+                f'einsum: Output contains {n_ell} broadcasting dimension(s) but no ellipsis '
+                f'(...) was found in the output subscripts of "{equation}".')
+        else:
+            out = rhs
+    else:  # implicit output: '...' first, then the labels seen once, in alphabetical order
+        counts = {}
+        for term in terms:
+            for c in term.replace("...", ""):
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
+    for c in out:
+        if out.count(c) > 1:
+            raise ValueError(f"einsum: Output subscripts contain a label appearing more than "
+                             f'once: "{equation}".')
+        if not any(c in term for term in ins):
+            raise ValueError(f"einsum: Output subscripts contain the label {c} not present in "
+                             f'the input subscripts of "{equation}".')
+    return ",".join(ins) + "->" + out, ins, out, ell
+
+
+def _einsum_rule(*operands, equation):
+    ins, out = _split_equation(equation)
+    sizes = {}
+    for labels, spec in zip(ins, operands):
+        if spec.shape is None:
+            continue
+        for c, d in zip(labels, spec.shape):
+            known = sizes.get(c)
+            if d is None or known == d:
+                continue
+            if known is None or known == 1:
+                sizes[c] = d
+            elif d != 1:
+                raise InvalidArgumentError(f'einsum "{equation}": label {c} has size {known} '
+                                           f"in one input and {d} in another.")
+    return Spec(tuple(sizes.get(c) for c in out), operands[0].dtype)
+
+
+@functools.lru_cache(maxsize=512)
+def _einsum_sizes_plan(equation):
+    ins, out = _split_equation(equation)
+    return ins, out, tuple(sorted(set("".join(ins))))
+
+
+def _einsum_impl(xp, *operands, equation):
+    # NumPy's plain einsum loops in C without BLAS; with `optimize` it contracts through
+    # tensordot (BLAS) at the price of ~15us of path search. Worth it past ~32k multiply-adds.
+    ins, _, _ = _einsum_sizes_plan(equation)
+    work = 1
+    sizes = {}
+    for labels, x in zip(ins, operands):
+        for c, d in zip(labels, x.shape):
+            sizes[c] = d
+    for d in sizes.values():
+        work *= d
+    if len(operands) > 1 and work > 32768:
+        out = xp.einsum(equation, *operands, optimize=True)
+    else:
+        out = xp.einsum(equation, *operands)
+    dtype = operands[0].dtype
+    return out.astype(dtype, copy=False) if out.dtype != dtype else out
+
+
+_einsum_prim = primitive("einsum", shape=_einsum_rule)(_einsum_impl)
+
+
+@functools.lru_cache(maxsize=1024)
+def _einsum_grad_plan(equation, k):
+    """How to compute d/d(operand k) of `equation` as another einsum.
+
+    Returns (gradient equation over (g, other operands..., eye per repeated label), the repeated
+    labels as (label, fresh label) pairs, the gradient's labels, and the labels the gradient
+    einsum can produce: the others are broadcast afterwards).
+    """
+    ins, out = _split_equation(equation)
+    used = set(equation) - set(",->")
+    fresh = iter(c for c in _LETTERS if c not in used)
+    seen, labels, eyes = set(), [], []
+    for c in ins[k]:
+        if c in seen:
+            try:
+                f = next(fresh)
+            except StopIteration:
+                raise ValueError(f'einsum "{equation}": too many labels to differentiate a '
+                                 "repeated index.") from None
+            eyes.append((c, f))
+            labels.append(f)
+        else:
+            seen.add(c)
+            labels.append(c)
+    sources = [out] + [ins[j] for j in range(len(ins)) if j != k] + [c + f for c, f in eyes]
+    available = set("".join(sources))
+    kept = "".join(c for c in labels if c in available)
+    return ",".join(sources) + "->" + kept, tuple(eyes), "".join(labels), kept
+
+
+def _einsum_vjp(g, out, *operands, equation):
+    from dtf.ops.array_ops import broadcast_to, reshape
+    from dtf.ops.creation_ops import eye
+    from dtf.ops.math_ops import conj
+
+    ins, _ = _split_equation(equation)
+    grads = []
+    for k, x in enumerate(operands):
+        if not x.dtype.is_differentiable:
+            grads.append(None)
+            continue
+        grad_eq, eyes, labels, kept = _einsum_grad_plan(equation, k)
+        shape = tuple(x.shape)
+        size = dict(zip(ins[k], shape))
+        others = [conj(operands[j]) for j in range(len(operands)) if j != k]
+        eye_ops = [eye(size[c], dtype=x.dtype) for c, _ in eyes]
+        if not others and not eye_ops and grad_eq.split("->")[0] == kept:
+            gk = g  # the gradient einsum would be the identity
+        else:
+            gk = run(_einsum_prim, (g, *others, *eye_ops), equation=grad_eq)
+        if len(kept) != len(labels):
+            gk = reshape(gk, tuple(d if c in kept else 1 for c, d in zip(labels, shape)))
+            gk = broadcast_to(gk, shape)
+        grads.append(gk)
+    return tuple(grads)
+
+
+_einsum_prim.def_vjp(_einsum_vjp)
+
+
+def _einsum_canonical(equation, operands):
+    """Checks operand sizes against the canonical equation, broadcasting the '...' dims of
+    operands that have size 1 there (so the primitive sees consistent sizes)."""
+    from dtf.ops.array_ops import broadcast_to
+
+    ranks = tuple(x.ndim for x in operands)
+    canonical, ins, out, ell = _canonical_equation(equation, ranks)
+    sizes = {}
+    for i, (labels, x) in enumerate(zip(ins, operands)):
+        for axis, (c, d) in enumerate(zip(labels, x.shape)):
+            if d is None:
+                continue
+            known = sizes.get(c)
+            if known is None or (known == 1 and c in ell):
+                sizes[c] = d
+            elif d != known and not (d == 1 and c in ell):
+                raise InvalidArgumentError(
+                    f'einsum: Expected dimension {known} at axis {axis} of input {i} shaped '
+                    f'{x.shape} but got dimension {d} (label {c!r} of equation "{equation}"; '
+                    f"input shapes {[_shape_text(o) for o in operands]}). [Op:Einsum]")
+    if ell:
+        fixed = []
+        for labels, x in zip(ins, operands):
+            target = tuple(sizes.get(c) if c in ell else d for c, d in zip(labels, x.shape))
+            if target != tuple(x.shape) and None not in target:
+                x = broadcast_to(x, target)
+            fixed.append(x)
+        operands = fixed
+    return canonical, tuple(operands)
+
+
+def einsum(equation, *inputs, **kwargs):
+    """Einstein summation: `einsum("ij,jk->ik", a, b)` is a matmul.
+
+    Supports implicit output (`"ij,jk"`), `...` broadcasting and repeated indices within an
+    operand (diagonals, traces); every operand must have the same dtype.
+
+    Example:
+        >>> dtf.einsum("ii->", dtf.constant([[1., 2.], [3., 4.]]))
+        <dtf.Tensor: shape=(), dtype=float32, numpy=5.0>
+    """
+    from dtf.ops.math_ops import binary_args
+
+    unknown = set(kwargs) - {"name", "optimize"}
+    if unknown:
+        raise TypeError(f"einsum: unexpected keyword arguments {sorted(unknown)}.")
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {equation!r}.")
+    if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
+        inputs = tuple(inputs[0])
+    if not inputs:
+        raise ValueError(f'einsum: equation "{equation}" got no input tensors.')
+    operands = [_tensor(inputs[0])]
+    for x in inputs[1:]:
+        operands.append(binary_args("einsum", operands[0], x)[1])
+    if operands[0].dtype._kind == "b":
+        raise InvalidArgumentError(f"einsum: bool tensors are not supported (inputs "
+                                   f"{[_shape_text(o) for o in operands]}); cast them to a "
+                                   "numeric dtype. [Op:Einsum]")
+    canonical, operands = _einsum_canonical(equation, operands)
+    return run(_einsum_prim, operands, equation=canonical)
+
+
+def _einsum_internal(equation, *operands):
+    """einsum with an equation already canonical (explicit, no '...'): skips parsing."""
+    return run(_einsum_prim, operands, equation=equation)
+
+
+_BATCH_LETTERS = string.ascii_uppercase  # batch dims; matrix dims use lowercase letters
+
+
+def _matrix_equation(rank, src, dst, extra=""):
+    """An equation over the last axes, batched over the others: src 'ij', dst 'ji' is a
+    transpose. `extra` is appended to the inputs (e.g. ',ij' for a second operand)."""
+    batch = _BATCH_LETTERS[:rank - len(src)]
+    return f"{batch}{src}{extra}->{batch}{dst}"
+
+
+# -- tensordot ------------------------------------------------------------------------------------
+def _tensordot_rule(a, b, axes):
+    a_axes, b_axes = axes
+    if a.shape is None or b.shape is None:
+        return Spec(None, a.dtype)
+    free_a = tuple(d for i, d in enumerate(a.shape) if i not in a_axes)
+    free_b = tuple(d for i, d in enumerate(b.shape) if i not in b_axes)
+    return Spec(free_a + free_b, a.dtype)
+
+
+@functools.lru_cache(maxsize=512)
+def _tensordot_equation(rank_a, rank_b, axes):
+    a_axes, b_axes = axes
+    letters = iter(_LETTERS)
+    a_labels = [next(letters) for _ in range(rank_a)]
+    b_labels = [None] * rank_b
+    for i, j in zip(a_axes, b_axes):
+        b_labels[j] = a_labels[i]
+    b_labels = [c if c is not None else next(letters) for c in b_labels]
+    out = [c for i, c in enumerate(a_labels) if i not in a_axes] + \
+        [c for j, c in enumerate(b_labels) if j not in b_axes]
+    return "".join(a_labels) + "," + "".join(b_labels) + "->" + "".join(out)
+
+
+# A primitive of its own (not an einsum) for speed: NumPy's tensordot goes straight to BLAS.
+@primitive("tensordot", shape=_tensordot_rule)
+def _tensordot(xp, a, b, axes):
+    return xp.tensordot(a, b, axes=axes)
+
+
+@_tensordot.def_vjp
+def _(g, out, a, b, axes):
+    return _einsum_vjp(g, out, a, b, equation=_tensordot_equation(a.ndim, b.ndim, axes))
+
+
+def _axes_list(value, rank, op, what):
+    if _is_tensor_like(value):
+        value = value.numpy().tolist()
+    items = [value] if isinstance(value, (int, np.integer)) else list(value)
+    out = []
+    for v in items:
+        try:
+            v = int(v.__index__())
+        except (AttributeError, TypeError):
+            raise TypeError(f"{op}: {what} must hold ints, got {value!r}.") from None
+        if not -rank <= v < rank:
+            raise InvalidArgumentError(f"{op}: {what} {v} is out of range for a tensor of rank "
+                                       f"{rank} (valid: [{-rank}, {rank})).")
+        out.append(v % rank)
+    return tuple(out)
+
+
+def tensordot(a, b, axes, name=None):
+    """Sums the products of `a`'s and `b`'s elements over the given axes.
+
+    `axes` is an int N (the last N axes of `a` with the first N of `b`) or a pair
+    `[a_axes, b_axes]` of ints or lists of ints.
+
+    Example:
+        >>> dtf.tensordot(dtf.ones((2, 3)), dtf.ones((3, 4)), axes=1).shape
+        TensorShape([2, 4])
+    """
+    from dtf.ops.math_ops import binary_args
+
+    a, b = binary_args("tensordot", a, b)
+    ra, rb = a.ndim, b.ndim
+    if _is_tensor_like(axes):
+        axes = axes.numpy().tolist()
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        if n < 0:
+            raise ValueError(f"tensordot: `axes` must be at least 0, got {n}.")
+        if n > ra or n > rb:
+            raise ValueError(f"tensordot: `axes` must not be larger than the number of "
+                             f"dimensions of tensor {a.shape if n > ra else b.shape}. Received "
+                             f"{n}, vs tensor dimensions {ra if n > ra else rb}.")
+        a_axes, b_axes = tuple(range(ra - n, ra)), tuple(range(n))
+    else:
+        try:
+            pair = list(axes)
+        except TypeError:
+            raise TypeError(f"tensordot: `axes` must be an int or a pair of lists, got "
+                            f"{axes!r}.") from None
+        if len(pair) != 2:
+            raise ValueError(f"tensordot: `axes` must be an integer or have length 2. Received "
+                             f"{axes!r}.")
+        a_axes = _axes_list(pair[0], ra, "tensordot", "axes[0]")
+        b_axes = _axes_list(pair[1], rb, "tensordot", "axes[1]")
+        if len(a_axes) != len(b_axes):
+            raise InvalidArgumentError(f"tensordot: axes[0] {list(a_axes)} and axes[1] "
+                                       f"{list(b_axes)} must have the same length.")
+        if len(set(a_axes)) != len(a_axes) or len(set(b_axes)) != len(b_axes):
+            raise InvalidArgumentError(f"tensordot: repeated axis in {axes!r}.")
+    for i, j in zip(a_axes, b_axes):
+        if a.shape[i] is not None and b.shape[j] is not None and a.shape[i] != b.shape[j]:
+            raise InvalidArgumentError(
+                f"tensordot: cannot contract axis {i} of a (shape {a.shape}) with axis {j} of b "
+                f"(shape {b.shape}): sizes {a.shape[i]} and {b.shape[j]} differ (dtype "
+                f"{a.dtype.name}).")
+    return run(_tensordot, (a, b), axes=(a_axes, b_axes))
+
+
+# -- matrix helpers: transpose, adjoint, matvec, diagonals, band_part -----------------------------
+def _check_matrix(x, op, square=False):
+    if x.ndim is not None and x.ndim < 2:
+        raise InvalidArgumentError(f"{op}: input must be at least rank 2 (a matrix or a batch "
+                                   f"of them), got shape {x.shape} ({x.dtype.name}). [Op:{op}]")
+    if square and x.shape[-1] is not None and x.shape[-2] is not None \
+            and x.shape[-1] != x.shape[-2]:
+        raise InvalidArgumentError(f"{op}: Input matrix must be square, got shape {x.shape} "
+                                   f"({x.dtype.name}). [Op:{op}]")
+
+
+def _transpose_last(x, conjugate=False):
+    from dtf.ops.math_ops import conj
+
+    out = _einsum_internal(_matrix_equation(x.ndim, "ij", "ji"), x)
+    return conj(out) if conjugate else out
+
+
+def matrix_transpose(a, name="matrix_transpose", conjugate=False):
+    """Transposes the last two dimensions of `a` (conjugating when `conjugate`).
+
+    Example:
+        >>> dtf.linalg.matrix_transpose(dtf.ones((2, 3, 4))).shape
+        TensorShape([2, 4, 3])
+    """
+    a = _tensor(a)
+    _check_matrix(a, "matrix_transpose")
+    return _transpose_last(a, conjugate)
+
+
+def adjoint(matrix, name=None):
+    """The conjugate transpose of the last two dimensions."""
+    return matrix_transpose(matrix, conjugate=True)
+
+
+def matvec(a, b, transpose_a=False, adjoint_a=False, a_is_sparse=False, b_is_sparse=False,
+           name=None):
+    """Matrix-vector product `a @ b` over the last dims, batched and broadcast.
+
+    Example:
+        >>> dtf.linalg.matvec(dtf.ones((2, 3)), dtf.ones((3,)))
+        <dtf.Tensor: shape=(2,), dtype=float32, numpy=array([3., 3.], dtype=float32)>
+    """
+    from dtf.ops.math_ops import binary_args
+
+    a, b = binary_args("matvec", a, b)
+    _check_matrix(a, "matvec")
+    if b.ndim < 1:
+        raise InvalidArgumentError(f"matvec: b must be at least a vector, got shape {b.shape}.")
+    k = a.shape[-2] if (transpose_a or adjoint_a) else a.shape[-1]
+    if k is not None and b.shape[-1] is not None and k != b.shape[-1]:
+        raise InvalidArgumentError(
+            f"matvec: Matrix size-incompatible: a has shape {a.shape} (transpose_a={transpose_a}"
+            f", adjoint_a={adjoint_a}), b has shape {b.shape} ({a.dtype.name}). [Op:MatMul]")
+    out = matmul(a, b[..., None], transpose_a=transpose_a, adjoint_a=adjoint_a)
+    return out[..., 0]
+
+
+def _diag_extent(shape, k):
+    """(rows slice, cols slice, length) of the k-th diagonal of an M x N matrix."""
+    m, n = shape[-2], shape[-1]
+    if k >= 0:
+        length = max(0, min(m, n - k))
+        return slice(0, length), slice(k, k + length), length
+    length = max(0, min(m + k, n))
+    return slice(-k, -k + length), slice(0, length), length
+
+
+def diag_part(input, name="diag_part", k=0, padding_value=0, align="RIGHT_LEFT"):  # noqa: A002
+    """The k-th diagonal of each matrix in `input` (k > 0 above the main diagonal).
+
+    Example:
+        >>> dtf.linalg.diag_part(dtf.constant([[1., 2.], [3., 4.]]))
+        <dtf.Tensor: shape=(2,), dtype=float32, numpy=array([1., 4.], dtype=float32)>
+    """
+    x = _tensor(input)
+    _check_matrix(x, "diag_part")
+    if _is_tensor_like(k):
+        k = k.numpy().tolist()
+    if not isinstance(k, (int, np.integer)):
+        raise NotImplementedError(f"diag_part: only a single diagonal (an int k) is supported, "
+                                  f"got k={k!r}; call it once per diagonal and dtf.stack them.")
+    k = int(k)
+    m, n = x.shape[-2], x.shape[-1]
+    if not -m < k < max(n, 1) and not (m == 0 or n == 0):
+        raise InvalidArgumentError(f"diag_part: diagonal index k={k} is out of bounds for "
+                                   f"matrices of shape {x.shape}.")
+    rows, cols, length = _diag_extent((m, n), k)
+    if (rows.start, rows.stop, cols.start, cols.stop) != (0, m, 0, n):
+        x = x[..., rows, cols]
+    return _einsum_internal(_matrix_equation(x.ndim, "ii", "i"), x)
+
+
+def trace(x, name=None):
+    """The sum of the main diagonal of each matrix in `x`.
+
+    Example:
+        >>> dtf.linalg.trace(dtf.constant([[1., 2.], [3., 4.]]))
+        <dtf.Tensor: shape=(), dtype=float32, numpy=5.0>
+    """
+    from dtf.ops.reduce_ops import reduce_sum
+
+    x = _tensor(x)
+    _check_matrix(x, "trace")
+    if x.shape[-1] == x.shape[-2]:
+        return _einsum_internal(_matrix_equation(x.ndim, "ii", ""), x)
+    return reduce_sum(diag_part(x), axis=-1)
+
+
+def diag(diagonal, name="diag", k=0, num_rows=-1, num_cols=-1, padding_value=0,
+         align="RIGHT_LEFT"):
+    """A (batch of) matrices with `diagonal` on their k-th diagonal and `padding_value`
+    elsewhere.
+
+    Example:
+        >>> dtf.linalg.diag(dtf.constant([1., 2.]))
+        <dtf.Tensor: shape=(2, 2), dtype=float32, numpy=
+        array([[1., 0.],
+               [0., 2.]], dtype=float32)>
+    """
+    from dtf.ops.creation_ops import constant
+
+    v = _tensor(diagonal)
+    if v.ndim < 1:
+        raise InvalidArgumentError(f"diag: diagonal must be at least rank 1, got shape "
+                                   f"{v.shape}.")
+    if not isinstance(k, (int, np.integer)):
+        raise NotImplementedError(f"diag: only a single diagonal (an int k) is supported, got "
+                                  f"k={k!r}.")
+    k = int(k)
+    length = v.shape[-1]
+    row0, col0 = max(-k, 0), max(k, 0)
+    given_rows, given_cols = num_rows not in (None, -1), num_cols not in (None, -1)
+    if not given_rows and not given_cols:  # square, just large enough
+        rows = cols = length + abs(k)
+    else:  # a size not given is the smallest that holds the diagonal
+        rows = int(num_rows) if given_rows else length + row0
+        cols = int(num_cols) if given_cols else length + col0
+    if row0 + length > rows or col0 + length > cols:
+        raise InvalidArgumentError(f"diag: a diagonal of length {length} at k={k} does not fit "
+                                   f"in a {rows}x{cols} matrix.")
+    dt = v.dtype.as_numpy_dtype
+    if k == 0 and rows == cols == length:
+        from dtf.ops.creation_ops import eye
+        out = _einsum_internal(_matrix_equation(v.ndim, "i", "ij", extra=",ij"), v,
+                               eye(length, dtype=v.dtype))
+    else:
+        placement = np.zeros((length, rows, cols), dtype=dt)
+        m = np.arange(length)
+        placement[m, m + row0, m + col0] = 1
+        out = _einsum_internal(_matrix_equation(v.ndim, "m", "ij", extra=",mij"), v,
+                               constant(placement))
+    if padding_value not in (0, None):
+        mask = np.zeros((rows, cols), dtype=dt)
+        m = np.arange(length)
+        mask[m + row0, m + col0] = 1
+        out = out + constant((1 - mask) * np.asarray(padding_value, dtype=dt))
+    return out
+
+
+def _band_rule(x, num_lower, num_upper):
+    return Spec(x.shape, x.dtype)
+
+
+def _band_mask(xp, m, n, num_lower, num_upper):
+    offset = xp.arange(n)[None, :] - xp.arange(m)[:, None]  # col - row
+    keep = xp.ones((m, n), dtype=bool)
+    if num_lower >= 0:
+        keep &= offset >= -num_lower
+    if num_upper >= 0:
+        keep &= offset <= num_upper
+    return keep
+
+
+@primitive("band_part", shape=_band_rule)
+def _band_part(xp, x, num_lower, num_upper):
+    keep = _band_mask(xp, x.shape[-2], x.shape[-1], num_lower, num_upper)
+    return xp.where(keep, x, xp.zeros((), dtype=x.dtype))
+
+
+@_band_part.def_vjp
+def _(g, out, x, num_lower, num_upper):
+    return (run(_band_part, (g,), num_lower=num_lower, num_upper=num_upper),)
+
+
+def band_part(input, num_lower, num_upper, name=None):  # noqa: A002
+    """Keeps `num_lower` sub-diagonals and `num_upper` super-diagonals of each matrix (negative:
+    all of them) and zeros the rest; `band_part(x, -1, 0)` is the lower triangle.
+
+    Example:
+        >>> dtf.linalg.band_part(dtf.ones((3, 3)), 0, 0)  # the diagonal
+    """
+    x = _tensor(input)
+    _check_matrix(x, "band_part")
+    lo, up = (int(v.numpy()) if _is_tensor_like(v) else int(v) for v in (num_lower, num_upper))
+    return run(_band_part, (x,), num_lower=lo, num_upper=up)
+
+
+# -- inverse, determinant, solve ------------------------------------------------------------------
+def _square_rule(x, **attrs):
+    return Spec(x.shape, x.dtype)
+
+
+def _float_matrix(x, op, square=True):
+    x = _tensor(x)
+    if x.dtype._kind not in "fc":
+        raise InvalidArgumentError(f"{op}: needs a floating-point or complex matrix, got "
+                                   f"{x.dtype.name} (shape {x.shape}); use dtf.cast. [Op:{op}]")
+    _check_matrix(x, op, square=square)
+    return x
+
+
+def _xp_linalg_errors(xp):
+    errors = [np.linalg.LinAlgError]
+    if xp is not np:
+        err = getattr(getattr(xp, "linalg", None), "LinAlgError", None)
+        if err is not None:
+            errors.append(err)
+    return tuple(errors)
+
+
+@primitive("matrix_inverse", shape=_square_rule)
+def _inv(xp, x):
+    try:
+        return xp.linalg.inv(x)
+    except _xp_linalg_errors(xp):
+        raise ValueError("Input is not invertible.") from None
+
+
+@_inv.def_vjp
+def _(g, out, x):
+    # d(A^-1) = -A^-1 dA A^-1, so the gradient is -A^-H g A^-H.
+    return (-matmul(out, matmul(g, out, adjoint_b=True), adjoint_a=True),)
+
+
+def inv(input, adjoint=False, name=None):  # noqa: A002
+    """The inverse of each square matrix in `input` (of its adjoint when `adjoint`).
+
+    Example:
+        >>> dtf.linalg.inv(dtf.constant([[2., 0.], [0., 4.]]))
+    """
+    x = _float_matrix(input, "inv")
+    if adjoint:
+        x = _transpose_last(x, conjugate=True)
+    return run(_inv, (x,))
+
+
+def _det_rule(x):
+    return Spec(None if x.shape is None else x.shape[:-2], x.dtype)
+
+
+@primitive("matrix_determinant", shape=_det_rule)
+def _det(xp, x):
+    return xp.linalg.det(x)
+
+
+def _batch_scalar(t, x):
+    """Reshapes per-matrix values `t` (shape batch) to broadcast against matrices `x`."""
+    from dtf.ops.array_ops import reshape
+
+    return reshape(t, tuple(x.shape[:-2]) + (1, 1))
+
+
+@_det.def_vjp
+def _(g, out, x):
+    from dtf.ops.math_ops import conj
+
+    return (_batch_scalar(g * conj(out), x) * _transpose_last(inv(x), conjugate=True),)
+
+
+def det(input, name=None):  # noqa: A002
+    """The determinant of each square matrix in `input`.
+
+    Example:
+        >>> dtf.linalg.det(dtf.constant([[1., 2.], [3., 4.]]))
+        <dtf.Tensor: shape=(), dtype=float32, numpy=-2.0>
+    """
+    x = _float_matrix(input, "det")
+    return run(_det, (x,))
+
+
+def _slogdet_rule(x):
+    batch = None if x.shape is None else x.shape[:-2]
+    return Spec(batch, x.dtype), Spec(batch, x.dtype.real_dtype)
+
+
+@primitive("log_matrix_determinant", shape=_slogdet_rule, num_outputs=2)
+def _slogdet(xp, x):
+    sign, log_abs = xp.linalg.slogdet(x)
+    return sign.astype(x.dtype, copy=False), log_abs.astype(x.real.dtype, copy=False)
+
+
+@_slogdet.def_vjp
+def _(gs, outs, x):
+    # Only log|det| carries a gradient (as TensorFlow): d log|det A| = Re tr(A^-1 dA).
+    from dtf.ops.creation_ops import cast
+
+    g = gs[1]
+    if x.dtype.is_complex:
+        g = cast(g, x.dtype)
+    return (_batch_scalar(g, x) * _transpose_last(inv(x), conjugate=True),)
+
+
+def slogdet(input, name=None):  # noqa: A002
+    """(sign, log|det|) of each square matrix: the determinant without overflow.
+
+    Example:
+        >>> sign, logabsdet = dtf.linalg.slogdet(dtf.constant([[-1., 0.], [0., 2.]]))
+    """
+    x = _float_matrix(input, "slogdet")
+    return run(_slogdet, (x,))
+
+
+def logdet(matrix, name=None):
+    """log(det(matrix)) of Hermitian positive-definite matrices, through their Cholesky factor.
+
+    Example:
+        >>> dtf.linalg.logdet(dtf.constant([[1., 0.], [0., 2.]]))
+        <dtf.Tensor: shape=(), dtype=float32, numpy=0.6931472>
+    """
+    from dtf.ops.math_ops import log, real
+    from dtf.ops.reduce_ops import reduce_sum
+
+    chol = cholesky(matrix)
+    return 2.0 * reduce_sum(log(real(diag_part(chol))), axis=-1)
+
+
+def _solve_rule(a, b, adjoint=False):
+    if b.shape is None:
+        return Spec(None, a.dtype)
+    return Spec(b.shape, a.dtype)
+
+
+@primitive("matrix_solve", shape=_solve_rule)
+def _solve(xp, a, b, adjoint=False):
+    if adjoint:
+        a = xp.conj(_t(xp, a))
+    try:
+        return xp.linalg.solve(a, b)
+    except _xp_linalg_errors(xp):
+        raise ValueError("Input matrix is not invertible.") from None
+
+
+@_solve.def_vjp
+def _(g, out, a, b, adjoint=False):
+    gb = run(_solve, (a, g), adjoint=not adjoint)
+    if adjoint:
+        ga = -matmul(out, gb, adjoint_b=True)
+    else:
+        ga = -matmul(gb, out, adjoint_b=True)
+    return ga, gb
+
+
+def solve(matrix, rhs, adjoint=False, name=None):
+    """Solves `matrix @ x = rhs` (`adjoint(matrix) @ x = rhs` when `adjoint`) for x; `rhs` has
+    shape [..., M, K] with the same batch dims as `matrix`.
+
+    Example:
+        >>> dtf.linalg.solve(dtf.constant([[2., 0.], [0., 4.]]), dtf.constant([[2.], [4.]]))
+    """
+    from dtf.ops.math_ops import binary_args
+
+    a, b = binary_args("solve", matrix, rhs)
+    a = _float_matrix(a, "solve")
+    if b.ndim != a.ndim:
+        raise InvalidArgumentError(
+            f"solve: All input tensors must have the same rank: matrix {a.shape}, rhs {b.shape} "
+            f"({a.dtype.name}). rhs needs shape [..., M, K]; for a vector use rhs[..., None]. "
+            "[Op:MatrixSolve]")
+    if tuple(a.shape[:-2]) != tuple(b.shape[:-2]) or a.shape[-1] != b.shape[-2]:
+        raise InvalidArgumentError(
+            f"solve: matrix {a.shape} and rhs {b.shape} do not match: rhs must be [..., M, K] "
+            f"with the matrix's batch dims and M. [Op:MatrixSolve]")
+    return run(_solve, (a, b), adjoint=bool(adjoint))
+
+
+def triangular_solve(matrix, rhs, lower=True, adjoint=False, name=None):
+    """Solves `matrix @ x = rhs` using only the lower (or upper) triangle of `matrix`."""
+    a = _tensor(matrix)
+    tri = band_part(a, -1, 0) if lower else band_part(a, 0, -1)
+    return solve(tri, rhs, adjoint=adjoint)
+
+
+@primitive("cholesky", shape=_square_rule)
+def _cholesky(xp, x):
+    try:
+        return xp.linalg.cholesky(x)
+    except _xp_linalg_errors(xp):
+        raise ValueError("Cholesky decomposition was not successful. The input might not be "
+                         "valid: it must be Hermitian positive-definite.") from None
+
+
+@_cholesky.def_vjp
+def _(g, out, x):
+    # TensorFlow's formula (Murray 2016): symmetric, like the input the op assumes.
+    from dtf.ops.creation_ops import constant
+
+    n = out.shape[-1]
+    half_lower = np.tril(np.ones((n, n))) - 0.5 * np.eye(n)
+    l_inverse = inv(out)
+    middle = matmul(out, g, adjoint_a=True) * constant(half_lower.astype(
+        out.dtype.as_numpy_dtype))
+    grad = matmul(matmul(l_inverse, middle, adjoint_a=True), l_inverse)
+    return ((grad + _transpose_last(grad, conjugate=True)) * 0.5,)
+
+
+def cholesky(input, name=None):  # noqa: A002
+    """The lower-triangular Cholesky factor L (L @ L^H = input) of Hermitian positive-definite
+    matrices; only the lower triangle of `input` is read.
+
+    Example:
+        >>> dtf.linalg.cholesky(dtf.constant([[4., 2.], [2., 2.]]))
+    """
+    x = _float_matrix(input, "cholesky")
+    return run(_cholesky, (x,))
+
+
+# -- eigh / eigvalsh ------------------------------------------------------------------------------
+def _eigh_rule(x):
+    if x.shape is None:
+        return Spec(None, x.dtype.real_dtype), Spec(None, x.dtype)
+    return Spec(x.shape[:-1], x.dtype.real_dtype), Spec(x.shape, x.dtype)
+
+
+@primitive("self_adjoint_eig", shape=_eigh_rule, num_outputs=2)
+def _eigh(xp, x):
+    w, v = xp.linalg.eigh(x)  # reads the lower triangle, as TensorFlow
+    return w, v
+
+
+@_eigh.def_vjp
+def _(gs, outs, x):
+    # TensorFlow's formula: A = V diag(w) V^H gives
+    # dA = V (diag(gw) + F o (V^H gV)) V^H with F_ij = 1 / (w_j - w_i) off the diagonal,
+    # then the part the op reads (the lower triangle) is kept.
+    from dtf.ops.creation_ops import cast, constant
+
+    gw, gv = gs
+    w, v = outs
+    n = x.shape[-1]
+    dtype = x.dtype
+    diff = w[..., None, :] - w[..., :, None]
+    off_diagonal = constant((1 - np.eye(n)).astype(w.dtype.as_numpy_dtype))
+    f = diff / (diff * diff + 1e-20) * off_diagonal  # TensorFlow's safe reciprocal
+    inner = diag(cast(gw, dtype)) + cast(f, dtype) * matmul(v, gv, adjoint_a=True)
+    return (_lower_gradient(matmul(v, matmul(inner, v, adjoint_b=True))),)
+
+
+def _lower_gradient(grad):
+    """Folds a full-matrix gradient onto the lower triangle the op reads."""
+    from dtf.ops.creation_ops import constant
+
+    n = grad.shape[-1]
+    halve_diagonal = (np.ones((n, n)) - 0.5 * np.eye(n)).astype(grad.dtype.as_numpy_dtype)
+    both = grad + _transpose_last(grad, conjugate=True)
+    return run(_band_part, (both,), num_lower=-1, num_upper=0) * constant(halve_diagonal)
+
+
+@primitive("self_adjoint_eigvals", shape=lambda x: _eigh_rule(x)[0])
+def _eigvalsh(xp, x):
+    return xp.linalg.eigvalsh(x)
+
+
+@_eigvalsh.def_vjp
+def _(g, out, x):
+    from dtf.ops.creation_ops import cast
+
+    _, v = run(_eigh, (x,))
+    inner = diag(cast(g, x.dtype))
+    return (_lower_gradient(matmul(v, matmul(inner, v, adjoint_b=True))),)
+
+
+def eigh(tensor, name=None):
+    """Eigenvalues (ascending) and eigenvectors (columns) of self-adjoint matrices; only the
+    lower triangle is read.
+
+    Example:
+        >>> w, v = dtf.linalg.eigh(dtf.constant([[2., 1.], [1., 2.]]))
+    """
+    x = _float_matrix(tensor, "eigh")
+    return run(_eigh, (x,))
+
+
+def eigvalsh(tensor, name=None):
+    """Eigenvalues (ascending) of self-adjoint matrices; only the lower triangle is read."""
+    x = _float_matrix(tensor, "eigvalsh")
+    return run(_eigvalsh, (x,))
+
+
+# -- norm -----------------------------------------------------------------------------------------
+_MATRIX_ORDS = ("euclidean", "fro", 1, 2, np.inf)
+
+
+def _is_number(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002
+    """Vector and matrix norms, as `tf.norm`.
+
+    `axis` None (the whole tensor as a vector), an int (vectors along it) or a pair of ints
+    (matrices). Vector `ord`: 'euclidean', 1, 2, np.inf or any p > 0; matrix `ord`:
+    'fro'/'euclidean', 1, 2 (largest singular value) or np.inf. The gradient of the euclidean
+    norm at zero is NaN, as TensorFlow's.
+
+    Example:
+        >>> dtf.norm(dtf.constant([3., 4.]))
+        <dtf.Tensor: shape=(), dtype=float32, numpy=5.0>
+    """
+    from dtf.ops.array_ops import reshape
+    from dtf.ops.math_ops import abs as abs_, conj, pow as pow_, sqrt
+    from dtf.ops.reduce_ops import reduce_max, reduce_sum
+
+    if _is_tensor_like(axis):
+        axis = axis.numpy().tolist()
+    is_matrix = isinstance(axis, (tuple, list)) and len(axis) == 2
+    ord_text = ord if isinstance(ord, str) else repr(ord)
+    if is_matrix:
+        axis = tuple(axis)
+        if not all(isinstance(a, (int, np.integer)) for a in axis) or axis[0] == axis[1]:
+            raise ValueError(f"norm: 'axis' must be None, an integer, or a tuple of 2 unique "
+                             f"integers, got {axis}")
+        if not any(ord == o and type(ord) is type(o) or (_is_number(ord) and _is_number(o)
+                                                        and ord == o) for o in _MATRIX_ORDS):
+            raise ValueError(f"norm: 'ord' must be a supported matrix norm in ['euclidean', "
+                             f"'fro', 1, 2, inf], got {ord_text}")
+    else:
+        if isinstance(axis, (tuple, list)) and len(axis) == 1:
+            axis = axis[0]
+        if not (axis is None or isinstance(axis, (int, np.integer))):
+            raise ValueError(f"norm: 'axis' must be None, an integer, or a tuple of 2 unique "
+                             f"integers, got {axis}")
+        valid = ord == "euclidean" or (ord == "fro" and axis is None) or (
+            _is_number(ord) and ord > 0)
+        if not valid:
+            raise ValueError(f"norm: 'ord' must be a supported vector norm, got {ord_text}")
+    x = _tensor(tensor)
+    if x.dtype._kind not in "fc":
+        raise InvalidArgumentError(f"norm: needs a floating-point or complex tensor, got "
+                                   f"{x.dtype.name} (shape {x.shape}); use dtf.cast. [Op:Norm]")
+    keepdims = bool(keepdims)
+    rank = x.ndim
+    if is_matrix:
+        a0, a1 = (int(rules.normalize_axes(a, rank, "norm")[0]) for a in axis)
+        axes = (a0, a1)
+    else:
+        axes = None if axis is None else rules.normalize_axes(axis, rank, "norm")
+
+    if ord in ("euclidean", "fro") or (_is_number(ord) and ord == 2 and not is_matrix):
+        return sqrt(reduce_sum(x * conj(x), axis=axes, keepdims=keepdims))
+    if is_matrix and ord == 2:
+        # The largest singular value: sqrt of the largest eigenvalue of A^H A.
+        batch = [i for i in range(rank) if i not in axes]
+        letters = _LETTERS[:rank]
+        moved = "".join(letters[i] for i in batch) + letters[a0] + letters[a1]
+        matrices = _einsum_internal(f"{letters}->{moved}", x) if moved != letters else x
+        gram = matmul(matrices, matrices, adjoint_a=True)
+        if x.dtype.is_complex:
+            from dtf.ops.math_ops import real
+            top = reduce_max(eigvalsh(gram), axis=-1)
+            result = sqrt(real(top))
+        else:
+            result = sqrt(reduce_max(eigvalsh(gram), axis=-1))
+        if keepdims:
+            result = reshape(result, tuple(1 if i in axes else d
+                                           for i, d in enumerate(x.shape)))
+        return result
+    magnitude = abs_(x)
+    if ord == 1:
+        if is_matrix:  # the largest column sum
+            return reduce_max(reduce_sum(magnitude, axis=a0, keepdims=True), axis=axes,
+                              keepdims=keepdims)
+        return reduce_sum(magnitude, axis=axes, keepdims=keepdims)
+    if ord == np.inf:
+        if is_matrix:  # the largest row sum
+            return reduce_max(reduce_sum(magnitude, axis=a1, keepdims=True), axis=axes,
+                              keepdims=keepdims)
+        return reduce_max(magnitude, axis=axes, keepdims=keepdims)
+    p = float(ord)
+    return pow_(reduce_sum(pow_(magnitude, p), axis=axes, keepdims=keepdims), 1.0 / p)
+
+
+def normalize(tensor, ord="euclidean", axis=None, name=None):  # noqa: A002
+    """(tensor / norm, norm), the norm taken with keepdims=True.
+
+    Example:
+        >>> unit, length = dtf.linalg.normalize(dtf.constant([3., 4.]))
+    """
+    from dtf.ops.creation_ops import cast
+
+    x = _tensor(tensor)
+    length = norm(x, ord=ord, axis=axis, keepdims=True)
+    length = cast(length, x.dtype)
+    return x / length, length
+
+
+def global_norm(t_list, name=None):
+    """sqrt(sum of the squared L2 norms) of a list of tensors (None entries are skipped).
+
+    Example:
+        >>> dtf.linalg.global_norm([dtf.ones((2,)), dtf.ones((2, 2))])
+        <dtf.Tensor: shape=(), dtype=float32, numpy=2.4494898>
+    """
+    from dtf.ops.math_ops import add_n, sqrt
+    from dtf.ops.reduce_ops import reduce_sum
+
+    if isinstance(t_list, (str, bytes)) or not hasattr(t_list, "__iter__") \
+            or _is_tensor_like(t_list):
+        raise TypeError(f"global_norm: t_list must be a sequence of tensors, got {t_list!r}.")
+    tensors = [_tensor(t) for t in t_list if t is not None]
+    if not tensors:
+        raise ValueError("global_norm: t_list holds no tensors.")
+    return sqrt(add_n([reduce_sum(t * t) for t in tensors]))
+
+
+def cross(a, b, name=None):
+    """The cross product of 3-vectors along the last axis.
+
+    Example:
+        >>> dtf.linalg.cross(dtf.constant([1., 0., 0.]), dtf.constant([0., 1., 0.]))
+        <dtf.Tensor: shape=(3,), dtype=float32, numpy=array([0., 0., 1.], dtype=float32)>
+    """
+    from dtf.ops.array_ops import stack
+    from dtf.ops.math_ops import binary_args
+
+    a, b = binary_args("cross", a, b)
+    if a.ndim < 1 or a.shape[-1] != 3 or b.ndim < 1 or b.shape[-1] != 3:
+        raise InvalidArgumentError(f"cross: both inputs need a last dimension of 3, got shapes "
+                                   f"{a.shape} and {b.shape}.")
+    if tuple(a.shape) != tuple(b.shape):
+        raise InvalidArgumentError(f"cross: inputs must have the same shape, got {a.shape} and "
+                                   f"{b.shape}.")
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
