@@ -63,7 +63,9 @@ class Tensor:
     def numpy(self):
         """The value as a NumPy array (a NumPy scalar for rank 0), copied to the host."""
         v = self._value
-        if type(v) is np.ndarray or isinstance(v, np.generic):
+        if type(v) is np.ndarray:
+            return v[()] if v.ndim == 0 else v  # rank 0 gives a NumPy scalar, as TensorFlow
+        if isinstance(v, np.generic):
             return v
         return _backend.backend_of(v).to_host(v)
 

@@ -156,8 +156,10 @@ class GradientTape:
         """Runs the backward pass; returns one gradient (or None) per source."""
         source_ids = {id(s) for s in sources}
         entries = self._entries
-        # Forward sweep: only entries that depend on a source can carry its gradient.
-        reach = set(source_ids)
+        # Forward sweep: only entries that depend on a source can carry its gradient. A source
+        # this tape never watched (a constant, an unwatched Variable) gets None.
+        tracked = self._tracked
+        reach = {i for i in source_ids if i in tracked}
         useful = []
         for entry in entries:
             for t in entry[1]:

@@ -219,3 +219,13 @@ def test_sources_must_be_tensors():
         y = x * 2
     with pytest.raises(ValueError, match="Tensors or Variables"):
         tape.gradient(y, [1.0])
+
+
+def test_unwatched_sources_get_none_even_when_used():
+    w1 = dtf.Variable(1.0)
+    c1 = dtf.constant(-2.0)
+    c2 = dtf.Variable(-1.0, trainable=False)
+    with dtf.GradientTape() as g:
+        loss = (w1 + c1) ** 2 + c2 ** 3
+    gw, gc1, gc2 = g.gradient(loss, [w1, c1, c2])
+    assert float(gw) == -2.0 and gc1 is None and gc2 is None
