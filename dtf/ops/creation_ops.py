@@ -25,13 +25,18 @@ _builtin_range = range
 _PY_SCALARS = (bool, int, float, complex)
 
 
-def _infer_array(value) -> np.ndarray:
-    """Python data -> array with TensorFlow's default dtypes."""
+def _infer_array(value, defaults: bool = True) -> np.ndarray:
+    """Python data -> array with TensorFlow's default dtypes (float32, int32) when `defaults`,
+    else NumPy's widest (float64, int64), to be cast to a requested dtype."""
     try:
         arr = np.asarray(value)
     except ValueError:
         raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: "
                          f"{_short(value)}") from None
+    if not defaults:
+        if arr.dtype.kind in "OUS":
+            raise TypeError(f"Cannot convert {_short(value)} to a numeric Tensor.")
+        return arr
     if arr.dtype == np.float64 and not _has_numpy_float64(value):
         arr = arr.astype(np.float32)
     elif arr.dtype.kind == "i" and arr.dtype != np.int32 and not isinstance(value, np.ndarray):
@@ -117,8 +122,10 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, allow_cast=
         return value._dtf_tensor_conversion(dtype)
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
+        # Python data is converted straight at the requested dtype (via float64/int64), never
+        # through the float32/int32 defaults: dtf.constant(0.1, dtf.float64) is exactly 0.1.
         arr = value if isinstance(value, np.ndarray) else (
-            np.asarray(value) if isinstance(value, np.generic) else _infer_array(value))
+            np.asarray(value) if isinstance(value, np.generic) else _infer_array(value, False))
         # NumPy data may be cast to any dtype (as tf.constant does); Python data must fit:
         # 1.5 as int32 is a TypeError, as in TensorFlow.
         arr = _cast_checked(arr, dtype, value, isinstance(value, (np.ndarray, np.generic)))

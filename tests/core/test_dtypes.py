@@ -94,3 +94,12 @@ def test_cast():
     assert repr(dtf.constant(2.0) + y) == "<dtf.Tensor: shape=(), dtype=float32, numpy=42.0>"
     assert dtf.cast(dtf.constant([-1.7, 1.7]), "int32").numpy().tolist() == [-1, 1]
     assert dtf.cast(dtf.constant([0.0, 2.0]), dtf.bool).numpy().tolist() == [False, True]
+
+
+def test_python_floats_convert_exactly_at_a_requested_dtype():
+    assert float(dtf.constant(0.1, dtf.float64)) == 0.1
+    x = dtf.constant([1.0], dtype=dtf.float64)
+    assert float((x * 0.1)[0]) == 0.1
+    assert dtf.constant(2 ** 40, dtype=dtf.int64).numpy() == 2 ** 40
+    with pytest.raises(TypeError):
+        dtf.constant(2 ** 40, dtype=dtf.int32)
