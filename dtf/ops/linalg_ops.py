@@ -24,15 +24,9 @@ from dtf.ops.creation_ops import convert_to_tensor
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
-# Top-level names, as TensorFlow has them (`tf.matmul`, `tf.einsum`, ...).
-__all__ = ["matmul", "tensordot", "einsum", "norm"]
-
-# The rest of `dtf.linalg` (dtf/linalg.py re-exports these and `__all__`).
-LINALG_ONLY = [
-    "matvec", "trace", "diag_part", "diag", "matrix_transpose", "adjoint", "band_part", "inv",
-    "det", "slogdet", "logdet", "solve", "triangular_solve", "cholesky", "eigh", "eigvalsh",
-    "cross", "normalize", "global_norm",
-]
+# Top-level names, as TensorFlow has them (`tf.matmul`, `tf.einsum`, ...); the matrix
+# functions are in `dtf.linalg` only (dtf/linalg.py).
+__all__ = ["einsum", "matmul", "norm", "tensordot"]
 
 
 def _is_tensor_like(x):
@@ -97,6 +91,14 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         >>> dtf.matmul(dtf.ones((2, 3)), dtf.ones((3, 4))).shape
         TensorShape([2, 4])
     """
+    if type(a) is Tensor and type(b) is Tensor and not (adjoint_a or adjoint_b):
+        # The eager fast path: plain tensors, checks on the arrays' own shapes.
+        av, bv = a._value, b._value
+        if av.dtype == bv.dtype and av.ndim >= 2 and bv.ndim >= 2 and \
+                (av.shape[-2] if transpose_a else av.shape[-1]) == \
+                (bv.shape[-1] if transpose_b else bv.shape[-2]):
+            return run(_matmul, (a, b), transpose_a=bool(transpose_a),
+                       transpose_b=bool(transpose_b))
     from dtf.ops.math_ops import binary_args, conj
 
     if not (type(a) is Tensor and type(b) is Tensor and a._value.dtype == b._value.dtype):
@@ -153,7 +155,7 @@ def _canonical_equation(equation, ranks):
         if bad:
             raise ValueError(f'einsum: invalid subscript {bad[0]!r} in equation "{equation}": '
                              "use letters a-z, A-Z and at most one '...' per term.")
-    used = set(c for c in eq if c in _LETTERS)
+    used = {c for c in eq if c in _LETTERS}
     fresh = [c for c in _LETTERS if c not in used]
     ell_ranks = []
     for i, (term, rank) in enumerate(zip(terms, ranks)):
@@ -313,7 +315,7 @@ def _einsum_canonical(equation, operands):
     from dtf.ops.array_ops import broadcast_to
 
     ranks = tuple(x.ndim for x in operands)
-    canonical, ins, out, ell = _canonical_equation(equation, ranks)
+    canonical, ins, _out, ell = _canonical_equation(equation, ranks)
     sizes = {}
     for i, (labels, x) in enumerate(zip(ins, operands)):
         for axis, (c, d) in enumerate(zip(labels, x.shape)):
@@ -555,7 +557,7 @@ def _diag_extent(shape, k):
     return slice(-k, -k + length), slice(0, length), length
 
 
-def diag_part(input, name="diag_part", k=0, padding_value=0, align="RIGHT_LEFT"):  # noqa: A002
+def diag_part(input, name="diag_part", k=0, padding_value=0, align="RIGHT_LEFT"):
     """The k-th diagonal of each matrix in `input` (k > 0 above the main diagonal).
 
     Example:
@@ -574,7 +576,7 @@ def diag_part(input, name="diag_part", k=0, padding_value=0, align="RIGHT_LEFT")
     if not -m < k < max(n, 1) and not (m == 0 or n == 0):
         raise InvalidArgumentError(f"diag_part: diagonal index k={k} is out of bounds for "
                                    f"matrices of shape {x.shape}.")
-    rows, cols, length = _diag_extent((m, n), k)
+    rows, cols, _length = _diag_extent((m, n), k)
     if (rows.start, rows.stop, cols.start, cols.stop) != (0, m, 0, n):
         x = x[..., rows, cols]
     return _einsum_internal(_matrix_equation(x.ndim, "ii", "i"), x)
@@ -672,7 +674,7 @@ def _(g, out, x, num_lower, num_upper):
     return (run(_band_part, (g,), num_lower=num_lower, num_upper=num_upper),)
 
 
-def band_part(input, num_lower, num_upper, name=None):  # noqa: A002
+def band_part(input, num_lower, num_upper, name=None):
     """Keeps `num_lower` sub-diagonals and `num_upper` super-diagonals of each matrix (negative:
     all of them) and zeros the rest; `band_part(x, -1, 0)` is the lower triangle.
 
@@ -722,7 +724,7 @@ def _(g, out, x):
     return (-matmul(out, matmul(g, out, adjoint_b=True), adjoint_a=True),)
 
 
-def inv(input, adjoint=False, name=None):  # noqa: A002
+def inv(input, adjoint=False, name=None):
     """The inverse of each square matrix in `input` (of its adjoint when `adjoint`).
 
     Example:
@@ -757,7 +759,7 @@ def _(g, out, x):
     return (_batch_scalar(g * conj(out), x) * _transpose_last(inv(x), conjugate=True),)
 
 
-def det(input, name=None):  # noqa: A002
+def det(input, name=None):
     """The determinant of each square matrix in `input`.
 
     Example:
@@ -790,7 +792,7 @@ def _(gs, outs, x):
     return (_batch_scalar(g, x) * _transpose_last(inv(x), conjugate=True),)
 
 
-def slogdet(input, name=None):  # noqa: A002
+def slogdet(input, name=None):
     """(sign, log|det|) of each square matrix: the determinant without overflow.
 
     Example:
@@ -893,7 +895,7 @@ def _(g, out, x):
     return ((grad + _transpose_last(grad, conjugate=True)) * 0.5,)
 
 
-def cholesky(input, name=None):  # noqa: A002
+def cholesky(input, name=None):
     """The lower-triangular Cholesky factor L (L @ L^H = input) of Hermitian positive-definite
     matrices; only the lower triangle of `input` is read.
 
@@ -984,7 +986,7 @@ def _is_number(v):
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
     """Vector and matrix norms, as `tf.norm`.
 
     `axis` None (the whole tensor as a vector), an int (vectors along it) or a pair of ints
@@ -997,7 +999,9 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa:
         <dtf.Tensor: shape=(), dtype=float32, numpy=5.0>
     """
     from dtf.ops.array_ops import reshape
-    from dtf.ops.math_ops import abs as abs_, conj, pow as pow_, sqrt
+    from dtf.ops.math_ops import abs as abs_
+    from dtf.ops.math_ops import conj, sqrt
+    from dtf.ops.math_ops import pow as pow_
     from dtf.ops.reduce_ops import reduce_max, reduce_sum
 
     if _is_tensor_like(axis):
@@ -1069,7 +1073,7 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa:
     return pow_(reduce_sum(pow_(magnitude, p), axis=axes, keepdims=keepdims), 1.0 / p)
 
 
-def normalize(tensor, ord="euclidean", axis=None, name=None):  # noqa: A002
+def normalize(tensor, ord="euclidean", axis=None, name=None):
     """(tensor / norm, norm), the norm taken with keepdims=True.
 
     Example:

@@ -19,9 +19,22 @@ from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
 __all__ = [
-    "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_std",
-    "reduce_variance", "reduce_logsumexp", "reduce_euclidean_norm", "reduce_any", "reduce_all",
-    "count_nonzero", "argmax", "argmin", "cumsum", "cumprod",
+    "argmax",
+    "argmin",
+    "count_nonzero",
+    "cumprod",
+    "cumsum",
+    "reduce_all",
+    "reduce_any",
+    "reduce_euclidean_norm",
+    "reduce_logsumexp",
+    "reduce_max",
+    "reduce_mean",
+    "reduce_min",
+    "reduce_prod",
+    "reduce_std",
+    "reduce_sum",
+    "reduce_variance",
 ]
 
 _NUMERIC = "iufc"
@@ -37,7 +50,9 @@ def _axes(x, axis, op):
         if not axis.dtype.is_integer:
             raise TypeError(f"{op}: axis must be an int32/int64 tensor, got {axis.dtype.name}.")
         axis = axis.numpy().tolist()
-    elif not isinstance(axis, (int, np.integer)):
+    elif isinstance(axis, np.integer):
+        axis = int(axis)
+    elif not isinstance(axis, int):
         try:
             axis = [a.__index__() for a in axis]
         except (AttributeError, TypeError):
@@ -115,7 +130,7 @@ def _bool_rule(x, axis=None, keepdims=False):
 # -- reduce_sum -----------------------------------------------------------------------------------
 @primitive("reduce_sum", shape=rules.reduce_rule)
 def _reduce_sum(xp, x, axis=None, keepdims=False):
-    out = xp.sum(x, axis=axis, keepdims=keepdims)
+    out = x.sum(axis=axis, keepdims=keepdims)  # the method: half the cost of xp.sum's dispatch
     return out.astype(x.dtype, copy=False) if out.dtype != x.dtype else out
 
 
@@ -131,10 +146,15 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
         >>> dtf.reduce_sum(dtf.constant([[1, 2], [3, 4]]), axis=0)
         <dtf.Tensor: shape=(2,), dtype=int32, numpy=array([4, 6], dtype=int32)>
     """
-    x = input_tensor if type(input_tensor) is Tensor else convert_to_tensor(input_tensor)
-    if x._value.dtype.kind == "b" if type(x) is Tensor else x.dtype._kind == "b":
+    x = input_tensor
+    if type(x) is not Tensor:
+        x = convert_to_tensor(x)
+        if x.dtype._kind == "b":
+            _check_dtype(x, _NUMERIC, "reduce_sum", "a numeric dtype")
+    elif x._value.dtype.kind == "b":
         _check_dtype(x, _NUMERIC, "reduce_sum", "a numeric dtype")
-    return run(_reduce_sum, (x,), axis=_axes(x, axis, "reduce_sum"), keepdims=bool(keepdims))
+    return run(_reduce_sum, (x,), axis=None if axis is None else _axes(x, axis, "reduce_sum"),
+               keepdims=keepdims is True or bool(keepdims))
 
 
 # -- reduce_mean ----------------------------------------------------------------------------------
@@ -143,15 +163,17 @@ def _reduce_mean(xp, x, axis=None, keepdims=False):
     kind = x.dtype.kind
     if kind in "fc":
         if x.size:
-            return _fix_dtype(xp.mean(x, axis=axis, keepdims=keepdims), x.dtype)
+            return _fix_dtype(x.mean(axis=axis, keepdims=keepdims), x.dtype)
         return _empty_reduction(xp, x, axis, keepdims, np.nan)
-    # Integers: TensorFlow divides the (wrapping) integer sum, truncating toward zero.
+    # Integers: TensorFlow sums in 64 bits (so only int64 sums wrap) and divides, truncating
+    # toward zero.
     n = _count(x.shape, axis)
     if n == 0:
         raise ValueError("the integer mean of an empty slice is a division by zero")
-    total = _fix_dtype(xp.sum(x, axis=axis, keepdims=keepdims), x.dtype)
     if kind == "u":
-        return _fix_dtype(total // x.dtype.type(n), x.dtype)
+        total = x.sum(axis=axis, keepdims=keepdims, dtype=np.uint64)
+        return _fix_dtype(total // np.uint64(n), x.dtype)
+    total = x.sum(axis=axis, keepdims=keepdims, dtype=np.int64)
     quotient = xp.abs(total) // n
     return _fix_dtype(xp.where(total < 0, -quotient, quotient), x.dtype)
 
@@ -188,14 +210,14 @@ def _extreme_identity(dtype, largest):
 def _reduce_max(xp, x, axis=None, keepdims=False):
     if x.size == 0:
         return _empty_reduction(xp, x, axis, keepdims, _extreme_identity(x.dtype, True))
-    return xp.max(x, axis=axis, keepdims=keepdims)
+    return x.max(axis=axis, keepdims=keepdims)
 
 
 @primitive("reduce_min", shape=rules.reduce_rule)
 def _reduce_min(xp, x, axis=None, keepdims=False):
     if x.size == 0:
         return _empty_reduction(xp, x, axis, keepdims, _extreme_identity(x.dtype, False))
-    return xp.min(x, axis=axis, keepdims=keepdims)
+    return x.min(axis=axis, keepdims=keepdims)
 
 
 def _extreme_vjp(g, out, x, axis=None, keepdims=False):
@@ -280,7 +302,8 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
         >>> dtf.math.reduce_variance(dtf.constant([1., 2., 3., 4.]))
         <dtf.Tensor: shape=(), dtype=float32, numpy=1.25>
     """
-    from dtf.ops.math_ops import abs as abs_, square
+    from dtf.ops.math_ops import abs as abs_
+    from dtf.ops.math_ops import square
 
     x = _tensor(input_tensor)
     if x.dtype._kind not in "fc":
@@ -400,7 +423,7 @@ def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
     return run(_reduce_all, (x,), axis=_axes(x, axis, "reduce_all"), keepdims=bool(keepdims))
 
 
-def count_nonzero(input, axis=None, keepdims=None, dtype=dtypes.int64, name=None):  # noqa: A002
+def count_nonzero(input, axis=None, keepdims=None, dtype=dtypes.int64, name=None):
     """How many elements across `axis` are not zero (not False), as `dtype` (int64).
 
     Example:
@@ -430,7 +453,7 @@ def _argmin(xp, x, axis=0, output_type=dtypes.int64):
     return xp.argmin(x, axis=axis).astype(output_type._np, copy=False)
 
 
-def _arg_op(prim, input, axis, output_type):  # noqa: A002
+def _arg_op(prim, input, axis, output_type):
     op = prim.name
     x = _tensor(input)
     if x.dtype._kind not in "iufb":
@@ -459,7 +482,7 @@ def _arg_op(prim, input, axis, output_type):  # noqa: A002
     return run(prim, (x,), axis=axis, output_type=output_type)
 
 
-def argmax(input, axis=None, output_type=dtypes.int64, name=None):  # noqa: A002
+def argmax(input, axis=None, output_type=dtypes.int64, name=None):
     """The index of the largest value along `axis` (0 when None); the first one among ties.
 
     Example:
@@ -469,7 +492,7 @@ def argmax(input, axis=None, output_type=dtypes.int64, name=None):  # noqa: A002
     return _arg_op(_argmax, input, axis, output_type)
 
 
-def argmin(input, axis=None, output_type=dtypes.int64, name=None):  # noqa: A002
+def argmin(input, axis=None, output_type=dtypes.int64, name=None):
     """The index of the smallest value along `axis` (0 when None); the first one among ties.
 
     Example:

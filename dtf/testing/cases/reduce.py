@@ -10,10 +10,14 @@ from dtf.testing.op_cases import OpCase, positive, rand
 
 
 def _int_mean(x, axis=None, keepdims=False):
-    """TensorFlow's integer mean: the integer sum divided by the count, toward zero."""
-    total = np.sum(x, axis=axis, keepdims=keepdims).astype(x.dtype)
+    """TensorFlow's integer mean: the 64-bit integer sum divided by the count, toward zero."""
+    total = np.sum(x, axis=axis, keepdims=keepdims, dtype=np.int64)
     count = x.size // max(total.size, 1) if x.size else 0
     return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)
+
+
+def _int_mean_axis0(x):
+    return _int_mean(x, axis=0)
 
 
 def _logsumexp(x, axis=None, keepdims=False):
@@ -71,6 +75,8 @@ CASES = [
            [np.array([[-1, -2, 0], [1, 2, 2]], np.int32)],
            lambda x: np.array([-1, 1], np.int32), grad=False),
     OpCase("reduce_mean/int_all", dtf.reduce_mean, [_INTS], _int_mean, grad=False),
+    OpCase("reduce_mean/int8_accumulates_wide", lambda x: dtf.reduce_mean(x, axis=0),
+           [np.array([[100, -100], [100, -101]], np.int8)], _int_mean_axis0, grad=False),
     OpCase("reduce_mean/uint8", dtf.reduce_mean, [np.array([1, 2], np.uint8)],
            lambda x: np.array(1, np.uint8), grad=False),
     OpCase("reduce_mean/empty_is_nan", dtf.reduce_mean, [rand(0)],
