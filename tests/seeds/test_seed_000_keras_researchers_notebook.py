@@ -13,6 +13,10 @@ import pytest
 
 import dtf as tf
 
+# The seed's code is pasted as it stands (its spacing and quotes included), so the
+# formatter leaves this module alone.
+# fmt: off
+
 
 def test_constant_tensor_print_numpy_dtype_shape(capsys):
     # In [10]

@@ -15,6 +15,10 @@ import pytest
 
 import dtf as tf
 
+# The seed's code is pasted as it stands (its spacing and quotes included), so the
+# formatter leaves this module alone.
+# fmt: off
+
 T_REPR = (
     "<dtf.Tensor: shape=(2, 3), dtype=float32, numpy=\n"
     "array([[1., 2., 3.],\n"
