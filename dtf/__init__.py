@@ -10,24 +10,31 @@ Example:
 
 __version__ = "0.1.0"
 
-from dtf import dtypes, errors, nest  # noqa: F401
-from dtf.dtypes import *  # noqa: F401,F403
-from dtf.dtypes import DType, as_dtype  # noqa: F401
-from dtf.tensor import Tensor, is_tensor  # noqa: F401
-from dtf.tensor_shape import TensorShape  # noqa: F401
-from dtf.ops.creation_ops import *  # noqa: F401,F403
-from dtf.ops.math_ops import *  # noqa: F401,F403
-from dtf.ops.reduce_ops import *  # noqa: F401,F403
-from dtf.ops.array_ops import *  # noqa: F401,F403
-from dtf.ops.linalg_ops import *  # noqa: F401,F403
-from dtf.ops.nn_ops import stop_gradient  # noqa: F401
-from dtf.variables import Variable, VariableAggregation, VariableSynchronization  # noqa: F401
+from dtf import (  # noqa: F401  # noqa: F401
+    bitwise,
+    config,
+    dtypes,
+    errors,
+    linalg,
+    math,
+    nest,
+    nn,
+    random,
+)
 from dtf.autodiff.tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: F401
 from dtf.backend import device  # noqa: F401
-from dtf import config  # noqa: F401
-from dtf import bitwise, linalg, math, nn, random  # noqa: F401
-
+from dtf.dtypes import *
+from dtf.dtypes import DType, as_dtype  # noqa: F401
 from dtf.ops import operators as _operators
+from dtf.ops.array_ops import *
+from dtf.ops.creation_ops import *
+from dtf.ops.linalg_ops import *
+from dtf.ops.math_ops import *
+from dtf.ops.nn_ops import stop_gradient  # noqa: F401
+from dtf.ops.reduce_ops import *
+from dtf.tensor import Tensor, is_tensor  # noqa: F401
+from dtf.tensor_shape import TensorShape  # noqa: F401
+from dtf.variables import Variable, VariableAggregation, VariableSynchronization  # noqa: F401
 
 _operators.install_all()
 

@@ -1,3 +1,3 @@
 """`dtf.bitwise` namespace (re-exports)."""
 
-from dtf.ops.bitwise_ops import *  # noqa: F401,F403
+from dtf.ops.bitwise_ops import *

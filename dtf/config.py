@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from dtf import backend as _backend
 
-__all__ = ["list_physical_devices", "list_logical_devices", "PhysicalDevice", "LogicalDevice"]
+__all__ = ["LogicalDevice", "PhysicalDevice", "list_logical_devices", "list_physical_devices"]
 
 
 class PhysicalDevice(NamedTuple):

@@ -15,8 +15,24 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "DType", "as_dtype", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-    "uint64", "float16", "float32", "float64", "half", "double", "complex64", "complex128",
+    "DType",
+    "as_dtype",
+    "bool",
+    "complex64",
+    "complex128",
+    "double",
+    "float16",
+    "float32",
+    "float64",
+    "half",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
 ]
 
 _builtin_bool = bool
@@ -25,7 +41,7 @@ _builtin_bool = bool
 class DType:
     """A tensor element type (`dtf.float32`, `dtf.int32`, ...)."""
 
-    __slots__ = ("_name", "_np", "_kind")
+    __slots__ = ("_kind", "_name", "_np")
 
     def __init__(self, name: str, np_dtype):
         self._name = name
@@ -43,11 +59,11 @@ class DType:
         return self._np.type
 
     @property
-    def base_dtype(self) -> "DType":
+    def base_dtype(self) -> DType:
         return self
 
     @property
-    def real_dtype(self) -> "DType":
+    def real_dtype(self) -> DType:
         if self._kind == "c":
             return float32 if self is complex64 else float64
         return self
@@ -136,7 +152,7 @@ class DType:
         return as_dtype, (self._name,)
 
 
-bool = DType("bool", np.bool_)  # noqa: A001 - TensorFlow's public name
+bool = DType("bool", np.bool_)
 int8 = DType("int8", np.int8)
 int16 = DType("int16", np.int16)
 int32 = DType("int32", np.int32)

@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["flatten", "pack_sequence_as", "map_structure", "is_nested"]
+__all__ = ["flatten", "is_nested", "map_structure", "pack_sequence_as"]
 
 
 def is_nested(x) -> bool:

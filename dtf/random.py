@@ -1,3 +1,3 @@
 """`dtf.random`: random tensors with TensorFlow's seeding rules (re-exports)."""
 
-from dtf.ops.random_ops import *  # noqa: F401,F403
+from dtf.ops.random_ops import *

@@ -25,7 +25,7 @@ _shape_from_tuple = TensorShape._from_tuple
 class Tensor:
     """An immutable multidimensional array, as `tf.Tensor`."""
 
-    __slots__ = ("_value", "_shape")
+    __slots__ = ("_shape", "_value")
     # Makes NumPy defer `ndarray + Tensor` to Tensor.__radd__, as TensorFlow does.
     __array_priority__ = 100
 

@@ -28,7 +28,7 @@ class TensorShape:
             self._dims = (_dim(dims),)
 
     @classmethod
-    def _from_tuple(cls, dims: tuple) -> "TensorShape":
+    def _from_tuple(cls, dims: tuple) -> TensorShape:
         """Builds from a tuple of ints (no checks): the eager hot path."""
         s = object.__new__(cls)
         s._dims = dims
@@ -68,7 +68,7 @@ class TensorShape:
             return False
         return all(a is None or b is None or a == b for a, b in zip(self._dims, other._dims))
 
-    def merge_with(self, other) -> "TensorShape":
+    def merge_with(self, other) -> TensorShape:
         other = as_shape(other)
         if self._dims is None:
             return other
@@ -78,7 +78,7 @@ class TensorShape:
             raise ValueError(f"Shapes {self} and {other} are not compatible.")
         return TensorShape([a if a is not None else b for a, b in zip(self._dims, other._dims)])
 
-    def concatenate(self, other) -> "TensorShape":
+    def concatenate(self, other) -> TensorShape:
         other = as_shape(other)
         if self._dims is None or other._dims is None:
             return TensorShape(None)

@@ -26,7 +26,7 @@ from dtf.ops import registry
 from dtf.tensor import Tensor, _np_repr, _Reference
 from dtf.tensor_shape import TensorShape
 
-__all__ = ["Variable", "VariableSynchronization", "VariableAggregation", "reset_default_names"]
+__all__ = ["Variable", "VariableAggregation", "VariableSynchronization", "reset_default_names"]
 
 
 class VariableSynchronization:
@@ -331,7 +331,7 @@ def _rebuild_variable(value, trainable, name):
 class _UnreadVariable(Variable):
     """What `assign` returns: the same Variable's storage, shown as TensorFlow shows it."""
 
-    def __init__(self, parent):  # noqa: D107 - shares the parent's state
+    def __init__(self, parent):
         self.__dict__["_parent"] = parent
 
     def __getattr__(self, name):
@@ -363,7 +363,7 @@ class _UnreadVariable(Variable):
 class VariableSlice(Tensor):
     """The Tensor `variable[key]` returns: a value with an `assign` back into the Variable."""
 
-    __slots__ = ("_variable", "_key")
+    __slots__ = ("_key", "_variable")
 
     def assign(self, value, use_locking=None, name=None, read_value=True):
         out = self._variable._assign_slice(self._key, value)

@@ -17,10 +17,10 @@ _DIFFERENTIABLE_KINDS = frozenset("fc")
 def record(prim, inputs, attrs, result) -> None:
     """Appends an executed op to every recording tape that tracks one of its inputs."""
     outputs = result if type(result) is tuple else (result,)
-    if outputs[0]._value.dtype.kind not in _DIFFERENTIABLE_KINDS:
-        # Gradients do not flow through integer or boolean results (TensorFlow's rule).
-        if not any(o._value.dtype.kind in _DIFFERENTIABLE_KINDS for o in outputs[1:]):
-            return
+    # Gradients do not flow through integer or boolean results (TensorFlow's rule).
+    if outputs[0]._value.dtype.kind not in _DIFFERENTIABLE_KINDS and not any(
+            o._value.dtype.kind in _DIFFERENTIABLE_KINDS for o in outputs[1:]):
+        return
     for tape in active_tapes:
         if not tape._recording:
             continue

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Backend", "DeviceSpec", "register_backend", "backend_of", "current_device",
-           "device", "physical_devices", "numpy_backend"]
+__all__ = [
+    "Backend",
+    "DeviceSpec",
+    "backend_of",
+    "current_device",
+    "device",
+    "numpy_backend",
+    "physical_devices",
+    "register_backend",
+]
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class DeviceSpec:
         return f"/job:localhost/replica:0/task:0/device:{self.device_type}:{self.index}"
 
     @classmethod
-    def parse(cls, spec: str) -> "DeviceSpec":
+    def parse(cls, spec: str) -> DeviceSpec:
         """Parses `"/CPU:0"`, `"GPU:1"`, `"/device:GPU:0"`, `"/job:localhost/.../device:CPU:0"`."""
         if isinstance(spec, DeviceSpec):
             return spec
@@ -150,7 +158,7 @@ def place(array):
     return backend_for(dev).to_device(array, dev)
 
 
-class device:  # noqa: N801 - TensorFlow's public name (`with dtf.device("/CPU:0"):`)
+class device:
     """Context manager that places the ops and tensors created inside it on a device.
 
     Example:

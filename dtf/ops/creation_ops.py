@@ -18,8 +18,20 @@ from dtf.ops.registry import primitive, run
 from dtf.ops.shape_rules import same_shape, unknown_to_none
 from dtf.tensor import Tensor
 
-__all__ = ["constant", "convert_to_tensor", "zeros", "ones", "fill", "eye", "zeros_like",
-           "ones_like", "range", "linspace", "identity", "cast"]
+__all__ = [
+    "cast",
+    "constant",
+    "convert_to_tensor",
+    "eye",
+    "fill",
+    "identity",
+    "linspace",
+    "ones",
+    "ones_like",
+    "range",
+    "zeros",
+    "zeros_like",
+]
 
 _builtin_range = range
 _PY_SCALARS = (bool, int, float, complex)
@@ -246,19 +258,19 @@ def _ones_like(xp, x, dtype=None):
     return xp.ones_like(x, dtype=None if dtype is None else dtype._np)
 
 
-def zeros_like(input, dtype=None, name=None):  # noqa: A002 - TensorFlow's argument name
+def zeros_like(input, dtype=None, name=None):
     """Zeros with the shape (and dtype, unless given) of `input`."""
     return run(_zeros_like, (convert_to_tensor(input),),
                dtype=None if dtype is None else dtypes.as_dtype(dtype))
 
 
-def ones_like(input, dtype=None, name=None):  # noqa: A002
+def ones_like(input, dtype=None, name=None):
     """Ones with the shape (and dtype, unless given) of `input`."""
     return run(_ones_like, (convert_to_tensor(input),),
                dtype=None if dtype is None else dtypes.as_dtype(dtype))
 
 
-def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
+def range(start, limit=None, delta=1, dtype=None, name="range"):
     """`[start, start + delta, ...)` up to `limit`, as `tf.range` (dtype from the arguments)."""
     if limit is None:
         start, limit = 0, start
@@ -298,7 +310,7 @@ def _(g, out, x):
     return (g,)
 
 
-def identity(input, name=None):  # noqa: A002
+def identity(input, name=None):
     """Returns a tensor with the same value as `input`."""
     return run(_identity, (convert_to_tensor(input),))
 

@@ -10,11 +10,11 @@ import numpy as np
 
 from dtf import backend as _backend
 from dtf import dtypes
+from dtf.autodiff.state import active_tapes as _tapes
+from dtf.autodiff.state import record as _record
 from dtf.errors import InvalidArgumentError
 from dtf.ops import shape_rules as rules
 from dtf.ops.creation_ops import cast, convert_to_tensor, zeros_like
-from dtf.autodiff.state import active_tapes as _tapes
-from dtf.autodiff.state import record as _record
 from dtf.ops.registry import fast_paths as _fast_paths
 from dtf.ops.registry import primitive, run
 from dtf.tensor import Tensor
@@ -23,13 +23,59 @@ _ndarray = np.ndarray
 _NO_ATTRS: dict = {}
 
 __all__ = [
-    "add", "subtract", "multiply", "divide", "truediv", "floordiv", "floormod", "mod", "pow",
-    "negative", "abs", "sign", "square", "sqrt", "rsqrt", "exp", "log", "log1p", "expm1", "sin",
-    "cos", "tan", "tanh", "sigmoid", "erf", "maximum", "minimum", "clip_by_value", "round",
-    "floor", "ceil", "reciprocal", "equal", "not_equal", "less", "less_equal", "greater",
-    "greater_equal", "logical_and", "logical_or", "logical_not", "logical_xor", "where",
-    "squared_difference", "add_n", "real", "imag", "conj", "is_nan", "is_inf", "is_finite",
-    "divide_no_nan", "unbroadcast",
+    "abs",
+    "add",
+    "add_n",
+    "ceil",
+    "clip_by_value",
+    "conj",
+    "cos",
+    "divide",
+    "divide_no_nan",
+    "equal",
+    "erf",
+    "exp",
+    "expm1",
+    "floor",
+    "floordiv",
+    "floormod",
+    "greater",
+    "greater_equal",
+    "imag",
+    "is_finite",
+    "is_inf",
+    "is_nan",
+    "less",
+    "less_equal",
+    "log",
+    "log1p",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "maximum",
+    "minimum",
+    "mod",
+    "multiply",
+    "negative",
+    "not_equal",
+    "pow",
+    "real",
+    "reciprocal",
+    "round",
+    "rsqrt",
+    "sigmoid",
+    "sign",
+    "sin",
+    "sqrt",
+    "square",
+    "squared_difference",
+    "subtract",
+    "tan",
+    "tanh",
+    "truediv",
+    "unbroadcast",
+    "where",
 ]
 
 
@@ -291,7 +337,7 @@ def truediv(x, y, name=None):
 divide = truediv
 
 
-def pow(x, y, name=None):  # noqa: A001 - TensorFlow's public name
+def pow(x, y, name=None):
     """x ** y elementwise."""
     return _pow_same(x, y)
 
@@ -366,7 +412,7 @@ def _abs_rule(x):
     return rules.Spec(x.shape, x.dtype.real_dtype)
 
 
-_, abs = _unary("abs", lambda xp, x: xp.abs(x), _abs_vjp, rule=_abs_rule, kinds=_NUMERIC)  # noqa: A001
+_, abs = _unary("abs", lambda xp, x: xp.abs(x), _abs_vjp, rule=_abs_rule, kinds=_NUMERIC)
 _, sign = _unary("sign", lambda xp, x: xp.sign(x), lambda g, out, x: (zeros_like(g),),
                  kinds=_NUMERIC)
 _, square = _unary("square", lambda xp, x: xp.square(x),
@@ -414,7 +460,7 @@ _, erf = _unary("erf", _erf_impl,
 _, reciprocal = _unary("reciprocal", lambda xp, x: 1 / x,
                        lambda g, out, x: (-g * conj(out * out),), kinds=_FLOAT)
 # TensorFlow registers no gradient for Round, Floor and Ceil: tapes return None through them.
-_, round = _unary("round", lambda xp, x: xp.round(x), kinds=_NUMERIC,  # noqa: A001
+_, round = _unary("round", lambda xp, x: xp.round(x), kinds=_NUMERIC,
                   differentiable=False)
 _, floor = _unary("floor", lambda xp, x: xp.floor(x), kinds="f", differentiable=False)
 _, ceil = _unary("ceil", lambda xp, x: xp.ceil(x), kinds="f", differentiable=False)

@@ -44,11 +44,30 @@ from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
 __all__ = [
-    "stop_gradient", "sigmoid", "tanh", "relu", "relu6", "elu", "selu", "gelu", "softplus",
-    "softsign", "silu", "swish", "leaky_relu", "softmax", "log_softmax", "dropout",
-    "sigmoid_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
-    "sparse_softmax_cross_entropy_with_logits", "bias_add", "l2_normalize", "moments",
-    "l2_loss", "embedding_lookup",
+    "bias_add",
+    "dropout",
+    "elu",
+    "embedding_lookup",
+    "gelu",
+    "l2_loss",
+    "l2_normalize",
+    "leaky_relu",
+    "log_softmax",
+    "moments",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "sigmoid_cross_entropy_with_logits",
+    "silu",
+    "softmax",
+    "softmax_cross_entropy_with_logits",
+    "softplus",
+    "softsign",
+    "sparse_softmax_cross_entropy_with_logits",
+    "stop_gradient",
+    "swish",
+    "tanh",
 ]
 
 
@@ -680,6 +699,6 @@ def _stop_gradient(xp, x):
     return x
 
 
-def stop_gradient(input, name=None):  # noqa: A002
+def stop_gradient(input, name=None):
     """The same value, with no gradient flowing back through it."""
     return run(_stop_gradient, (convert_to_tensor(input),))

@@ -46,8 +46,17 @@ from dtf.ops.creation_ops import convert_to_tensor
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
-__all__ = ["set_seed", "normal", "uniform", "truncated_normal", "shuffle", "categorical",
-           "stateless_normal", "stateless_uniform", "stateless_truncated_normal"]
+__all__ = [
+    "categorical",
+    "normal",
+    "set_seed",
+    "shuffle",
+    "stateless_normal",
+    "stateless_truncated_normal",
+    "stateless_uniform",
+    "truncated_normal",
+    "uniform",
+]
 
 DEFAULT_GRAPH_SEED = 87654321  # TensorFlow's default global seed when only an op seed is given
 _MAXINT32 = 2**31 - 1

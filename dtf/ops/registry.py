@@ -23,16 +23,17 @@ Tensors (Variables, symbolic tensors of a graph being built) take a slower path.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from dtf import backend as _backend
 from dtf import dtypes
 from dtf.autodiff import state as _tape_state
 from dtf.tensor import Tensor
 
-__all__ = ["Primitive", "primitive", "run", "get", "all_primitives", "Spec"]
+__all__ = ["Primitive", "Spec", "all_primitives", "get", "primitive", "run"]
 
-_table: dict[str, "Primitive"] = {}
+_table: dict[str, Primitive] = {}
 
 
 class Spec(NamedTuple):
@@ -59,8 +60,15 @@ class Primitive:
             argument, `boolean_mask`), so the shape rule gives None for those dims.
     """
 
-    __slots__ = ("name", "impl", "shape_fn", "vjp_fn", "num_outputs", "differentiable",
-                 "data_dependent_shape")
+    __slots__ = (
+        "data_dependent_shape",
+        "differentiable",
+        "impl",
+        "name",
+        "num_outputs",
+        "shape_fn",
+        "vjp_fn",
+    )
 
     def __init__(self, name: str, impl: Callable, shape_fn: Callable, num_outputs: int = 1,
                  differentiable: bool = True, data_dependent_shape: bool = False):

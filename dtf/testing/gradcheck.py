@@ -13,7 +13,7 @@ import numpy as np
 import dtf
 from dtf import nest
 
-__all__ = ["check_gradients", "GradientMismatch"]
+__all__ = ["GradientMismatch", "check_gradients"]
 
 
 class GradientMismatch(AssertionError):

@@ -16,8 +16,9 @@ Cases live in `dtf/testing/cases/<family>.py`, each defining `CASES = [OpCase(..
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

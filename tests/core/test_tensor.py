@@ -59,7 +59,8 @@ def test_scalar_conversions_make_asserts_work():
     a = dtf.constant([[1.0, 2.0], [3.0, 4.0]])
     b = dtf.constant([[1.0, 0.0], [3.0, 4.0]])
     assert a[0, 0] == b[0, 0]
-    assert not (a[0, 1] == b[0, 1])
+    assert a[0, 1] != b[0, 1]
+    assert not bool(a[0, 1] == b[0, 1])
     assert float(a[1, 1]) == 4.0 and int(dtf.constant(7)) == 7
     assert [10, 20, 30][dtf.constant(1)] == 20
     with pytest.raises(ValueError, match="ambiguous"):
@@ -83,7 +84,7 @@ def test_operators_follow_tensorflow_semantics():
     assert (dtf.constant(12) & 10).numpy() == 8
     assert (1 - x).numpy().tolist() == [[0, -1], [-2, -3]]
     assert (2 ** dtf.constant([1.0, 3.0])).numpy().tolist() == [2, 8]
-    assert (x == None) is False and (x != None) is True  # noqa: E711
+    assert (x == None) is False and (x != None) is True
 
 
 def test_indexing_like_numpy():
