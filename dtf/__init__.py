@@ -28,10 +28,12 @@ from dtf.dtypes import DType, as_dtype  # noqa: F401
 from dtf.ops import operators as _operators
 from dtf.ops.array_ops import *
 from dtf.ops.creation_ops import *
+from dtf.ops.indexing_ops import *
 from dtf.ops.linalg_ops import *
 from dtf.ops.math_ops import *
 from dtf.ops.nn_ops import stop_gradient  # noqa: F401
 from dtf.ops.reduce_ops import *
+from dtf.ops.sort_ops import *
 from dtf.tensor import Tensor, is_tensor  # noqa: F401
 from dtf.tensor_shape import TensorShape  # noqa: F401
 from dtf.variables import Variable, VariableAggregation, VariableSynchronization  # noqa: F401

@@ -1,6 +1,5 @@
 """`dtf.math`: elementwise math, reductions and related ops (re-exports)."""
 
-from dtf.ops.array_ops import top_k  # noqa: F401
 from dtf.ops.math_ops import *
 from dtf.ops.nn_ops import (  # noqa: F401
     l2_normalize,
@@ -11,3 +10,4 @@ from dtf.ops.nn_ops import (  # noqa: F401
     softsign,
 )
 from dtf.ops.reduce_ops import *
+from dtf.ops.sort_ops import top_k  # noqa: F401

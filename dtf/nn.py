@@ -1,4 +1,4 @@
 """`dtf.nn`: activations, softmax, losses, dropout, normalisation (re-exports)."""
 
-from dtf.ops.array_ops import top_k  # noqa: F401
 from dtf.ops.nn_ops import *
+from dtf.ops.sort_ops import top_k  # noqa: F401

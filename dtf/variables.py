@@ -257,11 +257,11 @@ class Variable:
         return _UnreadVariable(self)
 
     def _scatter_nd(self, indices, updates, mode):
-        from dtf.ops import array_ops
+        from dtf.ops import indexing_ops
 
         idx = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
         upd = self._converted(updates, f"scatter_nd_{mode}")
-        key = array_ops.scatter_nd_key(idx, self._value.shape, upd.shape, f"scatter_nd_{mode}")
+        key = indexing_ops.scatter_nd_key(idx, self._value.shape, upd.shape, f"scatter_nd_{mode}")
         new = self._value.copy()
         xp = _backend.backend_of(new).xp
         if mode == "update":
@@ -285,9 +285,9 @@ class Variable:
 
     # -- Python protocols ---------------------------------------------------------------------
     def __getitem__(self, key):
-        from dtf.ops import array_ops
+        from dtf.ops import indexing_ops
 
-        return array_ops.getitem(self, key, _slice_of=self)
+        return indexing_ops.getitem(self, key, _slice_of=self)
 
     def __len__(self):
         if self._value.ndim == 0:

@@ -572,7 +572,7 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
         >>> dtf.nn.embedding_lookup(table, [2, 0]).numpy().tolist()
         [[2.0, 2.0], [0.0, 0.0]]
     """
-    from dtf.ops.array_ops import gather
+    from dtf.ops.indexing_ops import gather
 
     if isinstance(params, (list, tuple)):
         if len(params) != 1:

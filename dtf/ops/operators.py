@@ -6,7 +6,7 @@ They call the op functions directly, so `a + b` costs one Python call more than 
 
 from __future__ import annotations
 
-from dtf.ops import array_ops, linalg_ops, math_ops
+from dtf.ops import indexing_ops, linalg_ops, math_ops
 from dtf.tensor import Tensor
 
 _add = math_ops.add
@@ -91,7 +91,7 @@ OPERATORS = {
     "__xor__": _xor,
     "__rxor__": lambda x, y: _xor(y, x),
     "__invert__": _invert,
-    "__getitem__": array_ops.getitem,
+    "__getitem__": indexing_ops.getitem,
 }
 
 
@@ -102,7 +102,7 @@ def install(cls, skip=()):
 
 
 def _variable_getitem(self, key):
-    return array_ops.getitem(self, key, _slice_of=self)
+    return indexing_ops.getitem(self, key, _slice_of=self)
 
 
 def install_all():

@@ -6,7 +6,7 @@ import pytest
 
 import dtf
 from dtf.errors import InvalidArgumentError
-from dtf.ops import array_ops
+from dtf.ops import indexing_ops, sort_ops
 from dtf.ops.registry import Spec, get
 
 
@@ -145,25 +145,25 @@ def test_variable_scatter_errors_leave_value_unchanged():
 
 
 def test_scatter_nd_key_returns_numpy_index():
-    key = array_ops.scatter_nd_key(np.array([[0, 1], [1, 0]]), (2, 3), (2,), "op")
+    key = indexing_ops.scatter_nd_key(np.array([[0, 1], [1, 0]]), (2, 3), (2,), "op")
     a = np.zeros((2, 3))
     a[key] = [1, 2]
     np.testing.assert_array_equal(a, [[0, 1, 0], [2, 0, 0]])
-    key = array_ops.scatter_nd_key(np.array([[1]]), (2, 3), (1, 3), "op")
+    key = indexing_ops.scatter_nd_key(np.array([[1]]), (2, 3), (1, 3), "op")
     a[key] = [[7, 8, 9]]
     np.testing.assert_array_equal(a[1], [7, 8, 9])
 
 
 # -- TensorFlow's documented results --------------------------------------------------------------
 def test_top_k_is_named_tuple_with_int32_indices_and_ties_in_index_order():
-    out = array_ops.top_k(dtf.constant([1., 3., 2., 3.]), k=2)
+    out = sort_ops.top_k(dtf.constant([1., 3., 2., 3.]), k=2)
     assert type(out).__name__ == "TopKV2"
     values, indices = out
     np.testing.assert_array_equal(_np(out.values), [3, 3])
     np.testing.assert_array_equal(_np(indices), [1, 3])
     assert indices.dtype == dtf.int32
     assert values.dtype == dtf.float32
-    assert array_ops.top_k([5, 1], k=1, index_type=dtf.int64).indices.dtype == dtf.int64
+    assert sort_ops.top_k([5, 1], k=1, index_type=dtf.int64).indices.dtype == dtf.int64
 
 
 def test_shape_size_rank_return_tensors():
@@ -321,7 +321,7 @@ def test_sort_argsort_reverse_ensure_shape():
      r"reshape: Input to reshape is a tensor with 6 values"),
     (lambda: dtf.reverse([1, 2], [1]), InvalidArgumentError, r"reverse: 'axis' = 1 is out"),
     (lambda: dtf.reverse([[1, 2]], [0, -2]), InvalidArgumentError, r"reverse: .*more than once"),
-    (lambda: array_ops.top_k([1., 2., 3.], k=5), InvalidArgumentError,
+    (lambda: sort_ops.top_k([1., 2., 3.], k=5), InvalidArgumentError,
      r"top_k: input must have at least k columns. Had 3, needed 5"),
     (lambda: dtf.sort([3, 1], direction="desc"), ValueError,
      r"sort: Argument `direction` should be one of ASCENDING, DESCENDING"),
@@ -373,7 +373,7 @@ def test_gather_second_order_goes_through_its_adjoint():
 def test_sort_and_top_k_gradients_go_to_the_source_positions():
     (g,) = _grad(lambda x: dtf.reduce_sum(dtf.sort(x) * [1., 10., 100.]), [3., 1., 2.])
     np.testing.assert_array_equal(g, [100, 1, 10])
-    (g,) = _grad(lambda x: dtf.reduce_sum(array_ops.top_k(x, 2).values * [1., 10.]),
+    (g,) = _grad(lambda x: dtf.reduce_sum(sort_ops.top_k(x, 2).values * [1., 10.]),
                  [3., 1., 5.])
     np.testing.assert_array_equal(g, [10, 0, 1])
 

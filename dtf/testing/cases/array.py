@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import dtf
-from dtf.ops import array_ops
+from dtf.ops import array_ops, indexing_ops, sort_ops
 from dtf.ops.registry import run
 from dtf.testing.op_cases import OpCase, rand
 
@@ -164,7 +164,7 @@ CASES = [
     OpCase("gather/empty_indices", lambda p, i: dtf.gather(p, i), [_M, np.zeros(0, i32)],
            lambda p, i: p[i]),
     OpCase("gather/gather_grad",
-           lambda g, i: run(array_ops._gather_grad, (g, i), axis=0, batch_dims=0, dim=4),
+           lambda g, i: run(indexing_ops._gather_grad, (g, i), axis=0, batch_dims=0, dim=4),
            [rand(5, 3), _arr([1, 3, 1, 0, 1], i32)],
            lambda g, i: _np_scatter_nd(i[:, None], g, (4, 3))),
     # -- gather_nd / scatter_nd -----------------------------------------------------------------
@@ -250,11 +250,11 @@ CASES = [
     OpCase("argsort/axis0_uint8", lambda x: dtf.argsort(x, axis=0),
            [_arr([[3, 0], [1, 255], [2, 7]], np.uint8)],
            lambda x: np.argsort(x, axis=0, kind="stable").astype(i32), grad=False),
-    OpCase("top_k/k2", lambda x: tuple(array_ops.top_k(x, k=2)), [_T],
+    OpCase("top_k/k2", lambda x: tuple(sort_ops.top_k(x, k=2)), [_T],
            lambda x: _np_top_k(x, 2)),
-    OpCase("top_k/default_k", lambda x: tuple(array_ops.top_k(x)), [rand(5)],
+    OpCase("top_k/default_k", lambda x: tuple(sort_ops.top_k(x)), [rand(5)],
            lambda x: _np_top_k(x, 1)),
-    OpCase("top_k/ties_int", lambda x: tuple(array_ops.top_k(x, 3)),
+    OpCase("top_k/ties_int", lambda x: tuple(sort_ops.top_k(x, 3)),
            [_arr([[1, 3, 2, 3], [0, 0, 0, 1]], i32)],
            lambda x: (_arr([[3, 3, 2], [1, 0, 0]], i32), _arr([[1, 3, 2], [3, 0, 1]], i32)),
            grad=False),
@@ -294,8 +294,8 @@ CASES = [
     OpCase("getitem/int_tensor", lambda x: x[1:, ::2], [_INTS], lambda x: x[1:, ::2],
            grad=False),
     OpCase("getitem/strided_slice_grad",
-           lambda g: run(array_ops._strided_slice_grad, (g,), shape=(3, 4),
-                         key=array_ops.encode_key((slice(1, None), slice(None, None, 2)))),
+           lambda g: run(indexing_ops._strided_slice_grad, (g,), shape=(3, 4),
+                         key=indexing_ops.encode_key((slice(1, None), slice(None, None, 2)))),
            [rand(2, 2)], lambda g: _np_slice_grad(g)),
 ]
 
