@@ -8,7 +8,7 @@ Most are composites of math primitives. Promoted to primitives, and why:
   stability (max-shifted exponentials; float16 computed in float32), with VJPs in dtf ops;
 - `dropout`: one op that draws the mask with `dtf.random`'s seed rules when it runs, so it works
   on symbolic tensors too; it returns the mask as a second output for its VJP. It is stateful
-  (see `dtf.ops.random_ops.STATEFUL_PRIMITIVES`).
+  (registered `stateful=True`, see `dtf.ops.random_ops`).
 """
 
 from __future__ import annotations
@@ -607,7 +607,7 @@ def _dropout_rule(x, rate, noise_shape, seed):
     return Spec(x.shape, x.dtype), Spec(_noise_dims(x.shape, noise_shape), x.dtype)
 
 
-@primitive("dropout", shape=_dropout_rule, num_outputs=2)
+@primitive("dropout", shape=_dropout_rule, num_outputs=2, stateful=True)
 def _dropout(xp, x, rate, noise_shape, seed):
     from dtf.ops import random_ops
 

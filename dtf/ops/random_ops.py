@@ -28,8 +28,8 @@ What is and is not in the op table:
 
 The implementations of these primitives read the seed state when they run, not when they are
 traced, so a traced graph draws fresh numbers on every execution; they are therefore stateful:
-graph passes must neither merge (CSE) nor constant-fold them. `STATEFUL_PRIMITIVES` lists them
-(with `dropout` of `dtf.nn`).
+graph passes must neither merge (CSE) nor constant-fold them: they are registered with
+`stateful=True` (as is `dropout` of `dtf.nn`), and `Primitive.stateful` is what passes check.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ __all__ = [
 
 DEFAULT_GRAPH_SEED = 87654321  # TensorFlow's default global seed when only an op seed is given
 _MAXINT32 = 2**31 - 1
-STATEFUL_PRIMITIVES = frozenset({"random_shuffle", "categorical", "dropout"})
 
 
 # -- seed state -------------------------------------------------------------------------------
@@ -401,7 +400,7 @@ def _same_rule(x, **attrs):
     return Spec(x.shape, x.dtype)
 
 
-@primitive("random_shuffle", shape=_same_rule, differentiable=False)
+@primitive("random_shuffle", shape=_same_rule, differentiable=False, stateful=True)
 def _random_shuffle(xp, x, seed=None):
     entropy = _entropy(("shuffle", x.dtype.name), seed)
     if x.ndim == 0 or x.shape[0] <= 1:
@@ -430,7 +429,7 @@ def _categorical_rule(logits, num_samples, dtype, seed=None):
     return Spec((batch, num_samples), dtype)
 
 
-@primitive("categorical", shape=_categorical_rule, differentiable=False)
+@primitive("categorical", shape=_categorical_rule, differentiable=False, stateful=True)
 def _categorical(xp, logits, num_samples, dtype, seed=None):
     batch, classes = logits.shape
     if classes == 0:

@@ -58,6 +58,8 @@ class Primitive:
             (`unstack`, `split`): `impl` then always returns a tuple.
         data_dependent_shape: the output's shape depends on input values (`where` with one
             argument, `boolean_mask`), so the shape rule gives None for those dims.
+        stateful: the op reads or changes state beyond its inputs (random ops read the seed
+            state), so graph passes must neither merge (CSE) nor constant-fold it.
     """
 
     __slots__ = (
@@ -67,12 +69,15 @@ class Primitive:
         "name",
         "num_outputs",
         "shape_fn",
+        "stateful",
         "vjp_fn",
     )
 
     def __init__(self, name: str, impl: Callable, shape_fn: Callable, num_outputs: int = 1,
-                 differentiable: bool = True, data_dependent_shape: bool = False):
+                 differentiable: bool = True, data_dependent_shape: bool = False,
+                 stateful: bool = False):
         self.data_dependent_shape = data_dependent_shape
+        self.stateful = stateful
         self.name = name
         self.impl = impl
         self.shape_fn = shape_fn
@@ -96,13 +101,15 @@ class Primitive:
 
 
 def primitive(name: str, *, shape: Callable, num_outputs: int = 1, differentiable: bool = True,
-              data_dependent_shape: bool = False) -> Callable[[Callable], Primitive]:
+              data_dependent_shape: bool = False,
+              stateful: bool = False) -> Callable[[Callable], Primitive]:
     """Registers `impl` as the primitive `name` (see the module docstring)."""
 
     def register(impl: Callable) -> Primitive:
         if name in _table:
             raise ValueError(f"Primitive {name!r} is already registered.")
-        p = Primitive(name, impl, shape, num_outputs, differentiable, data_dependent_shape)
+        p = Primitive(name, impl, shape, num_outputs, differentiable, data_dependent_shape,
+                      stateful)
         _table[name] = p
         return p
 

@@ -327,3 +327,10 @@ def test_registered_generator_is_used_for_its_array_module():
     finally:
         random_ops._generator_factories.pop(np, None)
     assert len(seen) == 2 and seen[0][0] == 8
+
+
+def test_random_primitives_are_marked_stateful_for_graph_passes():
+    from dtf.ops import registry
+
+    stateful = {n for n, p in registry.all_primitives().items() if p.stateful}
+    assert stateful == {"random_shuffle", "categorical", "dropout"}
