@@ -1,13 +1,17 @@
 """Recording state shared by the op table and GradientTape.
 
-`active_tapes` is the list of tapes inside their `with` block; the op table checks it once per
-op (`if active_tapes:`) and calls `record` only when it is non-empty, which keeps the eager path
-thin when no tape is open.
+`active_tapes` is the list of tapes inside their `with` block, in every thread; the op table
+checks it once per op (`if active_tapes:`) and calls `record` only when it is non-empty, which
+keeps the eager path thin when no tape is open. Tapes belong to the thread that opened them, as
+in TensorFlow: `record` appends only to the current thread's tapes, so workers computing
+gradients in threads of one process do not see each other's ops.
 
 A tape entry is `(prim, inputs, attrs, outputs)`: enough to call `prim.vjp_fn` later.
 """
 
 from __future__ import annotations
+
+from threading import get_ident
 
 active_tapes: list = []
 
@@ -21,8 +25,9 @@ def record(prim, inputs, attrs, result) -> None:
     if outputs[0]._value.dtype.kind not in _DIFFERENTIABLE_KINDS and not any(
             o._value.dtype.kind in _DIFFERENTIABLE_KINDS for o in outputs[1:]):
         return
+    thread = get_ident()
     for tape in active_tapes:
-        if not tape._recording:
+        if not tape._recording or tape._thread != thread:
             continue
         tracked = tape._tracked
         for t in inputs:
@@ -39,8 +44,9 @@ def record_variable_read(variable, read_tensor, read_prim) -> None:
     """Links a Variable to the Tensor read from it, on tapes that watch the Variable."""
     if read_tensor._value.dtype.kind not in _DIFFERENTIABLE_KINDS:
         return
+    thread = get_ident()
     for tape in active_tapes:
-        if not tape._recording:
+        if not tape._recording or tape._thread != thread:
             continue
         tracked = tape._tracked
         if id(variable) not in tracked:
@@ -49,3 +55,9 @@ def record_variable_read(variable, read_tensor, read_prim) -> None:
             tape._watch_variable(variable)
         tape._entries.append((read_prim, (variable,), {}, (read_tensor,)))
         tracked[id(read_tensor)] = read_tensor
+
+
+def current_thread_tapes() -> list:
+    """The open tapes of the calling thread, innermost last."""
+    thread = get_ident()
+    return [t for t in active_tapes if t._thread == thread]

@@ -18,6 +18,7 @@ import contextlib
 import enum
 import functools
 import inspect
+import threading
 
 import numpy as np
 
@@ -54,6 +55,7 @@ class GradientTape:
         self._watched_variables: dict[int, object] = {}
         self._recording = False
         self._used = False
+        self._thread = None  # the thread whose ops this tape records (set on __enter__)
 
     # -- recording ---------------------------------------------------------------------------
     def __enter__(self):
@@ -61,6 +63,7 @@ class GradientTape:
             raise ValueError("This GradientTape is already recording: do not nest a tape in "
                              "its own `with` block.")
         self._recording = True
+        self._thread = threading.get_ident()
         state.active_tapes.append(self)
         return self
 
@@ -324,7 +327,7 @@ def _any_nonzero(tensors):
 @contextlib.contextmanager
 def stop_recording():
     """Pauses every open tape (used by `custom_gradient` and by optimizers)."""
-    paused = [t for t in state.active_tapes if t._recording]
+    paused = [t for t in state.current_thread_tapes() if t._recording]
     for t in paused:
         t._recording = False
     try:
@@ -389,7 +392,7 @@ def custom_gradient(f=None):
                                   num_outputs=len(outputs))
         prim.vjp_fn = vjp
         all_inputs = tuple(arg_inputs) + tuple(variables)
-        for tape in state.active_tapes:
+        for tape in state.current_thread_tapes():
             if tape._recording and tape._watch_accessed_variables:
                 for v in variables:
                     if v.trainable:

@@ -229,3 +229,29 @@ def test_unwatched_sources_get_none_even_when_used():
         loss = (w1 + c1) ** 2 + c2 ** 3
     gw, gc1, gc2 = g.gradient(loss, [w1, c1, c2])
     assert float(gw) == -2.0 and gc1 is None and gc2 is None
+
+
+def test_tapes_belong_to_their_thread():
+    import threading
+
+    x = dtf.Variable(2.0)
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def worker(name, scale):
+        with dtf.GradientTape(persistent=True) as tape:
+            barrier.wait()  # both tapes are open at once
+            y = x * scale
+            barrier.wait()
+        # only this thread's read of x and its multiply were recorded
+        results[name] = (float(tape.gradient(y, x)), len(tape._entries))
+
+    threads = [threading.Thread(target=worker, args=(n, s)) for n, s in [("a", 3.0), ("b", 5.0)]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {"a": (3.0, 2), "b": (5.0, 2)}
+    with dtf.GradientTape() as main_tape:
+        y = x * 7.0
+    assert float(main_tape.gradient(y, x)) == 7.0
