@@ -61,19 +61,31 @@ class Tensor:
         return self.device
 
     def numpy(self):
-        """The value as a NumPy array (a NumPy scalar for rank 0), copied to the host."""
+        """The value as a new NumPy array (a NumPy scalar for rank 0), on the host.
+
+        As in TensorFlow, the array is the caller's: writing to it does not change the tensor.
+        """
         v = self._value
         if type(v) is np.ndarray:
-            return v[()] if v.ndim == 0 else v  # rank 0 gives a NumPy scalar, as TensorFlow
+            return v[()] if v.ndim == 0 else v.copy()
         if isinstance(v, np.generic):
             return v
         return _backend.backend_of(v).to_host(v)
 
     def __array__(self, dtype=None, copy=None):
-        a = np.asarray(self.numpy())
+        # NumPy functions read the value through here: a read-only view (no copy) keeps the
+        # tensor immutable; a copy only when asked for one or when a cast makes it.
+        v = self._value
+        if not (type(v) is np.ndarray or isinstance(v, np.generic)):
+            v = _backend.backend_of(v).to_host(v)
+        a = np.asarray(v)
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
-        return a
+        if copy:
+            return a.copy()
+        view = a.view()
+        view.flags.writeable = False
+        return view
 
     def ref(self):
         """A hashable reference to this tensor (Tensors themselves are unhashable)."""
@@ -118,6 +130,11 @@ class Tensor:
                 f"The truth value of a tensor with shape {self.shape} is ambiguous: {what}() "
                 "needs a tensor with exactly one element. Use dtf.reduce_any / dtf.reduce_all.")
         return self.numpy().reshape(()).item() if v.ndim else self.numpy()
+
+    def __format__(self, format_spec):
+        if self._value.ndim == 0:
+            return format(self.numpy(), format_spec)  # f"{loss:.4f}" on a scalar tensor
+        return object.__format__(self, format_spec)
 
     def __hash__(self):
         raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the key.")

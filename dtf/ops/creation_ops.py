@@ -156,6 +156,8 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, allow_cast=
                     arr = _cast_checked(arr, hint, value, False)
                 except TypeError:
                     pass
+    if arr is value:
+        arr = arr.copy()  # a tensor never aliases the caller's array (TensorFlow copies too)
     if type(arr) is np.ndarray and arr.ndim == 0:
         arr = arr[()]  # NumPy scalars, as NumPy's own ops return for rank 0
     return Tensor(_backend.place(arr))

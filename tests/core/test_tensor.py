@@ -139,3 +139,28 @@ def test_tensor_shape():
     assert s[1:] == dtf.TensorShape([3])
     with pytest.raises(ValueError):
         dtf.TensorShape([2]).merge_with([3])
+
+
+def test_tensors_never_alias_user_arrays():
+    source = np.ones(3, np.float32)
+    t = dtf.constant(source)
+    source[0] = 5.0
+    assert t.numpy().tolist() == [1.0, 1.0, 1.0]
+    out = t.numpy()
+    out[1] = 7.0
+    assert t.numpy().tolist() == [1.0, 1.0, 1.0]
+    view = np.asarray(t)
+    assert not view.flags.writeable
+    v = dtf.Variable(np.zeros(2, np.float32))
+    assigned = np.array([1.0, 2.0], np.float32)
+    v.assign(assigned)
+    assigned[0] = 9.0
+    v.numpy()[1] = 9.0
+    assert v.numpy().tolist() == [1.0, 2.0]
+
+
+def test_format_specs_apply_to_scalars():
+    assert f"{dtf.constant(1.5):.2f}" == "1.50"
+    assert f"{dtf.constant([1, 2])}" == str(dtf.constant([1, 2]))
+    with pytest.raises(TypeError):
+        format(dtf.constant([1.0]), ".2f")
