@@ -178,7 +178,7 @@ class GradientTape:
             if g is None:
                 # a leaf: nothing flows back into the seed, so no op is recorded for it
                 v = t._value
-                g = Tensor(_backend.backend_of(v).xp.ones_like(v))
+                g = Tensor(_backend.backend_of(v).xp.ones(v.shape, v.dtype))
             elif not isinstance(g, Tensor):
                 g = creation_ops.convert_to_tensor(g, dtype=t.dtype)
             _accumulate(grads, id(t), g, math_ops.add)
@@ -186,6 +186,7 @@ class GradientTape:
         was_recording = self._recording
         self._recording = False  # the backward ops of this tape are recorded by outer tapes only
         try:
+            add = math_ops.add
             for prim, inputs, attrs, outputs in reversed(useful):
                 if prim.num_outputs == 1:
                     oid = id(outputs[0])
@@ -202,8 +203,11 @@ class GradientTape:
                                for g, o in zip(gs, outputs))
                     in_grads = prim.vjp_fn(gs, outputs, *inputs, **attrs)
                 for t, g in zip(inputs, in_grads):
-                    if g is not None and id(t) in reach:
-                        _accumulate(grads, id(t), g, math_ops.add)
+                    if g is not None:
+                        key = id(t)
+                        if key in reach:
+                            prev = grads.get(key)
+                            grads[key] = g if prev is None else add(prev, g)
         finally:
             self._recording = was_recording
         return [grads.get(id(s)) for s in sources]

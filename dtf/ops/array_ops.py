@@ -25,6 +25,7 @@ from dtf.ops.array_utils import (
     _tensor,
 )
 from dtf.ops.creation_ops import convert_to_tensor
+from dtf.ops.math_ops import conj, unbroadcast
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
@@ -106,7 +107,6 @@ def _broadcast_to(xp, x, shape):
 
 @_broadcast_to.def_vjp
 def _(g, out, x, shape):
-    from dtf.ops.math_ops import unbroadcast
     return (unbroadcast(g, x),)
 
 
@@ -166,7 +166,6 @@ def transpose(a, perm=None, conjugate=False, name="transpose"):
                                        f"{{{','.join(map(str, perm))}}}: perm must be a "
                                        f"permutation of 0..{r - 1}. [Op:Transpose]")
     if conjugate and x.dtype.is_complex:
-        from dtf.ops.math_ops import conj
         x = conj(x)
     if perm == tuple(range(r)):
         return x

@@ -17,7 +17,12 @@ import numpy as np
 
 from dtf.errors import InvalidArgumentError
 from dtf.ops import shape_rules as rules
-from dtf.ops.creation_ops import convert_to_tensor
+from dtf.ops.array_ops import broadcast_to, reshape, stack
+from dtf.ops.creation_ops import cast, convert_to_tensor, eye
+from dtf.ops.math_ops import abs as abs_
+from dtf.ops.math_ops import add_n, binary_args, conj, real, sqrt, unbroadcast
+from dtf.ops.math_ops import pow as pow_
+from dtf.ops.reduce_ops import reduce_max, reduce_sum
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
@@ -65,8 +70,6 @@ def _matmul(xp, a, b, transpose_a=False, transpose_b=False):
 
 @_matmul.def_vjp
 def _(g, out, a, b, transpose_a=False, transpose_b=False):
-    from dtf.ops.math_ops import conj, unbroadcast
-
     ac, bc = conj(a), conj(b)
     if not transpose_a and not transpose_b:
         ga, gb = matmul(g, bc, transpose_b=True), matmul(ac, g, transpose_a=True)
@@ -96,7 +99,6 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
                 (bv.shape[-1] if transpose_b else bv.shape[-2]):
             return run(_matmul, (a, b), transpose_a=bool(transpose_a),
                        transpose_b=bool(transpose_b))
-    from dtf.ops.math_ops import binary_args, conj
 
     if not (type(a) is Tensor and type(b) is Tensor and a._value.dtype == b._value.dtype):
         a, b = binary_args("matmul", a, b)
@@ -277,10 +279,6 @@ def _einsum_grad_plan(equation, k):
 
 
 def _einsum_vjp(g, out, *operands, equation):
-    from dtf.ops.array_ops import broadcast_to, reshape
-    from dtf.ops.creation_ops import eye
-    from dtf.ops.math_ops import conj
-
     ins, _ = _split_equation(equation)
     grads = []
     for k, x in enumerate(operands):
@@ -309,7 +307,6 @@ _einsum_prim.def_vjp(_einsum_vjp)
 def _einsum_canonical(equation, operands):
     """Checks operand sizes against the canonical equation, broadcasting the '...' dims of
     operands that have size 1 there (so the primitive sees consistent sizes)."""
-    from dtf.ops.array_ops import broadcast_to
 
     ranks = tuple(x.ndim for x in operands)
     canonical, ins, _out, ell = _canonical_equation(equation, ranks)
@@ -347,7 +344,6 @@ def einsum(equation, *inputs, **kwargs):
         >>> dtf.einsum("ii->", dtf.constant([[1., 2.], [3., 4.]]))
         <dtf.Tensor: shape=(), dtype=float32, numpy=5.0>
     """
-    from dtf.ops.math_ops import binary_args
 
     unknown = set(kwargs) - {"name", "optimize"}
     if unknown:
@@ -446,7 +442,6 @@ def tensordot(a, b, axes, name=None):
         >>> dtf.tensordot(dtf.ones((2, 3)), dtf.ones((3, 4)), axes=1).shape
         TensorShape([2, 4])
     """
-    from dtf.ops.math_ops import binary_args
 
     a, b = binary_args("tensordot", a, b)
     ra, rb = a.ndim, b.ndim
@@ -506,11 +501,6 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
         >>> dtf.norm(dtf.constant([3., 4.]))
         <dtf.Tensor: shape=(), dtype=float32, numpy=5.0>
     """
-    from dtf.ops.array_ops import reshape
-    from dtf.ops.math_ops import abs as abs_
-    from dtf.ops.math_ops import conj, sqrt
-    from dtf.ops.math_ops import pow as pow_
-    from dtf.ops.reduce_ops import reduce_max, reduce_sum
 
     if _is_tensor_like(axis):
         axis = axis.numpy().tolist()
@@ -559,7 +549,6 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
 
         gram = matmul(matrices, matrices, adjoint_a=True)
         if x.dtype.is_complex:
-            from dtf.ops.math_ops import real
             top = reduce_max(eigvalsh(gram), axis=-1)
             result = sqrt(real(top))
         else:
@@ -589,7 +578,6 @@ def normalize(tensor, ord="euclidean", axis=None, name=None):
     Example:
         >>> unit, length = dtf.linalg.normalize(dtf.constant([3., 4.]))
     """
-    from dtf.ops.creation_ops import cast
 
     x = _tensor(tensor)
     length = norm(x, ord=ord, axis=axis, keepdims=True)
@@ -604,8 +592,6 @@ def global_norm(t_list, name=None):
         >>> dtf.linalg.global_norm([dtf.ones((2,)), dtf.ones((2, 2))])
         <dtf.Tensor: shape=(), dtype=float32, numpy=2.4494898>
     """
-    from dtf.ops.math_ops import add_n, sqrt
-    from dtf.ops.reduce_ops import reduce_sum
 
     if isinstance(t_list, (str, bytes)) or not hasattr(t_list, "__iter__") \
             or _is_tensor_like(t_list):
@@ -623,8 +609,6 @@ def cross(a, b, name=None):
         >>> dtf.linalg.cross(dtf.constant([1., 0., 0.]), dtf.constant([0., 1., 0.]))
         <dtf.Tensor: shape=(3,), dtype=float32, numpy=array([0., 0., 1.], dtype=float32)>
     """
-    from dtf.ops.array_ops import stack
-    from dtf.ops.math_ops import binary_args
 
     a, b = binary_args("cross", a, b)
     if a.ndim < 1 or a.shape[-1] != 3 or b.ndim < 1 or b.shape[-1] != 3:

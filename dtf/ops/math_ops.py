@@ -12,6 +12,7 @@ from dtf import backend as _backend
 from dtf import dtypes
 from dtf.autodiff.state import active_tapes as _tapes
 from dtf.autodiff.state import record as _record
+from dtf.dtypes import from_numpy as _from_numpy
 from dtf.errors import InvalidArgumentError
 from dtf.ops import shape_rules as rules
 from dtf.ops.creation_ops import cast, convert_to_tensor, zeros_like
@@ -135,8 +136,9 @@ def _convert_operand(op, value, dtype, index):
     tv = type(value)
     key = None
     if (tv is float and value) or tv is int:
-        key = (tv, value, dtype, _backend.current_device() if len(_backend._backends) > 1
-               else None)
+        # keyed by the NumPy dtype, whose hash is C code (DType's is Python)
+        key = (tv, value, dtype._np, _backend.current_device()
+               if len(_backend._backends) > 1 else None)
         t = _scalar_cache.get(key)
         if t is not None:
             return t
@@ -167,13 +169,15 @@ def _shape_text(x):
 
 def unbroadcast(g, x):
     """Sums `g` over the axes along which `x` was broadcast, giving `x`'s shape."""
-    from dtf.ops.array_ops import reshape
-    from dtf.ops.reduce_ops import reduce_sum
-
     gshape = g._value.shape if type(g) is Tensor else tuple(g.shape)
     xshape = x._value.shape if type(x) is Tensor else tuple(x.shape)
     if gshape == xshape:
         return g
+    # array_ops and reduce_ops build on this module, so they are imported here, past the
+    # common no-broadcast exit above.
+    from dtf.ops.array_ops import reshape
+    from dtf.ops.reduce_ops import reduce_sum
+
     lead = len(gshape) - len(xshape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, d in enumerate(xshape) if d == 1 and gshape[i + lead] != 1)
@@ -199,7 +203,17 @@ def _make_binary(prim, public_name, doc, ufunc=None):
     """
 
     def op(x, y, name=None):
-        if type(x) is Tensor and type(y) is Tensor:
+        # A Python number beside a tensor (`2.0 * g` in VJPs, `x + 1`) takes the tensor's dtype
+        # here, from the scalar cache, and then the fast path below.
+        tx, ty = type(x), type(y)
+        if tx is Tensor:
+            if ty is float or ty is int:
+                y = _convert_operand(prim.name, y, _from_numpy(x._value.dtype), 1)
+                ty = Tensor
+        elif ty is Tensor and (tx is float or tx is int):
+            x = _convert_operand(prim.name, x, _from_numpy(y._value.dtype), 0)
+            tx = Tensor
+        if tx is Tensor and ty is Tensor:
             xv = x._value
             yv = y._value
             if xv.dtype == yv.dtype:
@@ -416,7 +430,7 @@ _, abs = _unary("abs", lambda xp, x: xp.abs(x), _abs_vjp, rule=_abs_rule, kinds=
 _, sign = _unary("sign", lambda xp, x: xp.sign(x), lambda g, out, x: (zeros_like(g),),
                  kinds=_NUMERIC)
 _, square = _unary("square", lambda xp, x: xp.square(x),
-                   lambda g, out, x: (g * (2.0 * conj(x) if x.dtype.is_differentiable else x),),
+                   lambda g, out, x: (g * (2.0 * conj(x)),),
                    kinds=_NUMERIC, ufunc=np.square)
 _, sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda g, out, x: (g / (2.0 * conj(out)),),
                  kinds=_FLOAT, ufunc=np.sqrt)
@@ -486,6 +500,8 @@ def _imag_unit(x):
 
 def conj(x, name=None):
     """Complex conjugate; the identity on real tensors (no op is added for them)."""
+    if type(x) is Tensor and x._value.dtype.kind != "c":
+        return x  # the common case, checked without building a DType (VJPs call this a lot)
     if x.dtype.is_complex:
         return _conj_op(x)
     return x

@@ -14,7 +14,10 @@ import numpy as np
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
 from dtf.ops import shape_rules as rules
-from dtf.ops.creation_ops import cast, convert_to_tensor
+from dtf.ops.array_ops import broadcast_to, reshape
+from dtf.ops.creation_ops import cast, convert_to_tensor, ones_like, zeros_like
+from dtf.ops.math_ops import abs as abs_
+from dtf.ops.math_ops import conj, equal, exp, sqrt, square, where
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
@@ -98,16 +101,12 @@ def _count(shape, axis):
 
 def _expand(g, x, axis, keepdims):
     """Reshapes a reduction's gradient `g` to broadcast against the input `x`."""
-    from dtf.ops.array_ops import reshape
-
     if keepdims:
         return g
     return reshape(g, _kept_shape(tuple(x.shape), axis))
 
 
 def _broadcast_back(g, x, axis, keepdims):
-    from dtf.ops.array_ops import broadcast_to
-
     return broadcast_to(_expand(g, x, axis, keepdims), tuple(x.shape))
 
 
@@ -222,8 +221,6 @@ def _reduce_min(xp, x, axis=None, keepdims=False):
 
 def _extreme_vjp(g, out, x, axis=None, keepdims=False):
     """TensorFlow's rule: the gradient is split evenly among the elements equal to the result."""
-    from dtf.ops.math_ops import equal
-
     selected = cast(equal(x, _expand(out, x, axis, keepdims)), x.dtype)
     count = reduce_sum(selected, axis=axis, keepdims=True)
     return (selected / count * _expand(g, x, axis, keepdims),)
@@ -269,8 +266,6 @@ def _(g, out, x, axis=None, keepdims=False):
     # that it is exact with zeros: with no zero in the slice it is prod / x_i; with exactly one,
     # the zero's entry is the product of the non-zero elements and the others' are 0; with
     # more, every entry is 0 (TensorFlow's values).
-    from dtf.ops.creation_ops import ones_like, zeros_like
-    from dtf.ops.math_ops import conj, equal, where
 
     is_zero = equal(x, 0)
     safe = where(is_zero, ones_like(x), x)
@@ -302,8 +297,6 @@ def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
         >>> dtf.math.reduce_variance(dtf.constant([1., 2., 3., 4.]))
         <dtf.Tensor: shape=(), dtype=float32, numpy=1.25>
     """
-    from dtf.ops.math_ops import abs as abs_
-    from dtf.ops.math_ops import square
 
     x = _tensor(input_tensor)
     if x.dtype._kind not in "fc":
@@ -325,7 +318,6 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
         >>> dtf.math.reduce_std(dtf.constant([1., 2., 3., 4.]))
         <dtf.Tensor: shape=(), dtype=float32, numpy=1.118034>
     """
-    from dtf.ops.math_ops import sqrt
 
     if isinstance(input_tensor, Tensor) and input_tensor.dtype._kind not in "fc":
         raise TypeError(f"reduce_std: Input must be either real or complex. Received integer "
@@ -353,8 +345,6 @@ def _reduce_logsumexp(xp, x, axis=None, keepdims=False):
 
 @_reduce_logsumexp.def_vjp
 def _(g, out, x, axis=None, keepdims=False):
-    from dtf.ops.math_ops import exp
-
     return (exp(x - _expand(out, x, axis, keepdims)) * _expand(g, x, axis, keepdims),)
 
 
@@ -378,7 +368,6 @@ def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
         >>> dtf.math.reduce_euclidean_norm(dtf.constant([3., 4.]))
         <dtf.Tensor: shape=(), dtype=float32, numpy=5.0>
     """
-    from dtf.ops.math_ops import conj, sqrt
 
     x = _tensor(input_tensor)
     _check_dtype(x, _NUMERIC, "reduce_euclidean_norm", "a numeric dtype")
@@ -541,7 +530,6 @@ def _cumprod(xp, x, axis=0, exclusive=False, reverse=False):
 @_cumprod.def_vjp
 def _(g, out, x, axis=0, exclusive=False, reverse=False):
     # TensorFlow's formula: exact for non-zero inputs (it divides by x).
-    from dtf.ops.math_ops import conj
 
     summed = run(_cumsum, (out * g,), axis=axis, exclusive=exclusive, reverse=not reverse)
     return (summed / conj(x),)

@@ -1,7 +1,8 @@
 """Eager-mode overhead: dtf against bare NumPy on the same arrays, in one process.
 
-Three measurements, each as a ratio to a NumPy reference timed in the same run (these machines
-are noisy; ratios are stable where absolute times drift):
+Three measurements, each as a ratio to a NumPy reference timed in the same run, round by
+round (these machines are noisy and switch speed mid-run: each round times dtf and NumPy back
+to back, and the ratio reported is the median of the rounds' ratios):
 
   add          dtf `a + b` on 2x2 float32 tensors          vs NumPy `a + b`
   expression   dtf `sqrt(square(a) + square(b))`           vs the same in NumPy
@@ -9,7 +10,7 @@ are noisy; ratios are stable where absolute times drift):
 
 Targets (issue 2): add <= 5x, tape step <= 25x.
 
-Usage: python scripts/bench/eager.py [--repeat 7] [--number 20000] [--json FILE]
+Usage: python scripts/bench/eager.py [--repeat 15] [--number 10000] [--json FILE]
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ import dtf
 TARGETS = {"add": 5.0, "tape step": 25.0}
 
 
-def _best(stmt, number, repeat):
-    """Median of `repeat` timings of `number` calls, per call, in microseconds."""
-    times = timeit.repeat(stmt, number=number, repeat=repeat)
-    return statistics.median(times) / number * 1e6
+def _paired(ours, ref, n_ours, n_ref, repeat):
+    """Times `ours` and `ref` back to back in each of `repeat` rounds, so both see the same
+    machine state; returns (median us per call of ours, of ref, median of per-round ratios)."""
+    t_ours, t_ref, ratios = [], [], []
+    for _ in range(repeat):
+        r = timeit.timeit(ref, number=n_ref) / n_ref * 1e6
+        o = timeit.timeit(ours, number=n_ours) / n_ours * 1e6
+        t_ref.append(r)
+        t_ours.append(o)
+        ratios.append(o / r)
+    return statistics.median(t_ours), statistics.median(t_ref), statistics.median(ratios)
 
 
 def run(number: int, repeat: int) -> list[dict]:
@@ -68,18 +76,16 @@ def run(number: int, repeat: int) -> list[dict]:
         ("tape step", dtf_tape, np_expr, "numpy expression"),
     ]:
         n = number if name != "tape step" else max(number // 10, 100)
-        t_ref = _best(ref, number, repeat)
-        t_ours = _best(ours, n, repeat)
+        t_ours, t_ref, ratio = _paired(ours, ref, n, number, repeat)
         rows.append({"benchmark": name, "dtf_us": t_ours, "reference": ref_name,
-                     "reference_us": t_ref, "ratio": t_ours / t_ref,
-                     "target": TARGETS.get(name)})
+                     "reference_us": t_ref, "ratio": ratio, "target": TARGETS.get(name)})
     return rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--number", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--number", type=int, default=10000)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
     rows = run(args.number, args.repeat)
