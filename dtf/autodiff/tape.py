@@ -224,23 +224,24 @@ class GradientTape:
         _check_sources(flat_sources)
         n = int(np.prod(target.shape.as_list(), dtype=np.int64))
         rows = [[] for _ in flat_sources]
+        connected = [False] * len(flat_sources)
         eye = np.eye(n, dtype=target.dtype.as_numpy_dtype)
         for i in range(n):
             og = creation_ops.constant(eye[i].reshape(target.shape.as_list()))
-            grads = _finish(self._backprop([target], [og], flat_sources), flat_sources,
-                            UnconnectedGradients.ZERO)
-            for r, g in zip(rows, grads):
+            raw = self._backprop([target], [og], flat_sources)
+            connected = [c or g is not None for c, g in zip(connected, raw)]
+            for r, g in zip(rows, _finish(raw, flat_sources, UnconnectedGradients.ZERO)):
                 r.append(g)
         if not self._persistent:
             self._release()
         out = []
-        for src, r in zip(flat_sources, rows):
+        for src, r, is_connected in zip(flat_sources, rows, connected):
             shape = target.shape.as_list() + list(_shape_of(src))
             if n == 0:
                 out.append(creation_ops.zeros(shape, dtype=src.dtype))
                 continue
             jac = array_ops.reshape(array_ops.stack(r, axis=0), shape)
-            out.append(jac if unconnected is UnconnectedGradients.ZERO or _any_nonzero(r)
+            out.append(jac if unconnected is UnconnectedGradients.ZERO or is_connected
                        else None)
         return nest.pack_sequence_as(sources, out)
 
@@ -262,19 +263,22 @@ class GradientTape:
         batch = tshape[0]
         m = int(np.prod(tshape[1:], dtype=np.int64))
         cols = []
+        connected = False
         for j in range(m):
             og = np.zeros([batch, m], dtype=target.dtype.as_numpy_dtype)
             og[:, j] = 1
             og = creation_ops.constant(og.reshape(tshape))
-            (g,) = _finish(self._backprop([target], [og], [source]), [source],
-                           UnconnectedGradients.ZERO)
+            raw = self._backprop([target], [og], [source])
+            connected = connected or raw[0] is not None
+            (g,) = _finish(raw, [source], UnconnectedGradients.ZERO)
             cols.append(g)
         if not self._persistent:
             self._release()
         if m == 0:
             return creation_ops.zeros(tshape + sshape[1:], dtype=source.dtype)
         jac = array_ops.stack(cols, axis=1)
-        if unconnected_gradients == UnconnectedGradients.NONE and not _any_nonzero(cols):
+        if UnconnectedGradients(unconnected_gradients) is UnconnectedGradients.NONE \
+                and not connected:
             return None
         return array_ops.reshape(jac, tshape + sshape[1:])
 
@@ -322,10 +326,6 @@ def _finish(grads, sources, unconnected):
     if unconnected is UnconnectedGradients.NONE:
         return grads
     return [creation_ops.zeros_like(s) if g is None else g for g, s in zip(grads, sources)]
-
-
-def _any_nonzero(tensors):
-    return any(np.any(np.asarray(t.numpy()) != 0) for t in tensors)
 
 
 @contextlib.contextmanager

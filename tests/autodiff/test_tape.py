@@ -255,3 +255,19 @@ def test_tapes_belong_to_their_thread():
     with dtf.GradientTape() as main_tape:
         y = x * 7.0
     assert float(main_tape.gradient(y, x)) == 7.0
+
+
+def test_jacobian_none_only_for_unconnected_sources():
+    x = dtf.Variable([1.0, 2.0])
+    u = dtf.Variable([3.0])
+    with dtf.GradientTape(persistent=True) as tape:
+        y = x * 0.0  # connected, with a zero Jacobian
+    jx, ju = tape.jacobian(y, [x, u])
+    assert jx.numpy().tolist() == [[0.0, 0.0], [0.0, 0.0]] and ju is None
+    assert tape.jacobian(y, u, unconnected_gradients="zero").shape == (2, 1)
+    b = dtf.constant([[1.0, 2.0]])
+    with dtf.GradientTape(persistent=True) as t2:
+        t2.watch(b)
+        z = b * 0.0
+    assert t2.batch_jacobian(z, b).numpy().tolist() == [[[0.0, 0.0], [0.0, 0.0]]]
+    assert t2.batch_jacobian(z, dtf.constant([[5.0, 6.0]])) is None
