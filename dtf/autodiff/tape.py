@@ -181,7 +181,8 @@ class GradientTape:
                 g = Tensor(_backend.backend_of(v).xp.ones(v.shape, v.dtype))
             elif not isinstance(g, Tensor):
                 g = creation_ops.convert_to_tensor(g, dtype=t.dtype)
-            _accumulate(grads, id(t), g, math_ops.add)
+            prev = grads.get(id(t))
+            grads[id(t)] = g if prev is None else math_ops.add(prev, g)  # a target listed twice
 
         was_recording = self._recording
         self._recording = False  # the backward ops of this tape are recorded by outer tapes only
@@ -283,21 +284,12 @@ class GradientTape:
         return array_ops.reshape(jac, tshape + sshape[1:])
 
 
-def _accumulate(grads, key, g, add):
-    prev = grads.get(key)
-    grads[key] = g if prev is None else add(prev, g)
-
-
 def _flat_targets(target):
     if target is None:
         raise TypeError("GradientTape.gradient got None as its target: the target must be a "
                         "Tensor (or a nested structure of Tensors). Was it the gradient of an "
                         "expression that did not depend on the watched values?")
-    flat = nest.flatten(target)
-    out = []
-    for t in flat:
-        out.append(_as_tensor_target(t))
-    return out
+    return [_as_tensor_target(t) for t in nest.flatten(target)]
 
 
 def _as_tensor_target(t):

@@ -33,10 +33,6 @@ __all__ = [
     "zeros_like",
 ]
 
-_builtin_range = range
-_PY_SCALARS = (bool, int, float, complex)
-
-
 def _infer_array(value, defaults: bool = True) -> np.ndarray:
     """Python data -> array with TensorFlow's default dtypes (float32, int32) when `defaults`,
     else NumPy's widest (float64, int64), to be cast to a requested dtype."""

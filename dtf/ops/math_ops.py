@@ -328,7 +328,7 @@ mod = floormod
 maximum = _make_binary(_maximum, "maximum", ufunc=np.maximum, doc="The larger of x and y elementwise.")
 minimum = _make_binary(_minimum, "minimum", ufunc=np.minimum, doc="The smaller of x and y elementwise.")
 squared_difference = _make_binary(_squared_difference, "squared_difference", "(x - y) ** 2.")
-_pow_same = _make_binary(_pow, "pow", "x ** y elementwise.")
+pow = _make_binary(_pow, "pow", "x ** y elementwise.")
 
 # TensorFlow's truediv: integers are converted to floats first (small ints to float32).
 _TRUEDIV_FLOAT = {"int8": dtypes.float32, "uint8": dtypes.float32, "int16": dtypes.float32,
@@ -349,11 +349,6 @@ def truediv(x, y, name=None):
 
 
 divide = truediv
-
-
-def pow(x, y, name=None):
-    """x ** y elementwise."""
-    return _pow_same(x, y)
 
 
 def add_n(inputs, name=None):

@@ -101,14 +101,9 @@ def install(cls, skip=()):
             setattr(cls, name, fn)
 
 
-def _variable_getitem(self, key):
-    return indexing_ops.getitem(self, key, _slice_of=self)
-
-
 def install_all():
     from dtf.variables import Variable
 
     install(Tensor)
+    # Variable keeps its own __getitem__ (slices with .assign) and its identity __hash__.
     install(Variable, skip=("__getitem__",))
-    # __eq__ without __hash__ would make Variables unhashable; they hash by identity.
-    Variable.__hash__ = lambda self: id(self)

@@ -126,7 +126,6 @@ def all_primitives() -> dict[str, Primitive]:
 
 # -- execution --------------------------------------------------------------------------------
 _tapes = _tape_state.active_tapes  # the live list: truthy iff some tape is recording
-_np_xp = _backend.numpy_backend.xp
 _by_array_type = _backend._by_array_type
 _non_eager_hook: list = []
 # fast_paths[0]: op functions may bypass `run` for host NumPy arrays (math_ops' ufunc path).
