@@ -41,3 +41,31 @@ from dtf.variables import Variable, VariableAggregation, VariableSynchronization
 _operators.install_all()
 
 newaxis = None
+
+# Keras, the data pipeline and the TF-style initializer aliases import on first use, so that
+# `import dtf` stays light; `from dtf import keras` imports the package directly.
+_LAZY_MODULES = ("keras", "data")
+_INITIALIZER_ALIASES = {
+    "constant_initializer": "Constant",
+    "ones_initializer": "Ones",
+    "random_normal_initializer": "RandomNormal",
+    "random_uniform_initializer": "RandomUniform",
+    "truncated_normal_initializer": "TruncatedNormal",
+    "zeros_initializer": "Zeros",
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f"dtf.{name}")
+        globals()[name] = module
+        return module
+    if name in _INITIALIZER_ALIASES:
+        from dtf.keras import initializers
+
+        cls = getattr(initializers, _INITIALIZER_ALIASES[name])
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module 'dtf' has no attribute {name!r}")
