@@ -293,6 +293,8 @@ def _scale_shift(rnd, scale, shift, dtype, op):
     if not (_is_tensor_like(scale) or _is_tensor_like(shift)):
         if scale == 1 and shift == 0:
             return rnd
+        if getattr(rnd, "_is_symbolic", False):
+            return rnd * scale + shift
         v = rnd._value
         return Tensor(v * dtype._np.type(scale) + dtype._np.type(shift))
     from dtf.ops.math_ops import add, multiply
@@ -313,6 +315,56 @@ def _check_broadcast(a, b, op):
                                    f"to the shape. [Op:{op}]") from None
 
 
+# -- draws whose shape is only known when the graph runs ---------------------------------------
+_SAMPLERS = {"normal": _standard_normal, "truncated_normal": _truncated_standard_normal,
+             "uniform": _unit_uniform}
+
+
+def _random_draw_rule(shape, kind, dtype, seed):
+    n = None if shape.shape is None else shape.shape[0]
+    return Spec(None if n is None else (None,) * n, dtypes.as_dtype(dtype))
+
+
+@primitive("random_draw", shape=_random_draw_rule, differentiable=False,
+           data_dependent_shape=True, stateful=True)
+def _random_draw(xp, shape, kind, dtype, seed):
+    """Standard normal / truncated normal / unit uniform values of a shape given as a tensor:
+    the creation ops on symbolic shapes (`dtf.shape(x)[0]` in a Keras layer or a traced
+    function) become this stateful node, which draws fresh values each time it runs."""
+    dtype = dtypes.as_dtype(dtype)
+    dims = tuple(int(d) for d in _backend.backend_of(shape).to_host(shape).reshape(-1))
+    gp, gen = _generator(xp, _entropy((kind, dtype.name), seed))
+    return _to_module(xp, _SAMPLERS[kind](gp, gen, dims, dtype))
+
+
+def _symbolic_shape(shape):
+    """The shape as a 1-D int tensor when it involves symbolic values, else None."""
+    if getattr(shape, "_is_symbolic", False):
+        return shape
+    if isinstance(shape, (list, tuple)) and any(getattr(d, "_is_symbolic", False)
+                                                for d in shape):
+        from dtf.ops.array_ops import stack
+        from dtf.ops.math_ops import cast
+
+        return stack([cast(d, dtypes.int32) if getattr(d, "_is_symbolic", False)
+                      else convert_to_tensor(int(d), dtype=dtypes.int32) for d in shape])
+    return None
+
+
+def _draw_any(kind, seed, shape, dtype, op):
+    """`_draw` for static shapes; a `random_draw` node for symbolic ones."""
+    dynamic = _symbolic_shape(shape)
+    if dynamic is not None:
+        out = run(_random_draw, (dynamic,), kind=kind, dtype=dtype.name, seed=seed)
+        if isinstance(shape, (list, tuple)):  # the dims given as ints are known statically
+            from dtf.tensor_shape import TensorShape
+
+            out._shape = out.shape.merge_with(TensorShape(
+                [None if getattr(d, "_is_symbolic", False) else int(d) for d in shape]))
+        return out
+    return _draw((kind, dtype.name), seed, _SAMPLERS[kind], _shape_arg(shape, op), dtype)
+
+
 # -- creation ops -----------------------------------------------------------------------------
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Values from a normal distribution.
@@ -328,9 +380,8 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=No
         TensorShape([2, 2])
     """
     dtype = _float_dtype_arg(dtype, "normal")
-    shape = _shape_arg(shape, "normal")
     seed = None if seed is None else _seed_int(seed, "normal")
-    rnd = _draw(("normal", dtype.name), seed, _standard_normal, shape, dtype)
+    rnd = _draw_any("normal", seed, shape, dtype, "normal")
     return _scale_shift(rnd, stddev, mean, dtype, "normal")
 
 
@@ -344,9 +395,8 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=Non
         True
     """
     dtype = _float_dtype_arg(dtype, "truncated_normal")
-    shape = _shape_arg(shape, "truncated_normal")
     seed = None if seed is None else _seed_int(seed, "truncated_normal")
-    rnd = _draw(("truncated_normal", dtype.name), seed, _truncated_standard_normal, shape, dtype)
+    rnd = _draw_any("truncated_normal", seed, shape, dtype, "truncated_normal")
     return _scale_shift(rnd, stddev, mean, dtype, "truncated_normal")
 
 
@@ -363,9 +413,9 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
         dtf.int32
     """
     dtype = _dtype_arg(dtype, _UNIFORM_DTYPES, "uniform")
-    shape = _shape_arg(shape, "uniform")
     seed = None if seed is None else _seed_int(seed, "uniform")
     if dtype.is_integer:
+        shape = _shape_arg(shape, "uniform")
         if maxval is None:
             raise ValueError(f"uniform: Must specify maxval for integer dtype {dtype!r}.")
         lo = convert_to_tensor(minval, dtype=dtype)
@@ -381,7 +431,7 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
         return _draw(("uniform_int", dtype.name), seed, _uniform_int, shape, dtype, lo, hi)
     if maxval is None:
         maxval = 1
-    rnd = _draw(("uniform", dtype.name), seed, _unit_uniform, shape, dtype)
+    rnd = _draw_any("uniform", seed, shape, dtype, "uniform")
     if _is_tensor_like(minval) or _is_tensor_like(maxval):
         from dtf.ops.math_ops import subtract
 

@@ -164,22 +164,26 @@ def execute(prim: Primitive, inputs: tuple, attrs: dict, make=Tensor):
 
 def _run_slow(prim, inputs, attrs):
     """Inputs include a Variable (read it) or a symbolic tensor (hand over to the graph)."""
-    converted = []
-    symbolic = False
     for t in inputs:
         if getattr(t, "_is_symbolic", False):
-            symbolic = True
-            converted.append(t)
-        elif isinstance(t, Tensor):  # Tensor subclasses (a Variable's slice, ...) compute as is
+            # A graph node keeps its Variables unread: the graph reads them when it runs.
+            if not _non_eager_hook:
+                raise TypeError(f"Op {prim.name!r} got a symbolic tensor, but no graph "
+                                "support is loaded (import dtf.compile.symbolic).")
+            for u in inputs:
+                if not (isinstance(u, Tensor) or getattr(u, "_is_symbolic", False)
+                        or getattr(u, "_is_dtf_variable", False)):
+                    raise TypeError(f"Op {prim.name!r} expected Tensors, got "
+                                    f"{type(u).__name__}: {u!r}")
+            return _non_eager_hook[0](prim, tuple(inputs), attrs)
+    converted = []
+    for t in inputs:
+        if isinstance(t, Tensor):  # Tensor subclasses (a Variable's slice, ...) compute as is
             converted.append(t)
         elif getattr(t, "_is_dtf_variable", False):
             converted.append(t.read_value())
         else:
             raise TypeError(f"Op {prim.name!r} expected Tensors, got {type(t).__name__}: {t!r}")
-    if symbolic:
-        if not _non_eager_hook:
-            raise TypeError(f"Op {prim.name!r} got a symbolic tensor, but no graph is being built.")
-        return _non_eager_hook[0](prim, tuple(converted), attrs)
     return execute(prim, tuple(converted), attrs, Tensor)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 import dtf
 from dtf.testing.op_cases import OpCase, positive, rand
+from dtf.ops.registry import get
 
 _erf = np.vectorize(math.erf)
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -191,6 +192,12 @@ CASES = [
            [np.arange(12.0).reshape(6, 2)], grad=False),
     OpCase("random_shuffle/int_rank1", dtf.random.shuffle, [np.arange(5, dtype=np.int32)],
            grad=False),
+    OpCase("random_draw", lambda s: get("random_draw")(s, kind="normal", dtype="float32",
+                                                        seed=1), [np.array([3, 2], np.int32)],
+           grad=False),
+    OpCase("random_draw/uniform64", lambda s: get("random_draw")(s, kind="uniform",
+                                                                dtype="float64", seed=None),
+           [np.array([4], np.int64)], grad=False),
     OpCase("categorical", lambda x: dtf.random.categorical(x, 7), [_LOGITS], grad=False),
     OpCase("categorical/int32", lambda x: dtf.random.categorical(x, 3, dtype=dtf.int32, seed=2),
            [rand(2, 4, dtype=np.float32)], grad=False),
