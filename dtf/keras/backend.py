@@ -942,28 +942,26 @@ def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
         >>> keras.backend.random_normal(shape=(2, 3)).shape
         TensorShape([2, 3])
     """
-    return dtf.random.normal(_random_shape(shape), mean=mean, stddev=stddev,
+    return dtf.random.normal(shape, mean=mean, stddev=stddev,
                              dtype=dtype or floatx(), seed=seed)
 
 
 def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Uniform random values on [minval, maxval)."""
-    return dtf.random.uniform(_random_shape(shape), minval=minval, maxval=maxval,
+    return dtf.random.uniform(shape, minval=minval, maxval=maxval,
                               dtype=dtype or floatx(), seed=seed)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Normal random values redrawn beyond 2 standard deviations."""
-    return dtf.random.truncated_normal(_random_shape(shape), mean=mean, stddev=stddev,
+    return dtf.random.truncated_normal(shape, mean=mean, stddev=stddev,
                                        dtype=dtype or floatx(), seed=seed)
 
 
 def random_bernoulli(shape, p=0.0, dtype=None, seed=None):
     """1 with probability `p`, else 0."""
     dtype = dtype or floatx()
-    shape = _random_shape(shape)
-    draw = dtf.random.uniform(shape, dtype=dtype, seed=seed)
-    return dtf.where(draw <= p, dtf.ones(shape, dtype=dtype), dtf.zeros(shape, dtype=dtype))
+    return dtf.cast(dtf.random.uniform(shape, dtype=dtype, seed=seed) <= p, dtype)
 
 
 def random_normal_variable(shape, mean, scale, dtype=None, name=None, seed=None):
@@ -975,9 +973,3 @@ def random_uniform_variable(shape, low, high, dtype=None, name=None, seed=None):
     """A Variable of uniform random values on [low, high)."""
     return variable(random_uniform(shape, low, high, dtype, seed), dtype, name)
 
-
-def _random_shape(shape):
-    """Shapes may hold scalar tensors (`(tf.shape(z)[0], dim)`, as seed 004 writes)."""
-    if isinstance(shape, (list, tuple)):
-        return [int(d) if _is_tensor_like(d) else d for d in shape]
-    return shape

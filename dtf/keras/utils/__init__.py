@@ -1,0 +1,33 @@
+"""`keras.utils`: label encoding, normalization, and the serialization helpers.
+
+Example:
+    >>> from dtf import keras
+    >>> keras.utils.to_categorical([[1], [0]], num_classes=2)
+    array([[0., 1.],
+           [1., 0.]], dtype=float32)
+"""
+
+from dtf.keras.saving.serialization import (
+    CustomObjectScope,
+    custom_object_scope,
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    serialize_keras_object,
+)
+from dtf.keras.utils.numerical_utils import normalize, to_categorical
+
+__all__ = [
+    "CustomObjectScope",
+    "custom_object_scope",
+    "deserialize_keras_object",
+    "get_custom_objects",
+    "get_registered_name",
+    "get_registered_object",
+    "normalize",
+    "register_keras_serializable",
+    "serialize_keras_object",
+    "to_categorical",
+]
