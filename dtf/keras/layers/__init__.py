@@ -1,0 +1,17 @@
+"""`keras.layers`: the Layer base class and the built-in layers."""
+
+from dtf.keras.layers.core import (  # noqa: F401
+    Activation,
+    ActivityRegularization,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    Lambda,
+    Permute,
+    RepeatVector,
+    Reshape,
+)
+from dtf.keras.layers.input_layer import Input, InputLayer  # noqa: F401
+from dtf.keras.layers.input_spec import InputSpec  # noqa: F401
+from dtf.keras.layers.layer import Layer  # noqa: F401
