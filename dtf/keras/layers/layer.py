@@ -338,7 +338,7 @@ class Layer:
                             dtype=dtype, constraint=constraints.get(constraint),
                             aggregation=_AGGREGATIONS.get(aggregation, aggregation or 0))
         variable.path = f"{self.name}/{name}"
-        self._tracker.add(variable)
+        self._tracker.add(variable, counted=False)
         if regularizer is not None:
             reg = regularizers.get(regularizer)
             self._callable_losses.append(_WeightPenalty(reg, variable))
@@ -581,6 +581,7 @@ class Layer:
             args, kwargs = self._auto_config
             try:
                 bound = inspect.signature(type(self).__init__).bind(None, *args, **kwargs)
+                bound.apply_defaults()
             except TypeError:
                 bound = None
             extra = {}

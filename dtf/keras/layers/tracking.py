@@ -49,12 +49,15 @@ class Tracker:
             return self.metrics
         return None
 
-    def add(self, obj):
+    def add(self, obj, counted=True):
+        """Tracks `obj`. `counted`: an attribute refers to it (False for `add_weight`, whose
+        Variable stays tracked until an attribute that held it is reassigned)."""
         collection = self._kind(obj)
         if collection is None:
             return
-        key = id(obj)
-        self.refcounts[key] = self.refcounts.get(key, 0) + 1
+        if counted:
+            key = id(obj)
+            self.refcounts[key] = self.refcounts.get(key, 0) + 1
         if _index_of(collection, obj) < 0:
             collection.append(obj)
 

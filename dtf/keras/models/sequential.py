@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
 from dtf.compile.symbolic import placeholder
 from dtf.keras.layers.input_layer import InputLayer
 from dtf.keras.layers.layer import Layer
@@ -116,6 +118,14 @@ class Sequential(Model):
     @property
     def layers(self) -> list:
         return list(self._tracker.layers)
+
+    def _convert_inputs(self, inputs):
+        """NumPy data to Tensors, dtypes kept: each layer casts what it receives itself."""
+        if isinstance(inputs, np.ndarray):
+            from dtf.ops.creation_ops import convert_to_tensor
+
+            return convert_to_tensor(inputs)
+        return inputs
 
     def call(self, inputs, training=None, mask=None):
         x = inputs

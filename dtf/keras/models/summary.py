@@ -121,9 +121,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
             line += " " * (positions[i] - len(line))
         print_fn(line)
 
-    layers = model.layers
-    if getattr(model, "_input_layer", None) is not None:
-        layers = [model._input_layer] + layers
+    layers = model.layers  # a Sequential model's InputLayer is not listed, as in Keras
     if layer_range is not None:
         names = [layer.name for layer in layers]
         start, stop = (names.index(layer_range[0]), names.index(layer_range[1]) + 1)
