@@ -1,0 +1,238 @@
+"""The optimizers' update rules as pure functions of arrays.
+
+Each `*_update(xp, var, grad, <slots>, lr, ...)` takes the current arrays of one variable, its
+gradient and its slot variables (momentums, velocities, ...) and returns the new arrays; it
+never writes into an array it was given (Variables are copy-on-write: a Tensor read earlier may
+share the old array). `xp` is the array module of the arrays (NumPy or CuPy); scalar
+coefficients (bias corrections, ...) are computed on the host with NumPy in the variable's
+dtype. `lr` is the learning rate as a NumPy scalar of the variable's dtype and `step` the
+1-based optimizer step the update is for (Keras' `iterations + 1`).
+
+The optimizer classes apply these straight onto their Variables (no op-table dispatch, no
+tape); the parameter server, fused GPU kernels and `dtf.function` reuse them.
+
+Every formula follows Keras 3 to the order of operations, so that float32 results agree with
+Keras to the last bits: Keras computes `1 - beta_1` in Python (float64, then rounded to the
+variable's dtype) in Adam, but from the cast `beta_1` in Nadam, and so on. Python floats
+combine with arrays as TensorFlow's do (NumPy >= 2 treats them as "weak": the array's dtype
+wins).
+
+Temporaries created here are updated in place (`x *= c`) to save allocations; inputs never are.
+
+Example:
+    >>> var, grad = np.array([1., 2.], np.float32), np.array([.1, .2], np.float32)
+    >>> new_var, (momentum,) = sgd_update(np, var, grad, (None,), np.float32(0.1), 0.0, False)
+    >>> new_var
+    array([0.99, 1.98], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "adadelta_update",
+    "adagrad_update",
+    "adam_update",
+    "adamax_update",
+    "clip_by_global_norm",
+    "clip_by_norm",
+    "ftrl_update",
+    "nadam_u_product",
+    "nadam_update",
+    "rmsprop_update",
+    "sgd_update",
+]
+
+
+def sgd_update(xp, var, grad, slots, lr, momentum, nesterov):
+    """SGD: `var - lr * grad`, or with momentum `m = momentum * m - lr * grad`, `var + m`
+    (Nesterov: `var + momentum * m - lr * grad`). `slots` is `(m,)`, `(None,)` when the
+    optimizer has no momentum."""
+    (m,) = slots
+    if m is None:
+        return var - grad * lr, (None,)
+    momentum = _cast(var.dtype.type, momentum)
+    scaled_grad = grad * lr
+    m = m * momentum
+    m -= scaled_grad
+    if nesterov:
+        step = m * momentum
+        step -= scaled_grad
+        return var + step, (m,)
+    return var + m, (m,)
+
+
+def adam_update(xp, var, grad, slots, lr, step, beta_1, beta_2, epsilon):
+    """Adam (and AdamW, whose weight decay the optimizer base applies before this).
+    `slots` is `(m, v)`, or `(m, v, v_hat)` for AMSGrad."""
+    dtype = var.dtype.type
+    local_step = dtype(step)
+    beta_1_power = np.power(_cast(dtype, beta_1), local_step)
+    beta_2_power = np.power(_cast(dtype, beta_2), local_step)
+    alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    m, v = slots[0], slots[1]
+    delta = grad - m
+    delta *= 1 - beta_1
+    m = m + delta
+    delta = xp.square(grad)
+    delta -= v
+    delta *= 1 - beta_2
+    v = v + delta
+    new_slots = (m, v)
+    if len(slots) == 3:  # AMSGrad: the update divides by the running maximum of v
+        v_hat = xp.maximum(slots[2], v)
+        new_slots = (m, v, v_hat)
+        v = v_hat
+    numerator = m * alpha
+    denominator = xp.sqrt(v)
+    denominator += epsilon
+    numerator /= denominator
+    return var - numerator, new_slots
+
+
+def rmsprop_update(xp, var, grad, slots, lr, rho, momentum, epsilon, centered):
+    """RMSprop; `slots` is `(velocity, momentum or None, average_gradient or None)`."""
+    velocity, momentum_slot, average_grad = slots
+    velocity = rho * velocity + (1 - rho) * xp.square(grad)
+    if centered:
+        average_grad = rho * average_grad + (1 - rho) * grad
+        denominator = velocity - xp.square(average_grad)
+        denominator += epsilon
+    else:
+        denominator = velocity + epsilon
+    increment = lr * grad
+    increment /= xp.sqrt(denominator)
+    if momentum > 0:
+        momentum_slot = momentum * momentum_slot + increment
+        return var - momentum_slot, (velocity, momentum_slot, average_grad)
+    return var - increment, (velocity, momentum_slot, average_grad)
+
+
+def adagrad_update(xp, var, grad, slots, lr, epsilon):
+    """Adagrad; `slots` is `(accumulator,)`."""
+    (accumulator,) = slots
+    accumulator = accumulator + xp.square(grad)
+    scaled_grad = lr * grad
+    denominator = accumulator + epsilon
+    scaled_grad /= xp.sqrt(denominator)
+    return var - scaled_grad, (accumulator,)
+
+
+def adadelta_update(xp, var, grad, slots, lr, rho, epsilon):
+    """Adadelta; `slots` is `(accumulated_grad, accumulated_delta_var)`."""
+    accumulated_grad, accumulated_delta = slots
+    accumulated_grad = rho * accumulated_grad + (1 - rho) * xp.square(grad)
+    # delta = -rms(accumulated_delta) * grad / rms(accumulated_grad), rms(x) = sqrt(x + eps)
+    delta = xp.sqrt(accumulated_delta + epsilon)
+    delta *= grad
+    delta /= xp.sqrt(accumulated_grad + epsilon)
+    delta = -delta
+    accumulated_delta = rho * accumulated_delta + (1 - rho) * xp.square(delta)
+    return var + lr * delta, (accumulated_grad, accumulated_delta)
+
+
+def nadam_u_product(u_product, beta_1, step):
+    """Nadam's momentum cache after `step`: `u_product * beta_1 * (1 - 0.5 * 0.96 ** step)`,
+    in the cache's dtype (the first variable's). The optimizer updates it once per step, before
+    the variables' updates."""
+    dtype = u_product.dtype.type
+    return u_product * beta_1 * (1.0 - 0.5 * np.power(dtype(0.96), dtype(step)))
+
+
+def nadam_update(xp, var, grad, slots, lr, step, u_product, beta_1, beta_2, epsilon):
+    """Nadam; `slots` is `(m, v)`, `u_product` the momentum cache already updated for `step`
+    (see `nadam_u_product`)."""
+    dtype = var.dtype.type
+    local_step = dtype(step)
+    next_step = dtype(step + 1)
+    decay = _cast(dtype, 0.96)
+    beta_1 = _cast(dtype, beta_1)
+    beta_2 = _cast(dtype, beta_2)
+    u_t = beta_1 * (1.0 - 0.5 * np.power(decay, local_step))
+    u_t_1 = beta_1 * (1.0 - 0.5 * np.power(decay, next_step))
+    u_product_t = dtype(u_product)
+    u_product_t_1 = u_product_t * u_t_1
+    beta_2_power = np.power(beta_2, local_step)
+    m, v = slots
+    delta = grad - m
+    delta *= 1 - beta_1  # Keras subtracts the cast beta_1 here (unlike Adam)
+    m = m + delta
+    delta = xp.square(grad)
+    delta -= v
+    delta *= 1 - beta_2
+    v = v + delta
+    m_hat = (u_t_1 * m) / (1 - u_product_t_1)
+    m_hat += ((1 - u_t) * grad) / (1 - u_product_t)
+    v_hat = v / (1 - beta_2_power)
+    m_hat *= lr
+    denominator = xp.sqrt(v_hat)
+    denominator += epsilon
+    m_hat /= denominator
+    return var - m_hat, (m, v)
+
+
+def adamax_update(xp, var, grad, slots, lr, step, beta_1, beta_2, epsilon):
+    """Adamax; `slots` is `(m, u)` (u: the exponentially weighted infinity norm)."""
+    dtype = var.dtype.type
+    beta_1_power = np.power(_cast(dtype, beta_1), dtype(step))
+    m, u = slots
+    delta = grad - m
+    delta *= 1 - beta_1
+    m = m + delta
+    u = xp.maximum(beta_2 * u, xp.abs(grad))
+    numerator = lr * m
+    denominator = u + epsilon
+    denominator *= 1 - beta_1_power
+    numerator /= denominator
+    return var - numerator, (m, u)
+
+
+def ftrl_update(xp, var, grad, slots, lr, learning_rate_power, l1_regularization_strength,
+                l2_regularization_strength, l2_shrinkage_regularization_strength, beta):
+    """FTRL-proximal; `slots` is `(accumulator, linear)`."""
+    accumulator, linear = slots
+    l2_reg = l2_regularization_strength + beta / (2.0 * lr)
+    grad_to_use = grad + (2 * l2_shrinkage_regularization_strength) * var
+    new_accumulator = accumulator + xp.square(grad)
+    new_power = xp.power(new_accumulator, -learning_rate_power)
+    sigma = new_power - xp.power(accumulator, -learning_rate_power)
+    sigma /= lr
+    sigma *= var
+    linear = linear + (grad_to_use - sigma)
+    quadratic = new_power / lr
+    quadratic += 2 * l2_reg
+    l1 = l1_regularization_strength
+    new_var = xp.clip(linear, -l1, l1) - linear
+    new_var /= quadratic
+    return new_var, (new_accumulator, linear)
+
+
+def _cast(dtype, value):
+    """A Python hyperparameter as Keras' `ops.cast(value, variable.dtype)` makes it: Keras
+    converts the Python float to a float32 tensor first, so a float64 variable sees
+    `float64(float32(0.9))`, not `0.9`."""
+    return dtype(np.float32(value))
+
+
+# -- gradient clipping --------------------------------------------------------------------------
+def clip_by_norm(xp, grad, clip_norm):
+    """`grad * clip_norm / max(||grad||, clip_norm)`, as `tf.clip_by_norm` (a zero gradient
+    stays zero)."""
+    l2sum = xp.sum(grad * grad)
+    l2norm = xp.sqrt(l2sum) if l2sum > 0 else l2sum
+    scaled = grad * clip_norm
+    scaled /= xp.maximum(l2norm, grad.dtype.type(clip_norm))
+    return scaled
+
+
+def clip_by_global_norm(xp, grads, clip_norm):
+    """Scales all `grads` by `clip_norm / max(global_norm, clip_norm)` (Keras'
+    `clip_by_global_norm`: a non-finite global norm makes every gradient NaN)."""
+    dtype = grads[0].dtype.type
+    squared = [dtype(xp.sum(xp.square(g))) for g in grads]
+    use_norm = np.sqrt(np.sum(np.stack(squared)))
+    with np.errstate(divide="ignore"):  # a zero norm gives 1/0 = inf: the scale is then 1
+        scale = clip_norm * np.minimum(1.0 / use_norm, 1.0 / clip_norm)
+    scale = scale + (use_norm - use_norm)  # NaN for inf/NaN norms, a no-op otherwise
+    return [g * g.dtype.type(scale) for g in grads]
