@@ -19,7 +19,7 @@ from dtf.keras.saving.serialization import deserialize_keras_object, serialize_k
 from dtf.ops.creation_ops import convert_to_tensor, eye
 from dtf.ops.linalg_ops import matmul
 from dtf.ops.math_ops import abs as _abs
-from dtf.ops.math_ops import minimum, rsqrt, square
+from dtf.ops.math_ops import maximum, rsqrt, square
 from dtf.ops.reduce_ops import reduce_sum
 from dtf.tensor import Tensor
 
@@ -177,10 +177,11 @@ class OrthogonalRegularizer(Regularizer):
             raise ValueError(f"Inputs to OrthogonalRegularizer must have rank 2. Received: "
                              f"inputs.shape={x.shape}")
         axis = 1 if self.mode == "rows" else 0
-        # Keras' normalize: x * min(rsqrt(sum(x^2)), 1 / epsilon)
+        # Keras' normalize, x * min(rsqrt(sum(x^2)), 1 / epsilon), without dividing by zero
         from dtf.keras.backend import epsilon
 
-        x = x * minimum(rsqrt(reduce_sum(square(x), axis=axis, keepdims=True)), 1.0 / epsilon())
+        eps = epsilon()
+        x = x * rsqrt(maximum(reduce_sum(square(x), axis=axis, keepdims=True), eps * eps))
         if self.mode == "rows":
             product, size = matmul(x, x, transpose_b=True), x.shape[0]
         else:

@@ -86,8 +86,9 @@ def _symbolic_to_categorical(y, num_classes, dtype):
 def normalize(x, axis=-1, order=2):
     """`x` divided by its `order`-norm along `axis` (zero norms leave the values as they are).
 
-    NumPy input gives a NumPy array; tensors (and symbolic tensors) a tensor, computed as
-    Keras does with an epsilon guard.
+    NumPy input gives a NumPy array (as Keras, a 1-D input comes back with a leading axis of
+    size 1); tensors (and symbolic tensors) a tensor, computed as Keras does with an epsilon
+    guard.
 
     Args:
         x: the array to normalize.
@@ -114,7 +115,7 @@ def _tensor_normalize(x, axis, order):
     from dtf.ops.array_ops import expand_dims
     from dtf.ops.creation_ops import convert_to_tensor
     from dtf.ops.linalg_ops import norm as _norm
-    from dtf.ops.math_ops import maximum, minimum, rsqrt, square
+    from dtf.ops.math_ops import maximum, rsqrt, square
     from dtf.ops.reduce_ops import reduce_sum
 
     x = convert_to_tensor(x)
@@ -122,7 +123,8 @@ def _tensor_normalize(x, axis, order):
         x = expand_dims(x, 0)
     eps = epsilon()
     if order == 2:
-        inv_norm = rsqrt(reduce_sum(square(x), axis=axis, keepdims=True))
-        return x * minimum(inv_norm, 1.0 / eps)
+        # Keras' x * min(rsqrt(sum(x^2)), 1 / eps), written so that zero rows neither divide
+        # by zero nor give nan gradients
+        return x * rsqrt(maximum(reduce_sum(square(x), axis=axis, keepdims=True), eps * eps))
     norms = _norm(x, ord=order, axis=axis, keepdims=True)
     return x / maximum(norms, eps)
