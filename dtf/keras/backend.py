@@ -5,6 +5,9 @@ Each function is a thin layer over dtf ops, so it takes Tensors, Variables, NumP
 symbolic tensors (Keras inputs, traced functions) alike, and gradients flow through it. Only the
 functions about values (`eval`, `get_value`, `batch_get_value`, `set_value`, ...) read them.
 
+This module is longer than dtf's usual ~800 lines on purpose: it is Keras 2's one flat
+namespace of about a hundred small functions, kept in one file as Keras keeps it.
+
 Example:
     >>> from dtf import keras
     >>> K = keras.backend

@@ -138,7 +138,7 @@ class MinMaxNorm(Constraint):
 
     Example:
         >>> w = keras.constraints.MinMaxNorm(1.0, 2.0)(dtf.constant([[0.3], [0.4]]))
-        >>> float(dtf.norm(w))
+        >>> round(float(dtf.norm(w)), 5)
         1.0
     """
 

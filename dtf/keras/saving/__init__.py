@@ -5,7 +5,7 @@ Example:
     >>> from dtf import keras
     >>> config = keras.saving.serialize_keras_object(keras.initializers.Zeros())
     >>> keras.saving.deserialize_keras_object(config)
-    <...Zeros object at ...>
+    Zeros()
 """
 
 from dtf.keras.saving.serialization import (
