@@ -194,7 +194,12 @@ class GradientTape:
                     g = grads.get(oid) if oid in source_ids else grads.pop(oid, None)
                     if g is None:
                         continue
-                    in_grads = prim.vjp_fn(g, outputs[0], *inputs, **attrs)
+                    if prim.vjp_takes_needed:
+                        in_grads = prim.vjp_fn(g, outputs[0], *inputs,
+                                               needed=tuple(id(t) in reach for t in inputs),
+                                               **attrs)
+                    else:
+                        in_grads = prim.vjp_fn(g, outputs[0], *inputs, **attrs)
                 else:
                     gs = [grads.get(id(o)) if id(o) in source_ids else grads.pop(id(o), None)
                           for o in outputs]

@@ -68,19 +68,28 @@ def _matmul(xp, a, b, transpose_a=False, transpose_b=False):
     return xp.matmul(a, b)
 
 
-@_matmul.def_vjp
-def _(g, out, a, b, transpose_a=False, transpose_b=False):
-    ac, bc = conj(a), conj(b)
-    if not transpose_a and not transpose_b:
-        ga, gb = matmul(g, bc, transpose_b=True), matmul(ac, g, transpose_a=True)
-    elif transpose_a and not transpose_b:
-        ga, gb = matmul(bc, g, transpose_b=True), matmul(ac, g)
-    elif not transpose_a and transpose_b:
-        ga, gb = matmul(g, bc), matmul(g, ac, transpose_a=True)
-    else:
-        ga, gb = matmul(bc, g, transpose_a=True, transpose_b=True), \
-            matmul(g, ac, transpose_a=True, transpose_b=True)
-    return unbroadcast(ga, a), unbroadcast(gb, b)
+@_matmul.def_vjp(takes_needed=True)
+def _(g, out, a, b, transpose_a=False, transpose_b=False, needed=(True, True)):
+    ga = gb = None
+    if needed[0]:
+        bc = conj(b)
+        if not transpose_a:
+            ga = matmul(g, bc, transpose_b=not transpose_b)
+        elif not transpose_b:
+            ga = matmul(bc, g, transpose_b=True)
+        else:
+            ga = matmul(bc, g, transpose_a=True, transpose_b=True)
+        ga = unbroadcast(ga, a)
+    if needed[1]:
+        ac = conj(a)
+        if not transpose_b:
+            gb = matmul(ac, g, transpose_a=not transpose_a)
+        elif not transpose_a:
+            gb = matmul(g, ac, transpose_a=True)
+        else:
+            gb = matmul(g, ac, transpose_a=True, transpose_b=True)
+        gb = unbroadcast(gb, b)
+    return ga, gb
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,

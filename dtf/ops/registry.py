@@ -54,6 +54,9 @@ class Primitive:
         vjp_fn: `vjp_fn(g, out, *inputs, **attrs)` -> tuple of input gradients (Tensor or None),
             one per input; `g` and `out` are tuples when the primitive has several outputs.
             None for ops that are not differentiable (comparisons, argmax, ...).
+        vjp_takes_needed: the VJP accepts `needed=` (a tuple of bools, one per input) and
+            skips the gradients of inputs the tape does not need (matmul: no gradient for the
+            data when only the weights are asked for).
         num_outputs: how many tensors `impl` returns; None when that depends on the inputs
             (`unstack`, `split`): `impl` then always returns a tuple.
         data_dependent_shape: the output's shape depends on input values (`where` with one
@@ -71,6 +74,7 @@ class Primitive:
         "shape_fn",
         "stateful",
         "vjp_fn",
+        "vjp_takes_needed",
     )
 
     def __init__(self, name: str, impl: Callable, shape_fn: Callable, num_outputs: int = 1,
@@ -82,11 +86,17 @@ class Primitive:
         self.impl = impl
         self.shape_fn = shape_fn
         self.vjp_fn = None
+        self.vjp_takes_needed = False
         self.num_outputs = num_outputs
         self.differentiable = differentiable
 
-    def def_vjp(self, fn: Callable) -> Callable:
+    def def_vjp(self, fn: Callable = None, *, takes_needed: bool = False) -> Callable:
+        """Registers the VJP (a decorator; `@p.def_vjp(takes_needed=True)` for VJPs that
+        accept `needed=`)."""
+        if fn is None:
+            return lambda f: self.def_vjp(f, takes_needed=takes_needed)
         self.vjp_fn = fn
+        self.vjp_takes_needed = takes_needed
         return fn
 
     def __call__(self, *inputs, **attrs):
