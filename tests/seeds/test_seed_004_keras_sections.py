@@ -23,6 +23,7 @@ from dtf.keras import layers
 # The seed's code is pasted as it stands (its spacing and quotes included), so the
 # formatter leaves this module alone.
 # fmt: off
+# ruff: noqa: UP008, UP031  (the seed writes super(Cls, self) and "%.3f" % x)
 
 needs_function = pytest.mark.skipif(not hasattr(tf, "function"),
                                     reason="@tf.function arrives with the dtf.function issue")
