@@ -275,3 +275,13 @@ class CallContext(threading.local):
 
 
 call_context = CallContext()
+
+
+def _register_clear_session_hook():
+    from dtf.keras import backend
+
+    if reset_names not in backend._clear_session_hooks:
+        backend._clear_session_hooks.append(reset_names)
+
+
+_register_clear_session_hook()

@@ -290,3 +290,10 @@ def test_gradients_through_a_custom_layer_reach_its_weights():
     y = x.numpy() @ layer.w.numpy() + layer.b.numpy()
     npt.assert_allclose(gw.numpy(), x.numpy().T @ (2 * y), rtol=1e-5)
     npt.assert_allclose(gb.numpy(), (2 * y).sum(0), rtol=1e-5)
+
+
+def test_clear_session_restarts_layer_names():
+    keras.layers.Dense(1)
+    keras.backend.clear_session()
+    assert keras.layers.Dense(1).name == "dense"
+    assert keras.layers.Dense(1).name == "dense_1"
