@@ -66,7 +66,9 @@ class Adam(Optimizer):
             self._set_slots(self._momentums, self._velocities)
 
     def _update_arrays(self, xp, value, grad, slots, lr, step):
-        return updates.adam_update(xp, value, grad, slots, lr, step, self.beta_1, self.beta_2,
+        alpha = self._per_step(value.dtype, lambda: updates.adam_step_size(
+            value.dtype.type, lr, step, self.beta_1, self.beta_2))
+        return updates.adam_update(xp, value, grad, slots, alpha, self.beta_1, self.beta_2,
                                    self.epsilon)
 
     def get_config(self):

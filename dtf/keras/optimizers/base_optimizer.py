@@ -18,9 +18,7 @@ variable or a list of only `None` gradients raises, and no variable, slot or `it
 
 from __future__ import annotations
 
-import itertools
 import re
-import threading
 import warnings
 
 import numpy as np
@@ -31,15 +29,12 @@ from dtf.keras.optimizers.schedules.learning_rate_schedule import LearningRateSc
 from dtf.tensor import Tensor
 from dtf.variables import Variable, VariableAggregation
 
-__all__ = ["Optimizer", "reset_optimizer_names"]
+__all__ = ["Optimizer"]
 
 _backend_of = _backend.backend_of
 
-# -- unique default names ("adam", "adam_1", ...), as Keras' auto_name --------------------------
-_names_lock = threading.Lock()
-_name_counts: dict[str, itertools.count] = {}
-
-
+# -- default names ("adam", "adam_1", ...): Keras' auto_name, on keras.backend's counters, which
+# clear_session restarts
 def _to_snake_case(name: str) -> str:
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -47,35 +42,17 @@ def _to_snake_case(name: str) -> str:
 
 
 def _auto_name(class_name: str) -> str:
+    from dtf.keras import backend as keras_backend
+
     base = _to_snake_case(class_name)
-    with _names_lock:
-        n = next(_name_counts.setdefault(base, itertools.count()))
-    return base if n == 0 else f"{base}_{n}"
-
-
-def reset_optimizer_names() -> None:
-    """Starts default optimizer names afresh (`keras.backend.clear_session` calls this)."""
-    with _names_lock:
-        _name_counts.clear()
-
-
-def _register_clear_session_hook() -> None:
-    try:
-        from dtf.keras import backend as keras_backend
-    except ImportError:  # keras.backend not importable: nothing to hook into
-        return
-    hooks = getattr(keras_backend, "_clear_session_hooks", None)
-    if hooks is not None and reset_optimizer_names not in hooks:
-        hooks.append(reset_optimizer_names)
+    uid = keras_backend.get_uid(base)
+    return base if uid == 1 else f"{base}_{uid - 1}"
 
 
 def _floatx() -> str:
-    try:
-        from dtf.keras import backend as keras_backend
+    from dtf.keras import backend as keras_backend
 
-        return keras_backend.floatx()
-    except (ImportError, AttributeError):
-        return "float32"
+    return keras_backend.floatx()
 
 
 def _variable_label(variable) -> str:
@@ -223,6 +200,7 @@ class Optimizer:
         self._exclude_from_weight_decay_ids: set = set()
         self._exclude_from_weight_decay_pattern = None
         self._weight_decay_cache: dict[int, bool] = {}
+        self._step_cache: dict = {}
         # Built-ins implement _update_arrays; a subclass with its own update_step takes the
         # (slower) path that calls it per variable with Tensors.
         self._custom_update_step = type(self).update_step is not Optimizer.update_step
@@ -230,7 +208,6 @@ class Optimizer:
                                     aggregation=VariableAggregation.ONLY_FIRST_REPLICA)
         self._variables.append(self._iterations)
         self._learning_rate = self._make_learning_rate(learning_rate)
-        _register_clear_session_hook()
 
     def _make_learning_rate(self, learning_rate):
         if isinstance(learning_rate, LearningRateSchedule) or (
@@ -282,7 +259,7 @@ class Optimizer:
                 callable(learning_rate) and not getattr(learning_rate, "_is_dtf_variable", False)):
             self._learning_rate = learning_rate
             if getattr(previous, "_is_dtf_variable", False):
-                self._variables.remove(previous)
+                self._variables = [v for v in self._variables if v is not previous]
             return
         if isinstance(previous, LearningRateSchedule):
             raise TypeError(
@@ -446,25 +423,26 @@ class Optimizer:
             if len(variables) != len(grads):
                 raise ValueError(f"{label}: got {len(grads)} gradients for {len(variables)} "
                                  "variables; pass one gradient per variable.")
-        arrays = []
+        built, index = self.built, self._index
+        arrays, missing = [], []
         for grad, variable in zip(grads, variables):
             if not getattr(variable, "_is_dtf_variable", False):
                 raise TypeError(f"{label}: expected dtf.Variables to update, got "
                                 f"{type(variable).__name__} {variable!r}.")
-            arrays.append(None if grad is None else _gradient_array(grad, variable, label))
-        missing = [_variable_label(v) for g, v in zip(arrays, variables) if g is None]
+            if built and id(variable) not in index:
+                raise ValueError(
+                    f"Unknown variable: {variable}. This optimizer can only be called for the "
+                    "variables it was originally built with. When working with a new set of "
+                    "variables, you should recreate a new optimizer instance.")
+            if grad is None:
+                missing.append(_variable_label(variable))
+                arrays.append(None)
+            else:
+                arrays.append(_gradient_array(grad, variable, label))
         if len(missing) == len(arrays):
             raise ValueError(f"No gradients provided for any variable: {missing}.")
-        if not self.built:
+        if not built:
             self.build(variables)
-        else:
-            index = self._index
-            for variable in variables:
-                if id(variable) not in index:
-                    raise ValueError(
-                        f"Unknown variable: {variable}. This optimizer can only be called for "
-                        "the variables it was originally built with. When working with a new "
-                        "set of variables, you should recreate a new optimizer instance.")
         if missing:
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the "
                           "loss. If using `model.compile()`, did you forget to provide a `loss` "
@@ -489,7 +467,7 @@ class Optimizer:
             >>> w = dtf.Variable(3.0)
             >>> opt = keras.optimizers.SGD(0.1)
             >>> _ = opt.minimize(lambda: w * w, [w])
-            >>> float(w)
+            >>> print(w.numpy())
             2.4
         """
         from dtf.autodiff.tape import GradientTape
@@ -574,8 +552,18 @@ class Optimizer:
             return _as_lr_scalar(lr(self._iterations))
         return _as_lr_scalar(lr())
 
+    def _per_step(self, dtype, compute):
+        """`compute()`, once per step and variable dtype (scalars such as Adam's bias-corrected
+        step size, which all variables of a dtype share)."""
+        cache = self._step_cache
+        value = cache.get(dtype)
+        if value is None:
+            value = cache[dtype] = compute()
+        return value
+
     def _update(self, grads, variables) -> None:
         """Clipping, weight decay and the update step of every variable."""
+        self._step_cache = {}
         grads = self._clip_gradients(grads)
         lr = self._learning_rate_scalar()
         step = self._current_step() + 1
@@ -590,16 +578,17 @@ class Optimizer:
         update = self._update_arrays
         index = self._index
         slot_table = self._slot_table
+        lr_dtype = lr.dtype
         for grad, variable in zip(grads, variables):
             value = variable._value
             dtype = value.dtype
-            lr_v = lr if lr.dtype == dtype else dtype.type(lr)
+            lr_v = lr if dtype is lr_dtype or dtype == lr_dtype else dtype.type(lr)
             if decay is not None and self._use_weight_decay(variable):
                 value = value - value * updates._cast(dtype.type, decay) * lr_v
             slots = slot_table[index[id(variable)]]
+            xp = np if type(value) is np.ndarray else _backend_of(value).xp
             new_value, new_slots = update(
-                _backend_of(value).xp, value, grad,
-                tuple(None if s is None else s._value for s in slots), lr_v, step)
+                xp, value, grad, [None if s is None else s._value for s in slots], lr_v, step)
             variable._value = new_value
             for slot, array in zip(slots, new_slots):
                 if slot is not None:
@@ -620,6 +609,7 @@ class Optimizer:
         function here."""
         grad = _gradient_array(gradient, variable, f"{type(self).__name__}.update_step")
         lr = _as_lr_scalar(learning_rate)
+        self._step_cache = {}
         value = variable._value
         slots = self._slot_table[self._index[id(variable)]]
         new_value, new_slots = self._update_arrays(

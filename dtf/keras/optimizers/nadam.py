@@ -67,8 +67,9 @@ class Nadam(Optimizer):
             np.asarray(self._u_product._value)[()], self.beta_1, step)
 
     def _update_arrays(self, xp, value, grad, slots, lr, step):
-        return updates.nadam_update(xp, value, grad, slots, lr, step, self._u_product._value,
-                                    self.beta_1, self.beta_2, self.epsilon)
+        coefficients = self._per_step(value.dtype, lambda: updates.nadam_coefficients(
+            value.dtype.type, step, self._u_product._value, self.beta_1, self.beta_2))
+        return updates.nadam_update(xp, value, grad, slots, lr, coefficients, self.epsilon)
 
     def get_config(self):
         config = super().get_config()
@@ -124,8 +125,10 @@ class Adamax(Optimizer):
         self._set_slots(self._m, self._u)
 
     def _update_arrays(self, xp, value, grad, slots, lr, step):
-        return updates.adamax_update(xp, value, grad, slots, lr, step, self.beta_1, self.beta_2,
-                                     self.epsilon)
+        bias_correction = self._per_step(value.dtype, lambda: updates.adamax_bias_correction(
+            value.dtype.type, step, self.beta_1))
+        return updates.adamax_update(xp, value, grad, slots, lr, bias_correction, self.beta_1,
+                                     self.beta_2, self.epsilon)
 
     def get_config(self):
         config = super().get_config()

@@ -28,7 +28,7 @@ class SGD(Optimizer):
         >>> w = dtf.Variable(1.0)
         >>> opt = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
         >>> _ = opt.minimize(lambda: w * w / 2.0, [w])  # d(loss)/dw = w
-        >>> float(w)
+        >>> print(w.numpy())
         0.9
     """
 

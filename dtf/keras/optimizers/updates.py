@@ -6,7 +6,9 @@ never writes into an array it was given (Variables are copy-on-write: a Tensor r
 share the old array). `xp` is the array module of the arrays (NumPy or CuPy); scalar
 coefficients (bias corrections, ...) are computed on the host with NumPy in the variable's
 dtype. `lr` is the learning rate as a NumPy scalar of the variable's dtype and `step` the
-1-based optimizer step the update is for (Keras' `iterations + 1`).
+1-based optimizer step the update is for (Keras' `iterations + 1`). Scalars that depend only on
+the step (Adam's bias-corrected step size, Nadam's momentum schedule) have their own function,
+so that an optimizer computes them once per step rather than once per variable.
 
 The optimizer classes apply these straight onto their Variables (no op-table dispatch, no
 tape); the parameter server, fused GPU kernels and `dtf.function` reuse them.
@@ -33,11 +35,14 @@ import numpy as np
 __all__ = [
     "adadelta_update",
     "adagrad_update",
+    "adam_step_size",
     "adam_update",
+    "adamax_bias_correction",
     "adamax_update",
     "clip_by_global_norm",
     "clip_by_norm",
     "ftrl_update",
+    "nadam_coefficients",
     "nadam_u_product",
     "nadam_update",
     "rmsprop_update",
@@ -63,14 +68,19 @@ def sgd_update(xp, var, grad, slots, lr, momentum, nesterov):
     return var + m, (m,)
 
 
-def adam_update(xp, var, grad, slots, lr, step, beta_1, beta_2, epsilon):
-    """Adam (and AdamW, whose weight decay the optimizer base applies before this).
-    `slots` is `(m, v)`, or `(m, v, v_hat)` for AMSGrad."""
-    dtype = var.dtype.type
+def adam_step_size(dtype, lr, step, beta_1, beta_2):
+    """Adam's bias-corrected step size `lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)` in `dtype`
+    (a NumPy scalar type), once per step and dtype."""
     local_step = dtype(step)
     beta_1_power = np.power(_cast(dtype, beta_1), local_step)
     beta_2_power = np.power(_cast(dtype, beta_2), local_step)
-    alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    return lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+
+
+def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon):
+    """Adam (and AdamW, whose weight decay the optimizer base applies before this), with the
+    step size `alpha` of `adam_step_size`. `slots` is `(m, v)`, or `(m, v, v_hat)` for
+    AMSGrad."""
     m, v = slots[0], slots[1]
     delta = grad - m
     delta *= 1 - beta_1
@@ -140,10 +150,10 @@ def nadam_u_product(u_product, beta_1, step):
     return u_product * beta_1 * (1.0 - 0.5 * np.power(dtype(0.96), dtype(step)))
 
 
-def nadam_update(xp, var, grad, slots, lr, step, u_product, beta_1, beta_2, epsilon):
-    """Nadam; `slots` is `(m, v)`, `u_product` the momentum cache already updated for `step`
-    (see `nadam_u_product`)."""
-    dtype = var.dtype.type
+def nadam_coefficients(dtype, step, u_product, beta_1, beta_2):
+    """Nadam's scalars for `step` in `dtype`, once per step and dtype: `(u_t, u_{t+1},
+    u_product_t, u_product_{t+1}, beta_2^t, 1 - beta_1, 1 - beta_2)`; `u_product` is the
+    momentum cache already updated for `step` (see `nadam_u_product`)."""
     local_step = dtype(step)
     next_step = dtype(step + 1)
     decay = _cast(dtype, 0.96)
@@ -154,13 +164,21 @@ def nadam_update(xp, var, grad, slots, lr, step, u_product, beta_1, beta_2, epsi
     u_product_t = dtype(u_product)
     u_product_t_1 = u_product_t * u_t_1
     beta_2_power = np.power(beta_2, local_step)
+    # Keras subtracts the cast betas here (Adam uses the Python floats)
+    return u_t, u_t_1, u_product_t, u_product_t_1, beta_2_power, 1 - beta_1, 1 - beta_2
+
+
+def nadam_update(xp, var, grad, slots, lr, coefficients, epsilon):
+    """Nadam; `slots` is `(m, v)`, `coefficients` those of `nadam_coefficients`."""
+    u_t, u_t_1, u_product_t, u_product_t_1, beta_2_power, one_minus_beta_1, \
+        one_minus_beta_2 = coefficients
     m, v = slots
     delta = grad - m
-    delta *= 1 - beta_1  # Keras subtracts the cast beta_1 here (unlike Adam)
+    delta *= one_minus_beta_1
     m = m + delta
     delta = xp.square(grad)
     delta -= v
-    delta *= 1 - beta_2
+    delta *= one_minus_beta_2
     v = v + delta
     m_hat = (u_t_1 * m) / (1 - u_product_t_1)
     m_hat += ((1 - u_t) * grad) / (1 - u_product_t)
@@ -172,10 +190,14 @@ def nadam_update(xp, var, grad, slots, lr, step, u_product, beta_1, beta_2, epsi
     return var - m_hat, (m, v)
 
 
-def adamax_update(xp, var, grad, slots, lr, step, beta_1, beta_2, epsilon):
-    """Adamax; `slots` is `(m, u)` (u: the exponentially weighted infinity norm)."""
-    dtype = var.dtype.type
-    beta_1_power = np.power(_cast(dtype, beta_1), dtype(step))
+def adamax_bias_correction(dtype, step, beta_1):
+    """Adamax's `1 - beta_1^t` in `dtype`, once per step and dtype."""
+    return 1 - np.power(_cast(dtype, beta_1), dtype(step))
+
+
+def adamax_update(xp, var, grad, slots, lr, bias_correction, beta_1, beta_2, epsilon):
+    """Adamax; `slots` is `(m, u)` (u: the exponentially weighted infinity norm),
+    `bias_correction` that of `adamax_bias_correction`."""
     m, u = slots
     delta = grad - m
     delta *= 1 - beta_1
@@ -183,7 +205,7 @@ def adamax_update(xp, var, grad, slots, lr, step, beta_1, beta_2, epsilon):
     u = xp.maximum(beta_2 * u, xp.abs(grad))
     numerator = lr * m
     denominator = u + epsilon
-    denominator *= 1 - beta_1_power
+    denominator *= bias_correction
     numerator /= denominator
     return var - numerator, (m, u)
 

@@ -3,8 +3,8 @@
 Example:
     >>> schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10,
     ...                                                        decay_rate=0.5)
-    >>> float(schedule(10))
-    0.05
+    >>> schedule(10)
+    <dtf.Tensor: shape=(), dtype=float32, numpy=0.05>
 """
 
 from dtf.keras.optimizers.schedules.learning_rate_schedule import (

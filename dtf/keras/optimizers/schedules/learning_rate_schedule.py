@@ -131,8 +131,8 @@ class ExponentialDecay(LearningRateSchedule):
 
     Example:
         >>> schedule = ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)
-        >>> float(schedule(19))
-        0.05
+        >>> schedule(19)
+        <dtf.Tensor: shape=(), dtype=float32, numpy=0.05>
     """
 
     _keras_api_module = _PUBLIC_MODULE
@@ -172,8 +172,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     Example:
         >>> schedule = PiecewiseConstantDecay([100, 200], [1.0, 0.5, 0.1])
-        >>> [float(schedule(s)) for s in (100, 101, 201)]
-        [1.0, 0.5, 0.1]
+        >>> schedule(np.array([100, 101, 201])).numpy()
+        array([1. , 0.5, 0.1], dtype=float32)
     """
 
     _keras_api_module = _PUBLIC_MODULE
