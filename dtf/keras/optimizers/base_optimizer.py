@@ -98,10 +98,10 @@ def _gradient_array(grad, variable, optimizer_name):
 def _densify(slices, value):
     """An IndexedSlices-like gradient (`values`, `indices`, `dense_shape`) as a dense array."""
     xp = _backend_of(value).xp
-    values = np.asarray(slices.values)
-    indices = np.asarray(slices.indices)
+    values = xp.asarray(np.asarray(slices.values), dtype=value.dtype)
+    indices = xp.asarray(np.asarray(slices.indices))
     dense = xp.zeros(tuple(int(d) for d in np.asarray(slices.dense_shape)), dtype=value.dtype)
-    np.add.at(dense, indices, values.astype(value.dtype))
+    xp.add.at(dense, indices, values)  # repeated indices add up, as tf.convert_to_tensor does
     return dense
 
 
