@@ -375,19 +375,15 @@ class Lambda(Layer):
             not isinstance(input_shape[0], (list, tuple)) else tuple(self._output_shape)
 
     def get_config(self):
-        import base64
-        import marshal
+        import warnings
+
+        from dtf.keras.saving import serialization
 
         config = super().get_config()
-        fn = self.function
-        if getattr(fn, "__name__", "<lambda>") != "<lambda>" and \
-                getattr(fn, "__module__", None) not in (None, "__main__"):
-            config["function"] = {"class_name": "function", "config": fn.__name__,
-                                  "module": fn.__module__}
-        else:
-            code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
-            config["function"] = {"class_name": "__lambda__", "config": {
-                "code": code, "defaults": fn.__defaults__, "closure": None}}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a lambda: from_config says what loading needs
+            config["function"] = serialization.serialize_keras_object(self.function)
+        config["function_module"] = getattr(self.function, "__module__", None)
         config["arguments"] = self.arguments
         config["output_shape"] = self._output_shape if not callable(self._output_shape) \
             else None
@@ -395,29 +391,25 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
+        """Rebuilds the layer; a lambda's bytecode loads only with `safe_mode=False` (it can
+        run arbitrary code), its globals taken from the module that defined it, as Keras."""
+        import sys
+
+        from dtf.keras.saving import serialization
+
         config = dict(config)
         fn = config.pop("function")
+        module = config.pop("function_module", None)
         if isinstance(fn, dict) and fn.get("class_name") == "__lambda__":
             if safe_mode:
                 raise ValueError(
-                    "Requested the deserialization of a Lambda layer whose function is Python "
-                    "bytecode. Loading it runs arbitrary code: pass safe_mode=False if you "
-                    "trust the source.")
-            import base64
-            import marshal
-            import types
-
-            code = marshal.loads(base64.b64decode(fn["config"]["code"]))
-            defaults = fn["config"].get("defaults")
-            fn = types.FunctionType(code, globals(), "<lambda>",
-                                    tuple(defaults) if defaults else None)
-        elif isinstance(fn, dict):
-            import importlib
-
-            if custom_objects and fn["config"] in custom_objects:
-                fn = custom_objects[fn["config"]]
-            else:
-                fn = getattr(importlib.import_module(fn["module"]), fn["config"])
+                    "Requested the deserialization of a Lambda layer whose function is a Python "
+                    "lambda. Loading it runs arbitrary code: pass safe_mode=False if you trust "
+                    "the source.")
+            globs = dict(vars(sys.modules[module])) if module in sys.modules else None
+            fn = serialization._func_load(fn["config"]["value"], globs)
+        else:
+            fn = serialization.deserialize_keras_object(fn, custom_objects=custom_objects)
         return cls(function=fn, **config)
 
 

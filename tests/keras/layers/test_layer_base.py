@@ -297,3 +297,20 @@ def test_clear_session_restarts_layer_names():
     keras.backend.clear_session()
     assert keras.layers.Dense(1).name == "dense"
     assert keras.layers.Dense(1).name == "dense_1"
+
+
+def _double(x):
+    return x * 2.0
+
+
+def test_lambda_layer_config_round_trip():
+    named = keras.layers.Lambda(_double)
+    clone = keras.layers.Lambda.from_config(named.get_config(),
+                                            custom_objects={"_double": _double})
+    npt.assert_array_equal(clone(dtf.ones(2)).numpy(), [2.0, 2.0])
+    anonymous = keras.layers.Lambda(lambda x: dtf.square(x) + 1.0)
+    config = anonymous.get_config()
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        keras.layers.Lambda.from_config(config)
+    loaded = keras.layers.Lambda.from_config(config, safe_mode=False)
+    npt.assert_array_equal(loaded(dtf.constant([2.0])).numpy(), [5.0])
