@@ -190,8 +190,9 @@ class Dataset:
         return _GeneratorDataset(generator, spec, () if args is None else tuple(args))
 
     @staticmethod
-    def range(*args, dtype=dtypes.int64, name=None) -> Dataset:
-        """The numbers `range(start, stop, step)` as scalar Tensors (int64 by default).
+    def range(*args, output_type=dtypes.int64, name=None) -> Dataset:
+        """The numbers `range(start, stop, step)` as scalar Tensors of `output_type` (int64
+        by default).
 
         Example:
             >>> list(dtf.data.Dataset.range(1, 8, 3).as_numpy_iterator())
@@ -204,7 +205,7 @@ class Dataset:
             raise TypeError("Dataset.range takes 1 to 3 arguments: (stop), (start, stop) or "
                             "(start, stop, step), as Python's range.")
         return _RangeDataset(0 if r.start is None else r.start, r.stop,
-                             1 if r.step is None else r.step, dtype)
+                             1 if r.step is None else r.step, output_type)
 
     @staticmethod
     def counter(start=0, step=1, dtype=dtypes.int64, name=None) -> Dataset:
