@@ -100,11 +100,8 @@ def test_tensors_and_operations():
 
 
 def test_keras_backend_square_transpose():
-    try:
-        # In [14]
-        from dtf import keras
-    except ImportError:
-        pytest.skip("dtf.keras arrives with the Keras issue")
+    # In [14]
+    from dtf import keras
 
     t = tf.constant([[1.,2.,3.],[4.,5.,6.]])
 

@@ -6,7 +6,7 @@ Each test pastes a code block of ``../shared/seeds/004_*.txt`` with only
 exact text for printed tensors without randomness (``tf`` read as ``dtf``), shapes, dtypes and
 the formulas the values obey where they are random.  The Keras sections of this seed (layers,
 training loops, losses, metrics, tf.function, the Functional API, the VAE and the
-hypernetwork) are covered by the Keras issue's tests.
+hypernetwork) are in ``test_seed_004_keras_sections.py``.
 """
 
 import numpy as np

@@ -443,8 +443,8 @@ def test_keeping_track_of_training_metrics(mnist_dataset, capsys):
         accuracy.reset_states()
 
     out = capsys.readouterr().out
-    assert re.fullmatch(r"Epoch: 0 Step: 0\nTotal running accuracy so far: 0\.\d{3}\n"
-                        r"Epoch: 1 Step: 0\nTotal running accuracy so far: 0\.\d{3}\n", out)
+    assert re.fullmatch(r"Epoch: 0 Step: 0\nTotal running accuracy so far: [01]\.\d{3}\n"
+                        r"Epoch: 1 Step: 0\nTotal running accuracy so far: [01]\.\d{3}\n", out)
     assert results[1] > results[0] > 0.3  # the running accuracy rises (the guide: .87 -> .94)
     assert float(accuracy.result()) == 0.0  # reset
 
