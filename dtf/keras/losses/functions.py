@@ -34,7 +34,6 @@ from dtf.ops.math_ops import (
     log,
     logical_or,
     maximum,
-    minimum,
     not_equal,
     pow,
     rsqrt,
@@ -177,9 +176,11 @@ def mean_squared_logarithmic_error(y_true, y_pred):
 
 
 def _l2_normalize(x, axis):
-    """Keras' `normalize(x, axis, order=2)`: x * min(rsqrt(sum(x ** 2)), 1 / epsilon)."""
-    inv_norm = rsqrt(reduce_sum(square(x), axis=axis, keepdims=True))
-    return x * minimum(inv_norm, _const(1.0 / _utils.epsilon(), x))
+    """Keras' `normalize(x, axis, order=2)`: x * min(rsqrt(sum(x ** 2)), 1 / epsilon),
+    computed as x * rsqrt(max(sum(x ** 2), epsilon ** 2)) (the same, since rsqrt decreases)
+    so that a zero vector divides nothing by zero."""
+    square_sum = reduce_sum(square(x), axis=axis, keepdims=True)
+    return x * rsqrt(maximum(square_sum, _const(_utils.epsilon() ** 2, x)))
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
