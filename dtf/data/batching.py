@@ -69,7 +69,9 @@ def stack_rows(rows) -> tuple:
     out = []
     for i, column in enumerate(zip(*rows)):
         try:
-            out.append(np.stack(column))
+            # NumPy scalars (rank-0 components) build an array directly, faster than stack
+            out.append(np.array(column) if isinstance(column[0], np.generic)
+                       else np.stack(column))
         except ValueError:
             shapes = [np.shape(c) for c in column]
             j = next(k for k, s in enumerate(shapes) if s != shapes[0])

@@ -287,27 +287,20 @@ _END = object()
 
 
 def shuffled_indices(src: np.ndarray, buffer_size: int, rng) -> np.ndarray:
-    """`buffer_shuffle` of a whole finite pass of indices, with the random draws and slot
-    arithmetic vectorized: only the ring updates remain in Python (about 0.1 us each)."""
+    """`buffer_shuffle` of a whole finite pass of indices, vectorized where it can be.
+
+    In pass positions, the ring is a window of the pass: step t swaps position t (the oldest
+    buffered element, whose slot the next input refills) with position t + k, k drawn
+    uniformly below min(buffer, n - t), and emits position t. So the random draws become
+    swap targets in one NumPy expression, and only the swaps remain in Python (~50 ns each).
+    """
     n = len(src)
     if n == 0:
         return src
-    b = min(buffer_size, n)  # the ring never holds more than n; slots are the same as above
+    b = min(buffer_size, n)
     t = np.arange(n, dtype=np.int64)
-    counts = np.minimum(b, n - t)
-    heads = t % b
-    slots = ((heads + (rng.random(n) * counts).astype(np.int64)) % b).tolist()
-    heads = heads.tolist()
-    values = src.tolist()
-    ring = values[:b]
-    out = []
-    append = out.append
-    refills = n - b
-    for j, h, new in zip(slots, heads, values[b:]):
-        append(ring[j])
-        ring[j] = ring[h]
-        ring[h] = new
-    for j, h in zip(slots[refills:], heads[refills:]):
-        append(ring[j])
-        ring[j] = ring[h]
-    return np.array(out, dtype=np.int64)
+    targets = (t + (rng.random(n) * np.minimum(b, n - t)).astype(np.int64)).tolist()
+    a = src.tolist()
+    for i, j in enumerate(targets):
+        a[i], a[j] = a[j], a[i]
+    return np.array(a, dtype=np.int64)

@@ -137,11 +137,19 @@ def normalize(element, what="element"):
 def flat_outputs(ret, n_expected=None, what="map_func"):
     """The flat tuple of host arrays of a user function's result (Tensors, arrays, Python
     values in tuples/dicts; a returned list is taken as a tuple, as `tf.data` does)."""
-    if type(ret) is Tensor:
+    flat = None
+    kind = type(ret)
+    if kind is Tensor:
         flat = (to_host(ret._value),)
-    elif type(ret) is tuple and all(type(t) is Tensor for t in ret):
-        flat = tuple(to_host(t._value) for t in ret)
-    else:
+    elif kind is tuple:
+        values = []
+        for t in ret:  # the common case, a tuple of Tensors, without the general walk
+            if type(t) is not Tensor:
+                break
+            values.append(to_host(t._value))
+        else:
+            flat = tuple(values)
+    if flat is None:
         if isinstance(ret, list):
             ret = tuple(ret)
         flat = tuple(to_array(leaf, what=f"value returned by {what}")
@@ -150,13 +158,6 @@ def flat_outputs(ret, n_expected=None, what="map_func"):
         raise ValueError(f"{what} returned {len(flat)} tensors, but its first call returned "
                          f"{n_expected}: it must return the same structure for every element.")
     return flat
-
-
-def output_structure(ret):
-    """The nesting of a user function's result (leaves are placeholders)."""
-    if isinstance(ret, list):
-        ret = tuple(ret)
-    return ret
 
 
 # -- flat tuples -> structured Tensors ----------------------------------------------------------
@@ -177,11 +178,3 @@ def make_unpacker(spec):
     if type(spec) is tuple:
         return pack_fn
     return lambda flat: (pack_fn(flat),)
-
-
-def spec_structure_repr(spec) -> str:
-    return repr(spec)
-
-
-def is_compatible_dtype(array, spec: TensorSpec) -> bool:
-    return array.dtype == spec.dtype._np
