@@ -25,6 +25,7 @@ from dtf.autodiff.tape import GradientTape, UnconnectedGradients, custom_gradien
 from dtf.backend import device  # noqa: F401
 from dtf.dtypes import *
 from dtf.dtypes import DType, as_dtype  # noqa: F401
+from dtf.ops import fused_ops as _fused_ops  # noqa: F401  (registers the fused primitives)
 from dtf.ops import operators as _operators
 from dtf.ops.array_ops import *
 from dtf.ops.creation_ops import *

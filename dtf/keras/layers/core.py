@@ -16,10 +16,23 @@ import numpy as np
 from dtf import nest
 from dtf.keras.layers.input_spec import InputSpec
 from dtf.keras.layers.layer import Layer
-from dtf.ops import array_ops, linalg_ops, nn_ops
+from dtf.ops import array_ops, fused_ops, linalg_ops, math_ops, nn_ops
 
 __all__ = ["Activation", "ActivityRegularization", "Dense", "Dropout", "Flatten", "Identity",
            "Lambda", "Permute", "RepeatVector", "Reshape"]
+
+
+def _fusable_activations():
+    """The activation functions `fused_dense` computes itself, by identity."""
+    from dtf.keras import activations
+
+    table = {activations.linear: "linear", activations.relu: "relu", nn_ops.relu: "relu",
+             activations.sigmoid: "sigmoid", math_ops.sigmoid: "sigmoid",
+             activations.tanh: "tanh", math_ops.tanh: "tanh"}
+    return {fn: name for fn, name in table.items() if name in fused_ops.FUSED_ACTIVATIONS}
+
+
+_FUSABLE: dict = {}  # filled on the first Dense (activations imports layers' dependencies)
 
 
 def _serialize(obj):
@@ -70,6 +83,8 @@ class Dense(Layer):
         self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
+        if not _FUSABLE:
+            _FUSABLE.update(_fusable_activations())
 
     def build(self, input_shape):
         last = input_shape[-1]
@@ -92,6 +107,10 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs):
+        fused = _FUSABLE.get(self.activation) if self.bias is not None else None
+        if fused is not None and inputs.shape.rank == 2:
+            # one primitive instead of matmul + bias_add + activation (see fused_ops)
+            return fused_ops.fused_dense(inputs, self.kernel, self.bias, fused)
         if inputs.shape.rank == 2:
             x = linalg_ops.matmul(inputs, self.kernel)
         else:

@@ -13,8 +13,9 @@ import math
 import numpy as np
 
 import dtf
-from dtf.testing.op_cases import OpCase, positive, rand
+from dtf.ops.fused_ops import fused_dense
 from dtf.ops.registry import get
+from dtf.testing.op_cases import OpCase, positive, rand
 
 _erf = np.vectorize(math.erf)
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -42,6 +43,10 @@ def _log_softmax(x, axis=-1):
 
 def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
+
+
+_ACTS = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0),
+         "sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh}
 
 
 def _seeded(fn, seed=7):
@@ -192,6 +197,10 @@ CASES = [
            [np.arange(12.0).reshape(6, 2)], grad=False),
     OpCase("random_shuffle/int_rank1", dtf.random.shuffle, [np.arange(5, dtype=np.int32)],
            grad=False),
+    # fused_dense: activation(x @ kernel + bias), one primitive
+    *[OpCase(f"fused_dense/{act}", lambda x, w, b, act=act: fused_dense(x, w, b, act),
+             [rand(3, 4), rand(4, 2), rand(2)],
+             lambda x, w, b, act=act: _ACTS[act](x @ w + b)) for act in _ACTS],
     OpCase("random_draw", lambda s: get("random_draw")(s, kind="normal", dtype="float32",
                                                         seed=1), [np.array([3, 2], np.int32)],
            grad=False),
