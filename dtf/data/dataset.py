@@ -304,8 +304,11 @@ class Dataset:
             >>> list(map(int, ds))
             [1, 2, 1, 2]
         """
-        from dtf.data.functional import _InterleaveDataset
+        from dtf.data.functional import _InterleaveDataset, _parallelism
 
+        # The datasets are read in the consumer's thread, in the deterministic order; the
+        # argument is checked as TensorFlow checks it.
+        _parallelism(num_parallel_calls, "interleave")
         return _InterleaveDataset(self, map_func, cycle_length, block_length)
 
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=None,
@@ -336,7 +339,11 @@ class Dataset:
             [TensorShape([2]), TensorShape([2])]
         """
         from dtf.data.batching import _BatchDataset
+        from dtf.data.functional import _parallelism
 
+        # Batches are gathered or stacked in the consumer's thread; the argument is checked
+        # as TensorFlow checks it.
+        _parallelism(num_parallel_calls, "batch")
         return _BatchDataset(self, batch_size, drop_remainder)
 
     def padded_batch(self, batch_size, padded_shapes=None, padding_values=None,

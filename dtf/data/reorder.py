@@ -187,6 +187,7 @@ class _RepeatDataset(_ReorderDataset):
 # -- shuffle --------------------------------------------------------------------------------------
 _SHUFFLE_STREAM = 0x5348_5546  # keeps dataset shuffles apart from the random ops' streams
 _UNBOUNDED = sys.maxsize
+_MAX_MATERIALIZED = 1 << 25  # longer passes stream their indices instead of holding them all
 
 
 class _ShuffleDataset(_ReorderDataset):
@@ -212,7 +213,7 @@ class _ShuffleDataset(_ReorderDataset):
 
     def _chunks(self, inner):
         rng = self._new_rng()
-        if self._input._cardinality() >= 0:
+        if 0 <= self._input._cardinality() <= _MAX_MATERIALIZED:
             yield shuffled_indices(concat_chunks(inner.chunks()), self._buffer_size, rng)
             return
         indices = itertools.chain.from_iterable(
