@@ -45,10 +45,12 @@ class ArraySource:
 
     def gather(self, indices) -> tuple:
         if type(indices) is range:
-            # A run (contiguous, or strided by shard) is a view: no copy. The arrays are the
-            # dataset's own copy, which nothing writes to, so the view is as good as a copy.
             s = slice(indices.start, indices.stop, indices.step)
-            return tuple(c[s] for c in self.components)
+            if indices.step == 1:
+                # A contiguous run is a view, no copy: the arrays are the dataset's own copy,
+                # which nothing writes to, so the view is as good as a copy.
+                return tuple(c[s] for c in self.components)
+            return tuple(np.ascontiguousarray(c[s]) for c in self.components)
         return tuple(c[indices] for c in self.components)
 
 
