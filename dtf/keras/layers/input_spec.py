@@ -37,11 +37,40 @@ class InputSpec:
         self.optional = optional
         self.allow_last_axis_squeeze = allow_last_axis_squeeze
         self.axes = {int(k): v for k, v in (axes or {}).items()}
+        self._fast = None
         if self.axes and (self.ndim is not None or self.max_ndim is not None):
             max_dim = (self.ndim if self.ndim is not None else self.max_ndim) - 1
             if max(self.axes) > max_dim:
                 raise ValueError(f"Axis {max(self.axes)} is greater than the maximum allowed "
                                  f"value: {max_dim}")
+
+    def accepts(self, shape: tuple) -> bool:
+        """A quick yes for the common case (an array's shape tuple that fits rank and axis
+        constraints); False means "check fully", which raises with the reason if it does not
+        fit."""
+        fast = self._fast
+        if fast is None:
+            if self.dtype is not None or self.shape is not None or self.allow_last_axis_squeeze:
+                fast = self._fast = False
+            else:
+                fast = self._fast = (self.ndim, self.min_ndim, self.max_ndim,
+                                     tuple((a, v) for a, v in self.axes.items() if v is not None))
+        if fast is False:
+            return False
+        ndim, min_ndim, max_ndim, axes = fast
+        rank = len(shape)
+        if (ndim is not None and rank != ndim) or (min_ndim is not None and rank < min_ndim) \
+                or (max_ndim is not None and rank > max_ndim):
+            return False
+        for axis, value in axes:
+            if not -rank <= axis < rank or shape[axis] != value:
+                return False
+        return True
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name != "_fast":
+            object.__setattr__(self, "_fast", None)
 
     def __repr__(self):
         parts = [f"dtype={self.dtype}" if self.dtype else "",

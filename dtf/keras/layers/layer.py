@@ -31,7 +31,7 @@ import numpy as np
 from dtf import dtypes, nest
 from dtf.compile.symbolic import SymbolicTensor
 from dtf.keras.layers import tracking
-from dtf.keras.layers.input_spec import assert_input_compatibility
+from dtf.keras.layers.input_spec import InputSpec, assert_input_compatibility
 from dtf.keras.layers.tracking import Tracker, call_context
 from dtf.tensor import Tensor
 from dtf.tensor_shape import TensorShape
@@ -52,6 +52,7 @@ _INTERNAL = frozenset({
     "_inbound_nodes", "_call_signature", "_call_has_training", "_call_has_mask",
     "_auto_config", "input_spec", "_activity_regularizer", "_batch_input_shape",
     "_metric_by_name", "supports_masking", "_autocast", "_build_shapes", "_self_setattr",
+    "_np_dtype", "_flat_cache",
 })
 
 
@@ -109,6 +110,7 @@ class Layer:
         object.__setattr__(self, "_trainable", True)
         object.__setattr__(self, "_name", None)
         object.__setattr__(self, "_dtype_name", floatx())
+        object.__setattr__(self, "_np_dtype", np.dtype(floatx()))
         object.__setattr__(self, "_batch_input_shape", None)
         object.__setattr__(self, "supports_masking", False)
         object.__setattr__(self, "_autocast", True)
@@ -132,6 +134,7 @@ class Layer:
             tracking.to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self._dtype_name = _dtype_name(dtype)
+        self._np_dtype = np.dtype(self._dtype_name)
         self._autocast = autocast
         if batch_input_shape is not None:
             self._batch_input_shape = tuple(batch_input_shape)
@@ -204,18 +207,22 @@ class Layer:
     # -- weights ------------------------------------------------------------------------------
     def _flatten_layers(self, include_self=True):
         """This layer (if `include_self`) and its sublayers, recursively, depth first, once
-        each."""
-        seen = {id(self)}
-        out = [self] if include_self else []
-        stack = list(reversed(self._tracker.layers))
-        while stack:
-            layer = stack.pop()
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            out.append(layer)
-            stack.extend(reversed(layer._tracker.layers))
-        return out
+        each. Cached until any layer's tracked sublayers change."""
+        cache = self.__dict__.get("_flat_cache")
+        if cache is None or cache[0] != tracking.tracking_version[0]:
+            seen = {id(self)}
+            out = [self]
+            stack = list(reversed(self._tracker.layers))
+            while stack:
+                layer = stack.pop()
+                if id(layer) in seen:
+                    continue
+                seen.add(id(layer))
+                out.append(layer)
+                stack.extend(reversed(layer._tracker.layers))
+            cache = (tracking.tracking_version[0], out)
+            object.__setattr__(self, "_flat_cache", cache)
+        return list(cache[1]) if include_self else cache[1][1:]
 
     @property
     def layers(self) -> list:
@@ -372,16 +379,21 @@ class Layer:
         else:
             raise TypeError(f'Layer "{self.name}" was called without inputs: pass them as the '
                             "first argument, e.g. layer(x).")
-        inputs = self._convert_inputs(inputs)
         if type(inputs) is Tensor:
             symbolic = False
+            value = inputs._value
+            if value.dtype != self._np_dtype and self._autocast and value.dtype.kind == "f":
+                inputs = self._convert_inputs(inputs)
         else:
+            inputs = self._convert_inputs(inputs)
             symbolic = any(getattr(x, "_is_symbolic", False)
                            for x in nest.flatten((inputs, rest, kwargs)))
         if not self.built:
             self._build_on_first_call(inputs)
-        if self.input_spec is not None:
-            assert_input_compatibility(self.input_spec, inputs, self.name)
+        spec = self.input_spec
+        if spec is not None and not (type(inputs) is Tensor and type(spec) is InputSpec
+                                     and spec.accepts(inputs._value.shape)):
+            assert_input_compatibility(spec, inputs, self.name)
 
         ctx = call_context
         training = kwargs.get("training")

@@ -13,6 +13,10 @@ import re
 import threading
 from collections import defaultdict
 
+# Bumped whenever a Layer gains or loses a sublayer: Layers cache their flattened sublayer
+# lists against it.
+tracking_version = [0]
+
 
 def _index_of(items, obj):
     for i, x in enumerate(items):
@@ -60,6 +64,8 @@ class Tracker:
             self.refcounts[key] = self.refcounts.get(key, 0) + 1
         if _index_of(collection, obj) < 0:
             collection.append(obj)
+            if collection is self.layers:
+                tracking_version[0] += 1
 
     def remove(self, obj):
         collection = self._kind(obj)
@@ -74,6 +80,8 @@ class Tracker:
         i = _index_of(collection, obj)
         if i >= 0:
             del collection[i]
+            if collection is self.layers:
+                tracking_version[0] += 1
 
     def track(self, value, owner):
         """Records the trackable objects in `value`; returns it (lists/dicts wrapped)."""
