@@ -15,6 +15,7 @@ from __future__ import annotations
 from dtf import dtypes
 from dtf.keras.losses import _utils
 from dtf.keras.losses.loss import squeeze_or_expand_to_same_rank
+from dtf.keras.metrics._fused import sparse_categorical_matches
 from dtf.keras.metrics.reduction_metrics import _BuiltinMeanMetric
 from dtf.ops.array_ops import reshape, shape, squeeze
 from dtf.ops.creation_ops import cast
@@ -131,10 +132,15 @@ def sparse_categorical_accuracy(y_true, y_pred):
     if true_rank is not None and true_rank == pred_rank and true_rank and \
             _utils.last_dim(y_true) == 1:
         y_true = squeeze(y_true, -1)
-    if not y_true.dtype.is_integer:
-        y_true = _utils.to_tensor(y_true, y_pred.dtype)  # Keras compares in y_pred's dtype
-    predicted, y_true = _argmax_like(y_pred, y_true)
-    matches = _as_floatx(equal(y_true, predicted))
+    ts, ps = _utils.static_shape(y_true), _utils.static_shape(y_pred)
+    if ts is not None and ps is not None and ps and ts == ps[:-1] and None not in ts:
+        # one label per row of scores: the fused op (`_fused.py`)
+        matches = sparse_categorical_matches(y_pred, y_true, _utils.floatx())
+    else:
+        if not y_true.dtype.is_integer:
+            y_true = _utils.to_tensor(y_true, y_pred.dtype)  # Keras compares in y_pred's dtype
+        predicted, y_true = _argmax_like(y_pred, y_true)
+        matches = _as_floatx(equal(y_true, predicted))
     rank = _utils.rank(matches)
     if rank is not None and rank > 1 and _utils.last_dim(matches) == 1:
         matches = squeeze(matches, -1)
@@ -268,6 +274,19 @@ class SparseCategoricalAccuracy(_BuiltinMeanMetric):
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
         super().__init__(fn=sparse_categorical_accuracy, name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        # The training-loop case in one op plus the two accumulations: eager tensors, one
+        # label per row, no weights.
+        if sample_weight is None and type(y_pred) is Tensor and type(y_true) is Tensor:
+            labels_shape, scores_shape = y_true._value.shape, y_pred._value.shape
+            if len(labels_shape) == 1 and labels_shape == scores_shape[:-1] and \
+                    y_true._value.dtype.kind in "iuf":
+                hits = sparse_categorical_matches(y_pred, y_true, self._dtype, reduce=True)
+                self.total.assign_add(hits, read_value=False)
+                self.count.assign_add(self._np_dtype(labels_shape[0]), read_value=False)
+                return
+        super().update_state(y_true, y_pred, sample_weight)
 
 
 class TopKCategoricalAccuracy(_BuiltinMeanMetric):

@@ -17,7 +17,7 @@ from dtf.keras.losses.loss import apply_mask, squeeze_or_expand_to_same_rank
 from dtf.keras.metrics.metric import Metric
 from dtf.ops.array_ops import broadcast_to, shape
 from dtf.ops.creation_ops import cast
-from dtf.ops.math_ops import divide_no_nan, multiply
+from dtf.ops.math_ops import divide_no_nan, multiply, truediv
 from dtf.ops.reduce_ops import reduce_mean, reduce_sum
 from dtf.tensor import Tensor
 
@@ -120,7 +120,10 @@ class Mean(Metric):
         self.count.assign(zero, read_value=False)
 
     def result(self):
-        return divide_no_nan(self.total.read_value(), self.count.read_value())
+        total, count = self.total.read_value(), self.count.read_value()
+        if type(count) is Tensor and count._value != 0:  # eager: a plain division will do
+            return truediv(total, count)
+        return divide_no_nan(total, count)
 
 
 class MeanMetricWrapper(Mean):
