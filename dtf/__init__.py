@@ -37,6 +37,7 @@ from dtf.ops.reduce_ops import *
 from dtf.ops.sort_ops import *
 from dtf.tensor import Tensor, is_tensor  # noqa: F401
 from dtf.tensor_shape import TensorShape  # noqa: F401
+from dtf.tensor_spec import TensorSpec  # noqa: F401
 from dtf.variables import Variable, VariableAggregation, VariableSynchronization  # noqa: F401
 
 _operators.install_all()
