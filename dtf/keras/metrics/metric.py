@@ -101,19 +101,39 @@ class Metric:
         self._variables.append(variable)
         return variable
 
-    def add_weight(self, name=None, shape=(), aggregation="sum", synchronization="on_read",
-                   initializer=None, dtype=None):
-        """Keras 2's spelling of `add_variable`: `add_weight(name="total",
-        initializer="zeros")`. A shape given first, as Keras 3's `add_weight(shape, ...)`
-        takes it, is understood too.
+    def add_weight(self, *args, shape=(), initializer=None, dtype=None, name=None,
+                   aggregation="sum", synchronization="on_read"):
+        """`add_variable` in either Keras spelling: Keras 2's
+        `add_weight(name, shape=(), aggregation, synchronization, initializer, dtype)` (as in
+        `self.add_weight(name="total", initializer="zeros")`) or Keras 3's
+        `add_weight(shape=(), initializer=None, dtype=None, name=None)`; positional arguments
+        follow Keras 2's order when the first is a name, Keras 3's otherwise.
 
         Example:
             >>> m = Metric(name="m")
             >>> float(m.add_weight(name="total", initializer="zeros"))
             0.0
         """
-        if name is not None and not isinstance(name, str):  # Keras 3 order: shape first
-            name, shape = None, name
+        if args:
+            order = ("name", "shape", "aggregation", "synchronization", "initializer",
+                     "dtype") if args[0] is None or isinstance(args[0], str) else \
+                ("shape", "initializer", "dtype", "name")
+            if len(args) > len(order):
+                raise TypeError(f"add_weight takes at most {len(order)} positional arguments "
+                                f"({', '.join(order)}), got {len(args)}.")
+            given = dict(zip(order, args))
+            defaults = {"shape": (), "initializer": None, "dtype": None, "name": None,
+                        "aggregation": "sum", "synchronization": "on_read"}
+            keywords = {"shape": shape, "initializer": initializer, "dtype": dtype,
+                        "name": name, "aggregation": aggregation,
+                        "synchronization": synchronization}
+            for key in given:
+                if keywords[key] != defaults[key]:
+                    raise TypeError(f"add_weight got multiple values for argument {key!r}.")
+            keywords.update(given)
+            shape, initializer, dtype, name, aggregation = (
+                keywords["shape"], keywords["initializer"], keywords["dtype"],
+                keywords["name"], keywords["aggregation"])
         if hasattr(aggregation, "lower"):
             aggregation = aggregation.lower()
         elif aggregation in _AGGREGATIONS.values():
