@@ -8,10 +8,13 @@ Example:
 
 from __future__ import annotations
 
-from dtf import nest
+import numpy as np
+
+from dtf import dtypes, nest
 from dtf.keras.losses import _fused, _utils
 from dtf.keras.losses import functions as F
 from dtf.keras.losses.loss import Loss, squeeze_or_expand_to_same_rank
+from dtf.ops.creation_ops import cast
 from dtf.tensor import Tensor
 
 __all__ = [
@@ -258,7 +261,7 @@ class Poisson(_BuiltinLoss):
     """mean(y_pred - y_true * log(y_pred)), reduced.
 
     Example:
-        >>> float(Poisson()([[1.0]], [[1.0]]))
+        >>> round(float(Poisson()([[1.0]], [[1.0]])), 4)
         1.0
     """
 
@@ -396,14 +399,15 @@ class SparseCategoricalCrossentropy(_BuiltinLoss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # The training-loop case, as one fused op (`_fused.py`): logits in the loss's dtype,
-        # integer labels, no weights, a mean or sum reduction.
+        # class-index labels, no weights, a mean or sum reduction.
         if sample_weight is None and self._fusable and (
                 type(y_pred) is Tensor or getattr(y_pred, "_is_symbolic", False)) and \
-                y_pred.dtype == self._dtype and (type(y_true) is Tensor or getattr(
-                    y_true, "_is_symbolic", False)) and y_true.dtype._kind in "iu":
-            divisor = _fused_divisor(y_true, y_pred, self.reduction)
-            if divisor:
-                return _fused.sparse_xent_reduce(y_pred, y_true, divisor)
+                y_pred.dtype == self._dtype:
+            labels = _fusable_labels(y_true)
+            if labels is not None:
+                divisor = _fused_divisor(labels, y_pred, self.reduction)
+                if divisor:
+                    return _fused.sparse_xent_reduce(y_pred, labels, divisor)
         return super().__call__(y_true, y_pred, sample_weight)
 
     @property
@@ -421,6 +425,19 @@ class SparseCategoricalCrossentropy(_BuiltinLoss):
                 y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
         except F.ShapeMismatchError as e:
             raise _named_error(self, e) from None
+
+
+def _fusable_labels(y_true):
+    """y_true as an integer tensor for the fused op (float labels cast to int64, as Keras
+    casts them), or None when it is not a tensor or array of numbers."""
+    if not (type(y_true) is Tensor or getattr(y_true, "_is_symbolic", False)):
+        if not isinstance(y_true, (np.ndarray, np.generic)) or y_true.dtype.kind not in "iuf":
+            return None
+        y_true = _utils.to_tensor(y_true)
+    kind = y_true.dtype._kind
+    if kind in "iu":
+        return y_true
+    return cast(y_true, dtypes.int64) if kind == "f" else None
 
 
 def _fused_divisor(labels, logits, reduction):

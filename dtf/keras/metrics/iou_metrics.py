@@ -188,7 +188,7 @@ class OneHotIoU(IoU):
 
     Example:
         >>> m = OneHotIoU(num_classes=2, target_class_ids=[1])
-        >>> float(m([[0, 1], [1, 0]], [[0.2, 0.8], [0.6, 0.4]]))
+        >>> round(float(m([[0, 1], [1, 0]], [[0.2, 0.8], [0.6, 0.4]])), 4)
         1.0
     """
 
@@ -209,7 +209,7 @@ class OneHotMeanIoU(MeanIoU):
 
     Example:
         >>> m = OneHotMeanIoU(num_classes=2)
-        >>> float(m([[0, 1], [1, 0]], [[0.2, 0.8], [0.6, 0.4]]))
+        >>> round(float(m([[0, 1], [1, 0]], [[0.2, 0.8], [0.6, 0.4]])), 4)
         1.0
     """
 

@@ -120,7 +120,8 @@ class CosineSimilarity(_BuiltinMeanMetric):
     """The mean cosine similarity of y_true and y_pred along `axis`.
 
     Example:
-        >>> float(CosineSimilarity()([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]]))
+        >>> round(float(CosineSimilarity()([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]])),
+        ...       4)
         0.5
     """
 
@@ -158,7 +159,7 @@ class Poisson(_BuiltinMeanMetric):
     """The mean Poisson loss y_pred - y_true * log(y_pred).
 
     Example:
-        >>> float(Poisson()([[1.0]], [[1.0]]))
+        >>> round(float(Poisson()([[1.0]], [[1.0]])), 4)
         1.0
     """
 

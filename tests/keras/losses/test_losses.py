@@ -185,6 +185,24 @@ def test_fused_path_equals_the_general_one(labels, reduction):
                                value(tape.gradient(b, logits)), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("labels", [
+    np.array([3, 0, 2], np.int64), np.array([3.0, 0.0, 2.0], np.float32), [3, 0, 2],
+    dtf.constant([3.0, 0.0, 2.0])])
+def test_fused_path_takes_arrays_and_float_labels(labels, monkeypatch):
+    from dtf.keras.losses import _fused
+
+    calls = []
+    original = _fused.sparse_xent_reduce
+    monkeypatch.setattr(_fused, "sparse_xent_reduce",
+                        lambda *args: calls.append(1) or original(*args))
+    logits = dtf.constant(np.random.default_rng(1).normal(size=(3, 4)).astype(np.float32))
+    got = float(losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits))
+    expected = float(losses.sparse_categorical_crossentropy(
+        np.array([3, 0, 2]), logits, from_logits=True).numpy().mean())
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert calls == ([] if isinstance(labels, list) else [1])
+
+
 def test_fused_path_checks_labels():
     loss = losses.SparseCategoricalCrossentropy(from_logits=True)
     with pytest.raises(InvalidArgumentError, match=r"label value of 7.*\[0, 4\)"):
