@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from dtf.keras.layers.layer import Layer
+from dtf.keras.trainers.trainer import Trainer
 
 __all__ = ["Model"]
 
@@ -28,7 +29,7 @@ def _is_functional_init(args, kwargs):
             or ("inputs" in kwargs and "outputs" in kwargs))
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """A Layer that is a whole model: `Model(inputs, outputs, name=...)` for the Functional API,
     or subclass it and define `call`."""
 
