@@ -199,10 +199,17 @@ class Metric:
 
     # -- tracking -----------------------------------------------------------------------------
     def __setattr__(self, name, value):
-        # metrics held as attributes contribute their variables (Keras' tracker)
-        if isinstance(value, Metric) and "_metrics" in self.__dict__ and \
-                not any(m is value for m in self._metrics):
-            self._metrics.append(value)
+        # As Keras' tracker: Variables and metrics held as attributes are part of the state
+        # (a Variable made with add_variable is tracked already).
+        if "_metrics" in self.__dict__:
+            if isinstance(value, Metric):
+                tracked = self._metrics
+            elif getattr(value, "_is_dtf_variable", False):
+                tracked = self._variables
+            else:
+                tracked = None
+            if tracked is not None and not any(item is value for item in tracked):
+                tracked.append(value)
         super().__setattr__(name, value)
 
     def _check_super_called(self):

@@ -81,6 +81,35 @@ def test_keras3_style_variables_and_nested_metrics():
     assert float(m.inner.count) == 0.0
 
 
+def test_variables_assigned_as_attributes_are_state():
+    class Total(metrics.Metric):
+        def __init__(self):
+            super().__init__(name="total_metric")
+            self.total = dtf.Variable(0.0, trainable=False, name="total")
+
+        def update_state(self, values):
+            self.total.assign_add(dtf.reduce_sum(dtf.constant(values)))
+
+        def result(self):
+            return self.total.read_value()
+
+    m = Total()
+    assert [v.name for v in m.variables] == ["total:0"]
+    assert float(m([1.0, 2.0])) == 3.0
+    m.reset_state()
+    assert float(m.result()) == 0.0
+
+
+def test_sparse_crossentropy_metric_ignore_class_leaves_entries_out():
+    # the mean is over the entries that count, with or without weights (Keras 3 counts the
+    # ignored entries when no sample_weight is given, against its documentation)
+    m = metrics.SparseCategoricalCrossentropy(ignore_class=-1)
+    probs = np.array([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]], np.float32)
+    m.update_state([1, -1, 0], probs)
+    assert float(m.count) == 2.0
+    assert float(m.result()) == pytest.approx(-(np.log(0.8) + np.log(0.9)) / 2, rel=1e-5)
+
+
 def test_forgetting_super_init_is_explained():
     class Broken(metrics.Metric):
         def __init__(self):
