@@ -169,6 +169,8 @@ def _resolve_metric(identifier, y_true, y_pred, loss, output_name, multi):
         metric = cls(name=f"{output_name}_{name}" if multi else name)
         return metric
     metric = metrics_module.get(identifier)
+    if isinstance(identifier, str) and isinstance(metric, Metric):
+        metric.name = identifier  # Keras logs a metric given by name under that name ("mae")
     if not isinstance(metric, Metric):
         fn = metric
         name = getattr(fn, "__name__", "metric")

@@ -11,7 +11,7 @@
 
 Example:
     >>> adapter = DataAdapter(np.zeros((10, 3)), np.zeros(10), batch_size=4)
-    >>> [x.shape[0] for x, y, sw in adapter.epoch()]
+    >>> [x.shape[0] for x, y in adapter.epoch()]
     [4, 4, 2]
 """
 
@@ -26,7 +26,7 @@ from dtf import nest
 from dtf.ops.creation_ops import convert_to_tensor
 from dtf.tensor import Tensor
 
-__all__ = ["DataAdapter", "unpack_x_y_sample_weight"]
+__all__ = ["DataAdapter", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
 
 
 def unpack_x_y_sample_weight(data):
@@ -43,6 +43,16 @@ def unpack_x_y_sample_weight(data):
         return data
     raise ValueError(f"Data is expected to be in the format `x`, `(x,)`, `(x, y)`, or "
                      f"`(x, y, sample_weight)`, found a tuple of {len(data)} elements.")
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """What a train step receives, as Keras packs it: `(x,)`, `(x, y)` or
+    `(x, y, sample_weight)`."""
+    if y is None and sample_weight is None:
+        return (x,)
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
 
 
 def _is_dataset(x):
@@ -236,7 +246,8 @@ class DataAdapter:
     def _finish(self, x, y, sample_weight):
         if self.class_weight is not None and y is not None:
             sample_weight = _class_sample_weights(y, self.class_weight, sample_weight)
-        return _to_tensors(x), _to_tensors(y), _to_tensors(sample_weight)
+        return pack_x_y_sample_weight(_to_tensors(x), _to_tensors(y),
+                                      _to_tensors(sample_weight))
 
 
 def _to_tensors(structure):

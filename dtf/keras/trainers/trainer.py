@@ -34,6 +34,9 @@ def _python_logs(logs):
     """Scalar tensors to Python floats (what callbacks and History receive)."""
     out = {}
     for key, value in (logs or {}).items():
+        if isinstance(value, dict):  # a train_step returning the compiled metrics' dict
+            out.update(_python_logs(value))
+            continue
         if isinstance(value, Tensor) or getattr(value, "_is_dtf_variable", False):
             value = value.numpy()
         if isinstance(value, np.ndarray) and value.ndim == 0 or isinstance(value, np.generic):
