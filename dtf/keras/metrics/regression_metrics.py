@@ -125,6 +125,9 @@ class CosineSimilarity(_BuiltinMeanMetric):
         0.5
     """
 
+    # Keras 3 leaves `axis` out of the config (so a reloaded metric forgets it); kept here.
+    _config_keys = ("axis",)
+
     def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
         super().__init__(fn=cosine_similarity, name=name, dtype=dtype, axis=axis)
         self.axis = axis

@@ -296,6 +296,7 @@ def test_get():
     metrics.BinaryIoU(threshold=0.3), metrics.RootMeanSquaredError(),
     metrics.BinaryCrossentropy(from_logits=True),
     metrics.SparseCategoricalCrossentropy(ignore_class=1), metrics.Hinge(),
+    metrics.CosineSimilarity(axis=0),
 ])
 def test_serialize_round_trip(metric):
     config = metrics.serialize(metric)
