@@ -1,5 +1,5 @@
-"""`keras.saving`: serialization of Keras objects to configs and back, and the registry of
-custom objects.
+"""`keras.saving`: saving models (`.keras` archives, `.weights.h5` files) and loading them back,
+serialization of Keras objects to configs and back, and the registry of custom objects.
 
 Example:
     >>> from dtf import keras
@@ -8,6 +8,7 @@ Example:
     Zeros()
 """
 
+from dtf.keras.saving.saving_api import load_model, load_weights, save_model, save_weights
 from dtf.keras.saving.serialization import (
     CustomObjectScope,
     custom_object_scope,
@@ -26,6 +27,10 @@ __all__ = [
     "get_custom_objects",
     "get_registered_name",
     "get_registered_object",
+    "load_model",
+    "load_weights",
     "register_keras_serializable",
+    "save_model",
+    "save_weights",
     "serialize_keras_object",
 ]

@@ -72,6 +72,7 @@ class _ScopeState(threading.local):
 
     def __init__(self):
         self.objects: dict = {}
+        self.safe_mode = None  # set by SafeModeScope: overrides the `safe_mode` arguments
 
 
 _scope = _ScopeState()
@@ -192,6 +193,35 @@ class CustomObjectScope:
 
 
 custom_object_scope = CustomObjectScope
+
+
+class SafeModeScope:
+    """Sets `safe_mode` for every deserialization inside the `with` block, nested ones too
+    (a Lambda layer's config inside a Sequential's), as Keras' `SafeModeScope`.
+
+    Example:
+        >>> with SafeModeScope(False):
+        ...     in_safe_mode()
+        False
+    """
+
+    def __init__(self, safe_mode=True):
+        self.safe_mode = safe_mode
+        self._backup = None
+
+    def __enter__(self):
+        self._backup = _scope.safe_mode
+        _scope.safe_mode = self.safe_mode
+        return self
+
+    def __exit__(self, *exc_info):
+        _scope.safe_mode = self._backup
+        return False
+
+
+def in_safe_mode():
+    """The `safe_mode` of the innermost active SafeModeScope (None outside any)."""
+    return _scope.safe_mode
 
 
 # -- serialization ----------------------------------------------------------------------------
@@ -356,6 +386,8 @@ def deserialize_keras_object(config, module_objects=None, custom_objects=None,
         >>> init.stddev
         0.1
     """
+    if _scope.safe_mode is not None:
+        safe_mode = _scope.safe_mode
     if config is None:
         return None
     if isinstance(config, str):
@@ -400,9 +432,9 @@ def deserialize_keras_object(config, module_objects=None, custom_objects=None,
                         f"Full config: {config}")
     # Inside a scope, so that objects the config refers to (a custom activation of a custom
     # layer, ...) resolve when from_config deserializes them.
-    with CustomObjectScope(custom_objects):
+    with CustomObjectScope(custom_objects), SafeModeScope(safe_mode):
         try:
-            instance = cls.from_config(inner)
+            instance = _from_config(cls, inner, safe_mode)
         except TypeError as e:
             raise TypeError(f"{cls.__name__} could not be rebuilt from its config: {e}. Make "
                             "sure get_config() returns the constructor's arguments, and that "
@@ -416,6 +448,17 @@ def deserialize_keras_object(config, module_objects=None, custom_objects=None,
         if compile_config and hasattr(instance, "compile_from_config"):
             instance.compile_from_config(compile_config)
     return instance
+
+
+def _from_config(cls, inner, safe_mode):
+    """`cls.from_config(inner)`, passing `safe_mode` to a from_config that takes it (Lambda)."""
+    try:
+        takes_safe_mode = "safe_mode" in inspect.signature(cls.from_config).parameters
+    except (TypeError, ValueError):
+        takes_safe_mode = False
+    if takes_safe_mode:
+        return cls.from_config(inner, safe_mode=safe_mode)
+    return cls.from_config(inner)
 
 
 def _deserialize_name(name, module_objects, custom_objects, printable_module_name):
