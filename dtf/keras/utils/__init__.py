@@ -18,9 +18,11 @@ from dtf.keras.saving.serialization import (
     serialize_keras_object,
 )
 from dtf.keras.utils.numerical_utils import normalize, to_categorical
+from dtf.keras.utils.progbar import Progbar
 
 __all__ = [
     "CustomObjectScope",
+    "Progbar",
     "custom_object_scope",
     "deserialize_keras_object",
     "get_custom_objects",
