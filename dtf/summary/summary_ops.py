@@ -24,9 +24,8 @@ def _array(data):
 
 
 def _emit(tag, tensor_proto, plugin_name, step, description=None):
-    """Writes one value to the default writer; False when nothing is recorded."""
-    if not _writer.should_record_summaries():
-        return False
+    """Writes one value to the default writer (the caller checked that it records: the
+    `record_if` condition is called once per summary)."""
     step = _writer.resolve_step(step)
     value = encode_summary_value(tag, tensor_proto, plugin_name, description=description or "")
     _writer.default_writer().write_event(encode_event(time.time(), step, [value]))
