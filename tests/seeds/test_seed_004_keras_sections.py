@@ -746,3 +746,47 @@ def test_hypernetwork_trains_the_inner_model_eagerly():
     assert outer_model.weights == []  # the outer model owns no variables
     assert len(inner_model.trainable_weights) == 4
     assert np.mean(losses[-50:]) < np.mean(losses[:50])  # the guide: 3.35 -> 1.49 by 1000
+
+
+def test_vae_functional_fit(capsys):
+    original_dim = 784
+    intermediate_dim = 64
+    latent_dim = 32
+
+    original_inputs = tf.keras.Input(shape=(original_dim,), name="encoder_input")
+    x = layers.Dense(intermediate_dim, activation="relu")(original_inputs)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    z = Sampling()((z_mean, z_log_var))
+    latent_inputs = tf.keras.Input(shape=(latent_dim,), name="z_sampling")
+    x = layers.Dense(intermediate_dim, activation="relu")(latent_inputs)
+    outputs = layers.Dense(original_dim, activation="sigmoid")(x)
+    decoder = tf.keras.Model(inputs=latent_inputs, outputs=outputs, name="decoder")
+    outputs = decoder(z)
+    vae = tf.keras.Model(inputs=original_inputs, outputs=outputs, name="vae")
+    kl_loss = -0.5 * tf.reduce_mean(z_log_var - tf.square(z_mean) - tf.exp(z_log_var) + 1)
+    vae.add_loss(kl_loss)
+
+    # Loss and optimizer.
+    loss_fn = tf.keras.losses.MeanSquaredError()
+    optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+
+    # Prepare a dataset.
+    x_train, _ = _small_mnist()
+    dataset = tf.data.Dataset.from_tensor_slices(
+        x_train.reshape(-1, 784).astype("float32") / 255
+    )
+    dataset = dataset.map(lambda x: (x, x))  # Use x_train as both inputs & targets
+    dataset = dataset.shuffle(buffer_size=1024).batch(32)
+
+    # Configure the model for training.
+    vae.compile(optimizer, loss=loss_fn)
+
+    # Actually training the model.
+    history = vae.fit(dataset, epochs=2)
+
+    out = capsys.readouterr().out
+    # "1875/1875 [==============================] - 2s 999us/step - loss: 0.0838"
+    assert re.search(r"64/64 \[=+\] - .*step - loss: \d\.\d{4}", out), out
+    losses = history.history["loss"]
+    assert len(losses) == 2 and losses[1] < losses[0]
