@@ -49,7 +49,7 @@ class BackupAndRestore(Callback):
         >>> from dtf import keras
         >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
         >>> model.compile("sgd", "mse")
-        >>> backup = keras.callbacks.BackupAndRestore(backup_dir="/tmp/dtf-backup-example")
+        >>> backup = keras.callbacks.BackupAndRestore(backup_dir="backup")
         >>> history = model.fit(np.ones((4, 1)), np.ones((4, 1)), epochs=2, callbacks=[backup],
         ...                     verbose=0)
     """

@@ -61,15 +61,19 @@ def _scalar_or_value(value):
 
 def _named_error(callback, hook, error):
     """`error` re-made with the callback's name in front of its message, same type."""
-    message = f"Callback {type(callback).__name__}.{hook} raised: {error}"
+    # A KeyError's str() is the repr of its message: the message itself reads better.
+    text = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], str) \
+        else str(error)
+    message = f"Callback {type(callback).__name__}.{hook} raised: {text}"
     error_type = type(error)
     try:
         named = error_type(message)
-        if message not in str(named):
+        if str(named) != message:
             raise TypeError
     except Exception:  # noqa: BLE001  (whatever the constructor raises)
-        # A constructor that takes other arguments: an instance of a subclass made for the
-        # occasion keeps `except ThatType` working.
+        # A constructor that takes other arguments, or a str() that is not the message
+        # (KeyError): an instance of a subclass made for the occasion keeps `except ThatType`
+        # working.
         named_type = type(error_type.__name__, (error_type,), {
             "__str__": lambda self: message, "__module__": error_type.__module__})
         named = named_type.__new__(named_type)

@@ -75,7 +75,7 @@ class ModelCheckpoint(MonitorCallback):
         self._current_epoch = 0
         if save_freq != "epoch" and (not isinstance(save_freq, int) or isinstance(save_freq, bool)
                                      or save_freq <= 0):
-            raise ValueError(f"Unrecognized save_freq: {save_freq}. Expected save_freq are "
+            raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are "
                              "'epoch' or a positive integer (a number of batches).")
         if save_weights_only:
             if not self.filepath.endswith(".weights.h5"):
@@ -167,8 +167,8 @@ class ModelCheckpoint(MonitorCallback):
             return self.filepath.format(**fields)
         except (KeyError, IndexError) as error:
             raise KeyError(
-                f'Failed to format this callback filepath: "{self.filepath}". Reason: {error!r} '
-                f"is not among the fields available ({', '.join(sorted(fields))}).") from error
+                f'Failed to format this callback filepath: "{self.filepath}". Reason: field '
+                f"{error} is not among those available ({', '.join(sorted(fields))}).") from error
         except ValueError as error:
             raise ValueError(
                 f'Failed to format this callback filepath: "{self.filepath}" with '
