@@ -102,6 +102,14 @@ class Mean(Metric):
         self._np_dtype = self._dtype.as_numpy_dtype
 
     def update_state(self, values, sample_weight=None):
+        if type(values) is Tensor and values._value.ndim == 0 and \
+                (sample_weight is None or type(sample_weight) in (int, float)):
+            # a scalar (fit's loss tracker, weighted by the batch size): no reduction to do
+            weight = self._np_dtype(1 if sample_weight is None else sample_weight)
+            value = values._value.astype(self._np_dtype, copy=False)
+            self.total.assign_add(value * weight, read_value=False)
+            self.count.assign_add(weight, read_value=False)
+            return
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight,
                                                             reduce_mean, self._dtype)
         self.total.assign_add(reduce_sum(values), read_value=False)
