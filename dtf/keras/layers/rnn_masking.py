@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
+
 from dtf import nest
 
 __all__ = ["MaskPropagation", "get_mask", "set_mask"]
@@ -67,6 +69,19 @@ def _input_masks(inputs):
     return get_mask(inputs)
 
 
+def _as_tensors(mask):
+    """Masks given as NumPy arrays or lists (of bools) become Tensors."""
+    if mask is None or hasattr(mask, "dtype") and hasattr(mask, "shape") and \
+            not isinstance(mask, np.ndarray):
+        return mask
+    if isinstance(mask, (list, tuple)) and any(m is None or hasattr(m, "shape")
+                                               for m in mask):
+        return type(mask)(_as_tensors(m) for m in mask)
+    from dtf.ops.creation_ops import convert_to_tensor
+
+    return convert_to_tensor(mask)
+
+
 class MaskPropagation:
     """Mixin (first base, before Layer): hands a layer the masks attached to its inputs and
     attaches its `compute_mask` result to its outputs."""
@@ -74,7 +89,7 @@ class MaskPropagation:
     def __call__(self, *args, **kwargs):
         inputs = args[0] if args else kwargs.get("inputs")
         if "mask" in kwargs:
-            mask = kwargs["mask"]
+            mask = kwargs["mask"] = _as_tensors(kwargs["mask"])
         else:
             mask = _input_masks(inputs)
             if mask is not None and self._call_has_mask:
