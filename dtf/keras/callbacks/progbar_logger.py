@@ -101,12 +101,14 @@ class ProgbarLogger(Callback):
 
     def _update_progbar(self, batch, logs):
         self._maybe_init_progbar()
+        bar = self.progbar
         self.seen = batch + 1  # batches count from 0, steps from 1
-        if self.verbose == 1:
-            self.progbar.update(self.seen, list(logs.items()) if logs else None,
-                                finalize=False)
-        else:
-            self.progbar._seen_so_far = self.seen
+        # Between two redraws only the step count moves: the values shown are the latest logs,
+        # which the next redraw brings (this runs on every batch).
+        if self.verbose != 1 or not bar._redraw_due():
+            bar._seen_so_far = self.seen
+            return
+        bar.update(self.seen, list(logs.items()) if logs else None, finalize=False)
 
     def _finalize_progbar(self, logs):
         self._maybe_init_progbar()

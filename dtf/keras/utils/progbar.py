@@ -147,6 +147,10 @@ class Progbar:
         self.update(self._seen_so_far + n, values)
 
     # -- internals ----------------------------------------------------------------------------
+    def _redraw_due(self):
+        """Whether `interval` has passed since the last redraw."""
+        return time.time() - self._last_update >= self.interval
+
     def _record(self, current, values):
         order = self._values_order
         for name, value in values:
