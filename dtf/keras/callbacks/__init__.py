@@ -18,6 +18,8 @@ from dtf.keras.callbacks.model_checkpoint import ModelCheckpoint
 from dtf.keras.callbacks.monitor_callback import MonitorCallback
 from dtf.keras.callbacks.progbar_logger import ProgbarLogger
 from dtf.keras.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from dtf.keras.callbacks.remote_monitor import RemoteMonitor
+from dtf.keras.callbacks.swap_ema_weights import SwapEMAWeights
 from dtf.keras.callbacks.tensorboard import TensorBoard
 from dtf.keras.callbacks.terminate_on_nan import TerminateOnNaN
 
@@ -34,6 +36,8 @@ __all__ = [
     "MonitorCallback",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "RemoteMonitor",
+    "SwapEMAWeights",
     "TensorBoard",
     "TerminateOnNaN",
 ]
