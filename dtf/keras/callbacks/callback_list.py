@@ -59,6 +59,15 @@ def _scalar_or_value(value):
     return value
 
 
+def _flatten(callbacks):
+    """Nested lists and tuples of callbacks, in order, as Keras accepts them."""
+    for item in callbacks:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
 def _named_error(callback, hook, error):
     """`error` re-made with the callback's name in front of its message, same type."""
     # A KeyError's str() is the repr of its message: the message itself reads better.
@@ -114,7 +123,7 @@ class CallbackList(Callback):
         if isinstance(callbacks, Callback) and not isinstance(callbacks, CallbackList):
             callbacks = [callbacks]
         self.callbacks = []
-        for callback in (callbacks or []):
+        for callback in _flatten(callbacks or []):
             self._check(callback)
             self.callbacks.append(callback)
         self._history = next((c for c in self.callbacks if isinstance(c, History)), None)

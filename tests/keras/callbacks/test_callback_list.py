@@ -267,6 +267,7 @@ def test_objects_that_are_not_callbacks_are_refused():
         CallbackList([Callback()]).append("print_loss")
 
 
-def test_a_single_callback_is_accepted_as_the_list():
-    callback = Callback()
-    assert list(CallbackList(callback)) == [callback]
+def test_a_single_callback_or_nested_lists_are_accepted():
+    first, second, third = Callback(), Callback(), Callback()
+    assert list(CallbackList(first)) == [first]
+    assert list(CallbackList([first, (second, [third])])) == [first, second, third]
