@@ -24,6 +24,7 @@ from dtf.ops import (
     nn_ops,
     reduce_ops,
 )
+from dtf.tensor import Tensor
 
 __all__ = ["AdditiveAttention", "Attention", "MultiHeadAttention"]
 
@@ -37,7 +38,7 @@ def _serialize(obj):
 def _bool(mask):
     if mask is None:
         return None
-    if not getattr(mask, "_is_symbolic", False) and not hasattr(mask, "dtype"):
+    if not getattr(mask, "_is_symbolic", False) and not isinstance(mask, Tensor):
         mask = creation_ops.convert_to_tensor(mask)
     return mask if mask.dtype == dtypes.bool else math_ops.cast(mask, dtypes.bool)
 

@@ -41,8 +41,8 @@ class Normalization(Layer):
             kept axes). Otherwise call `adapt(data)` before using the layer.
         invert: apply the inverse transformation (`x * sqrt(variance) + mean`).
 
-    The adapted statistics are non-trainable weights (`mean`, `variance`, `count`), so they
-    save and load with the model.
+    The adapted statistics are non-trainable weights (`mean`, `variance`; and `count`, which
+    Keras 3 keeps at 0), so they save and load with the model.
 
     Example:
         >>> layer = keras.layers.Normalization(mean=3.0, variance=2.0)
@@ -131,15 +131,13 @@ class Normalization(Layer):
             self._check_adapt_shape(array.shape)
             mean = array.mean(axis=self._reduce_axis)
             var = array.var(axis=self._reduce_axis)
-            count = math.prod(array.shape[d] for d in self._reduce_axis)
         else:
-            mean, var, count = self._adapt_batches(data, steps)
+            mean, var = self._adapt_batches(data, steps)
         if self.input_mean is not None:
             raise ValueError(f'Layer "{self.name}" was given its mean and variance: adapt() '
                              "cannot change them.")
         self.adapt_mean.assign(np.asarray(mean, dtype=self.dtype).reshape(self._stats_shape))
         self.adapt_variance.assign(np.asarray(var, dtype=self.dtype).reshape(self._stats_shape))
-        self.count.assign(np.int64(count))
         self.finalize_state()
 
     def _adapt_batches(self, data, steps):
@@ -170,7 +168,7 @@ class Normalization(Layer):
         if total_mean is None:
             raise ValueError("adapt() received an empty iterable (no batches). Pass a non-empty "
                              "array, Dataset or iterable of batches.")
-        return total_mean, total_var, total_count
+        return total_mean, total_var
 
     def _check_adapt_shape(self, shape):
         for d in self._keep_axis:

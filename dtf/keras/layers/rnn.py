@@ -261,11 +261,10 @@ class RNN(MaskPropagation, Layer):
                              f"(state_size={self.state_size}), but it received {len(flat)}.")
         converted = []
         for s in flat:
-            if not (_is_symbolic(s) or getattr(s, "dtype", None) is not None and
-                    getattr(s.dtype, "name", None) == self.dtype):
+            if not _is_symbolic(s):
                 s = creation_ops.convert_to_tensor(s)
-                if s.dtype.name != self.dtype:
-                    s = math_ops.cast(s, self.dtype)
+            if s.dtype.name != self.dtype and s.dtype.is_floating:
+                s = math_ops.cast(s, self.dtype)
             converted.append(s)
         return nest.pack_sequence_as(self.state_size, converted)
 
