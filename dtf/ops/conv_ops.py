@@ -374,6 +374,32 @@ def _(v, out, x, g, filter_shape, strides, padding, dilations, needed=(True, Tru
     return gx, gg
 
 
+# -- the layers' entry points ------------------------------------------------------------------
+def convolve(x, filters, strides, padding, dilations):
+    """The `conv` primitive on channels-last `x` with normalised arguments (tuples of ints;
+    "SAME", "VALID" or explicit pairs) and no argument parsing: the layers' fast path.
+
+    Example:
+        >>> convolve(dtf.ones((1, 4, 4, 1)), dtf.ones((2, 2, 1, 1)), (1, 1), "VALID",
+        ...          (1, 1)).shape
+        TensorShape([1, 3, 3, 1])
+    """
+    return run(_conv, (x, filters), strides=strides, padding=padding, dilations=dilations)
+
+
+def convolve_transpose(x, filters, output_shape, strides, padding, dilations):
+    """The transpose of `convolve` (filters (*kernel, out_channels, in_channels)) producing
+    `output_shape` (spatial dims and channels, without the batch); no argument parsing.
+
+    Example:
+        >>> convolve_transpose(dtf.ones((1, 3, 3, 2)), dtf.ones((2, 2, 1, 2)), (6, 6, 1),
+        ...                    (2, 2), "VALID", (1, 1)).shape
+        TensorShape([1, 6, 6, 1])
+    """
+    return run(_conv_backprop_input, (x, filters), input_shape=tuple(output_shape),
+               strides=strides, padding=padding, dilations=dilations)
+
+
 # -- argument handling --------------------------------------------------------------------------
 _FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
 

@@ -225,6 +225,81 @@ def _(u, out, g, input_shape, ksize, strides, padding, dilations):
                 dilations=dilations),)
 
 
+# -- nearest-neighbour upsampling --------------------------------------------------------------
+# Repeating each position `size` times along each spatial axis is the adjoint of summing each
+# non-overlapping size-block: each primitive is the other's VJP. Both are primitives (not a
+# gather) so that they work on inputs whose spatial dims are unknown when a graph is built.
+def _upsample_rule(x, size):
+    if x.shape is None:
+        return Spec(None, x.dtype)
+    spatial = tuple(None if n is None else n * s for n, s in zip(x.shape[1:-1], size))
+    return Spec((x.shape[0],) + spatial + (x.shape[-1],), x.dtype)
+
+
+@primitive("upsample_nearest", shape=_upsample_rule)
+def _upsample_nearest(xp, x, size):
+    n, c = x.shape[0], x.shape[-1]
+    spatial = x.shape[1:-1]
+    expanded = x.reshape((n,) + tuple(d for dim in spatial for d in (dim, 1)) + (c,))
+    blocks = (n,) + tuple(d for dim, s in zip(spatial, size) for d in (dim, s)) + (c,)
+    return xp.broadcast_to(expanded, blocks).reshape(
+        (n,) + tuple(dim * s for dim, s in zip(spatial, size)) + (c,))
+
+
+@_upsample_nearest.def_vjp
+def _(g, out, x, size):
+    return (run(_block_sum, (g,), size=size),)
+
+
+def _block_sum_rule(g, size):
+    if g.shape is None:
+        return Spec(None, g.dtype)
+    spatial = tuple(None if n is None else n // s for n, s in zip(g.shape[1:-1], size))
+    return Spec((g.shape[0],) + spatial + (g.shape[-1],), g.dtype)
+
+
+@primitive("upsample_nearest_grad", shape=_block_sum_rule)
+def _block_sum(xp, g, size):
+    n, c = g.shape[0], g.shape[-1]
+    spatial = tuple(dim // s for dim, s in zip(g.shape[1:-1], size))
+    blocks = g.reshape((n,) + tuple(d for dim, s in zip(spatial, size) for d in (dim, s)) +
+                       (c,))
+    return blocks.sum(axis=tuple(range(2, 2 * len(size) + 1, 2)))
+
+
+@_block_sum.def_vjp
+def _(u, out, g, size):
+    return (run(_upsample_nearest, (u,), size=size),)
+
+
+def upsample_nearest(x, size):
+    """Repeats each spatial position of channels-last `x` (batch, *spatial, channels) `size[i]`
+    times along spatial axis i (Keras' UpSampling "nearest").
+
+    Example:
+        >>> upsample_nearest(dtf.reshape(dtf.range(4.0), (1, 2, 2, 1)), (2, 1)).numpy()[..., 0]
+        array([[[0., 1.],
+                [0., 1.],
+                [2., 3.],
+                [2., 3.]]], dtype=float32)
+    """
+    return run(_upsample_nearest, (x,), size=tuple(int(s) for s in size))
+
+
+def window_pool(x, kind, ksize, strides, padding, dilations=None):
+    """Max (`kind="max"`) or average (`"avg"`) pooling of channels-last `x` with normalised
+    arguments (tuples; "SAME", "VALID" or explicit pairs) and no argument parsing: the layers'
+    fast path.
+
+    Example:
+        >>> window_pool(dtf.ones((1, 4, 4, 1)), "max", (2, 2), (2, 2), "VALID").shape
+        TensorShape([1, 2, 2, 1])
+    """
+    prim = _max_pool if kind == "max" else _avg_pool
+    return run(prim, (x,), ksize=ksize, strides=strides, padding=padding,
+               dilations=dilations or (1,) * len(ksize))
+
+
 # -- public API ---------------------------------------------------------------------------------
 _MAX_DTYPES = (dtypes.float16, dtypes.float32, dtypes.float64, dtypes.int8, dtypes.int16,
                dtypes.int32, dtypes.int64, dtypes.uint8, dtypes.uint16)
