@@ -87,7 +87,8 @@ class RNN(MaskPropagation, Layer):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         if isinstance(cell, (list, tuple)):
-            cell = StackedRNNCells(cell)
+            dtype = kwargs.get("dtype") or getattr(cell[0], "dtype", None) if cell else None
+            cell = StackedRNNCells(cell, dtype=dtype)
         if "call" not in dir(cell):
             raise ValueError(f"Argument `cell` should have a `call` method. Received: "
                              f"cell={cell!r}")
@@ -129,6 +130,8 @@ class RNN(MaskPropagation, Layer):
             raise ValueError(f'Layer "{self.name}" expects inputs of shape (batch, time, '
                              f"features), got shape {shape}.")
         step_shape = (shape[0],) + shape[2:]
+        if shape[-1] is not None:
+            self.input_spec = InputSpec(ndim=len(shape), axes={-1: shape[-1]})
         if isinstance(self.cell, Layer) and not self.cell.built:
             self.cell.build(step_shape)
             self.cell.built = True

@@ -32,6 +32,12 @@ def _serialize(obj):
     return serialization.serialize_keras_object(obj)
 
 
+def _serialize_activation(fn):
+    from dtf.keras import activations
+
+    return activations.serialize(fn)
+
+
 def _positive_units(units, who):
     if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
         raise ValueError(f"{who}: received an invalid value for argument `units`, expected a "
@@ -155,7 +161,7 @@ class _GatedCell(DropoutRNNCell, Layer):
         config = super().get_config()
         config.update({
             "units": self.units,
-            "activation": _serialize(self.activation),
+            "activation": _serialize_activation(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": _serialize(self.kernel_initializer),
             "recurrent_initializer": _serialize(self.recurrent_initializer),
@@ -370,7 +376,7 @@ class LSTMCell(_GatedCell):
 
     def get_config(self):
         config = super().get_config()
-        config["recurrent_activation"] = _serialize(self.recurrent_activation)
+        config["recurrent_activation"] = _serialize_activation(self.recurrent_activation)
         config["unit_forget_bias"] = self.unit_forget_bias
         return config
 
@@ -482,7 +488,7 @@ class GRUCell(_GatedCell):
 
     def get_config(self):
         config = super().get_config()
-        config["recurrent_activation"] = _serialize(self.recurrent_activation)
+        config["recurrent_activation"] = _serialize_activation(self.recurrent_activation)
         config["reset_after"] = self.reset_after
         return config
 
