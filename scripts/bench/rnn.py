@@ -125,7 +125,7 @@ def main(argv=None):
         x_torch = torch.from_numpy(x_np).requires_grad_(args.input_grad)
         loss_d, grads = dtf_step(layer, x, args.input_grad)
         loss_t = torch_step(module, x_torch, args.input_grad)
-        assert np.isclose(float(loss_d), float(loss_t), rtol=1e-4), (float(loss_d),
+        assert np.isclose(float(loss_d), float(loss_t.detach()), rtol=1e-4), (float(loss_d),
                                                                      float(loss_t.detach()))
         grad_t = module.weight_hh_l0.grad.numpy()
         assert np.isclose(np.abs(grads[1].numpy()).sum(), np.abs(grad_t).sum(), rtol=1e-3)
