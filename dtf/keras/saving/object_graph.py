@@ -139,11 +139,15 @@ def _is_graph_model(obj):
     return isinstance(obj, (Sequential, Functional))
 
 
-def walk(root, prefix=""):
+def walk(root, prefix="", visited=None):
     """Every saveable object under `root` (itself first), each once, as `Entry`s in saving
-    order, with Keras 3's paths (see the module docstring), under `prefix`."""
+    order, with Keras 3's paths (see the module docstring), under `prefix`.
+
+    `visited`: ids of objects already saved elsewhere (skipped; the walk adds to it), for a
+    graph that holds several trees, as `dtf.train.Checkpoint` does.
+    """
     entries = []
-    visited = set()
+    visited = set() if visited is None else visited
     kind = kind_of(root)
     if kind is None:
         raise TypeError(f"Cannot walk {type(root).__name__} {root!r}: expected a Keras Layer, "
