@@ -238,7 +238,9 @@ class RNN(MaskPropagation, Layer):
             self._reset_dropout_masks(self.cell)
         if self.zero_output_for_mask and mask is not None:
             if self.return_sequences:
-                keep = array_ops.expand_dims(mask, -1)
+                keep = mask
+                for _ in range(outputs.shape.rank - 2):
+                    keep = array_ops.expand_dims(keep, -1)
                 outputs = math_ops.where(keep, outputs, creation_ops.zeros_like(outputs))
             keep_last = _expand_to(mask[:, -1], last_output)
             last_output = math_ops.where(keep_last, last_output,
@@ -294,8 +296,9 @@ class RNN(MaskPropagation, Layer):
         """Keras outputs zeros (not the initial state) until a sample's first unmasked step."""
         seen = math_ops.greater(reduce_ops.cumsum(math_ops.cast(mask, outputs.dtype), axis=1),
                                 0.0)
-        outputs = math_ops.where(array_ops.expand_dims(seen, -1), outputs,
-                                 creation_ops.zeros_like(outputs))
+        for _ in range(outputs.shape.rank - 2):
+            seen = array_ops.expand_dims(seen, -1)
+        outputs = math_ops.where(seen, outputs, creation_ops.zeros_like(outputs))
         return outputs, outputs[:, -1]
 
     def _loop(self, sequences, initial_state, mask, training):

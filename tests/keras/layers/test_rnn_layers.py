@@ -11,6 +11,7 @@ from dtf.keras import layers as core
 from dtf.keras.layers.embedding import Embedding
 from dtf.keras.layers.rnn import GRU, LSTM, RNN, SimpleRNN
 from dtf.keras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from dtf.keras.layers.rnn_conv_lstm import ConvLSTM2D
 from dtf.keras.layers.rnn_masking import get_mask
 from dtf.keras.layers.wrappers import Bidirectional, TimeDistributed
 from dtf.testing.gradcheck import check_gradients
@@ -103,6 +104,20 @@ def test_fused_path_equals_step_by_step(cls, cell, masked):
                    dtype="float64")(x, **kwargs)
     for a, b in zip(fused, stepwise):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-12)
+
+
+def test_conv_lstm2d_gradients_and_symbolic_shapes():
+    layer = ConvLSTM2D(2, (3, 3), padding="same", return_sequences=True, dtype="float64")
+    check_layer_gradients(layer, RNG.normal(size=(1, 2, 4, 4, 1)), second_order=False)
+    inputs = keras.Input((None, 8, 8, 3))
+    out, _, c = ConvLSTM2D(4, 3, strides=2, return_state=True)(inputs)
+    assert out.shape.as_list() == [None, 3, 3, 4] and c.shape.as_list() == [None, 3, 3, 4]
+    model = keras.Model(inputs, out)
+    assert model(np.ones((2, 5, 8, 8, 3), "float32")).shape == (2, 3, 3, 4)
+    with pytest.raises(ValueError, match="larger than the input"):
+        ConvLSTM2D(2, 5)(np.ones((1, 2, 4, 4, 1), "float32"))
+    with pytest.raises(ValueError, match="expected ndim=5|rows, cols"):
+        ConvLSTM2D(2, 3)(np.ones((1, 2, 4, 4), "float32"))
 
 
 def test_masked_steps_keep_state_and_repeat_output():

@@ -29,6 +29,7 @@ from dtf.keras.layers.normalization import (
 )
 from dtf.keras.layers.preprocessing import Normalization, Rescaling
 from dtf.keras.layers.rnn import GRU, LSTM, SimpleRNN
+from dtf.keras.layers.rnn_conv_lstm import ConvLSTM2D
 from dtf.keras.layers.wrappers import Bidirectional, TimeDistributed
 
 FIXTURE = pathlib.Path(__file__).parents[1] / "fixtures" / "rnn_reference.json"
@@ -241,3 +242,11 @@ def test_multi_head_attention_causal_value_dim_output_shape():
     layer = MultiHeadAttention(num_heads=2, key_dim=2, value_dim=3, output_shape=5)
     out = _mha(case, layer, use_causal_mask=True, return_attention_scores=True)
     assert_outputs(out, case["outputs"])
+
+
+@pytest.mark.parametrize("name", sorted(k for k in CASES if k.startswith("conv_lstm2d/")))
+def test_conv_lstm2d(name):
+    case = CASES[name]
+    layer = ConvLSTM2D(3, (3, 3), **case["config"])
+    kwargs = {"mask": np.asarray(case["call"]["mask"])} if "call" in case else {}
+    assert_outputs(_run_layer(layer, case, **kwargs), case["outputs"])
