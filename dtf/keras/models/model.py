@@ -125,6 +125,27 @@ class Model(Trainer, Layer):
                              f"{input_shape}: {e}") from e
         self._build_shapes = input_shape
 
+    # -- saving (dtf.keras.saving) ---------------------------------------------------------
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves the model (config, weights, optimizer state) as a `.keras` archive."""
+        from dtf.keras.saving import saving_api
+
+        return saving_api.save_model(self, filepath, overwrite=overwrite, zipped=zipped,
+                                     **kwargs)
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """Saves the weights (`.weights.h5`, Keras 3's layout)."""
+        from dtf.keras.saving import saving_api
+
+        return saving_api.save_weights(self, filepath, overwrite=overwrite, **kwargs)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Loads weights saved by `save_weights` or `save`; all shapes are checked before any
+        weight changes."""
+        from dtf.keras.saving import saving_api
+
+        return saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
     def get_config(self):
         return Layer.get_config(self)
 
