@@ -441,12 +441,16 @@ class GroupNormalization(MaskPropagation, Layer):
     def call(self, inputs):
         axis, groups = self._axis, self.groups
         dims = inputs.shape.as_list()
-        dynamic = array_ops.shape(inputs) if any(d is None for d in dims[1:]) else None
+        if any(d is None for d in dims[1:]):
+            # only symbolic inputs have unknown non-batch dims: their shape is all that counts
+            from dtf.compile.symbolic import placeholder
+
+            return placeholder(inputs.shape, inputs.dtype)
         channels = dims[axis]
-        grouped = [-1] + [d if d is not None else dynamic[i] for i, d in enumerate(dims)][1:]
+        grouped = [-1] + dims[1:]
         grouped[axis] = channels // groups
         grouped.insert(axis, groups)
-        x = array_ops.reshape(inputs, grouped if dynamic is None else array_ops.stack(grouped))
+        x = array_ops.reshape(inputs, grouped)
         reduce = [i for i in range(1, len(grouped)) if i != axis]
         mean, variance = nn_ops.moments(x, axes=reduce, keepdims=True)
         broadcast = [1] * (self._rank + 1)
@@ -455,8 +459,7 @@ class GroupNormalization(MaskPropagation, Layer):
         gamma = None if self.gamma is None else array_ops.reshape(self.gamma, broadcast)
         beta = None if self.beta is None else array_ops.reshape(self.beta, broadcast)
         out = _scale_and_shift(x, mean, variance, gamma, beta, self.epsilon)
-        return array_ops.reshape(out, array_ops.shape(inputs) if dynamic is not None or
-                                 dims[0] is None else dims)
+        return array_ops.reshape(out, [-1] + dims[1:])
 
     def compute_output_shape(self, input_shape):
         return input_shape
