@@ -45,6 +45,11 @@ class Callback:
         """The model this callback acts on (None before `set_model`)."""
         return self._model
 
+    @model.setter
+    def model(self, model):
+        # Keras 2 callbacks assign `self.model` themselves.
+        self._model = model
+
     # Keras 2 names for the training batch hooks; the Keras 3 hooks call them, so callbacks
     # written against either API work.
     def on_batch_begin(self, batch, logs=None):

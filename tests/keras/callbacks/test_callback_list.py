@@ -76,6 +76,16 @@ def test_params_and_model_reach_every_callback():
     assert list(callbacks) == [seen, late] and len(callbacks) == 2 and callbacks[1] is late
 
 
+def test_keras2_callbacks_may_assign_their_model():
+    class Old(Callback):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+    model = _model()
+    assert Old(model).model is model
+
+
 def test_history_and_progbar_are_added_when_asked():
     model = _model()
     callbacks = CallbackList(None, add_history=True, add_progbar=True, model=model, verbose=1,
