@@ -87,7 +87,6 @@ class Restorer:
     def _plan(self, nodes, problems, skip_consumed=False):
         """What to assign now (`(variable, key, value)`), and the objects to defer."""
         assignments, deferrals = [], []
-        keys = None
         for node in nodes:
             n_saved = _count(self.values, node)
             n_now = len(node.variables)
@@ -96,10 +95,7 @@ class Restorer:
                     assignments += self._check(node, node.variables, 0, problems)
                 continue
             if node.kind == "optimizer":
-                if keys is None:
-                    keys = graph.variable_keys(nodes)
-                assignments += self._plan_optimizer(node, n_saved, keys, problems, deferrals)
-                continue
+                continue  # below: building an optimizer waits until the rest fits
             if n_saved == n_now:
                 if n_now:
                     assignments += self._check(node, node.variables, 0, problems)
@@ -111,6 +107,12 @@ class Restorer:
             if node.kind == "layer" and not node.obj.built and \
                     _has_keys_under(self.values, node.path):
                 deferrals.append(node)
+        optimizers = [node for node in nodes if node.kind == "optimizer"]
+        if optimizers and not problems:
+            keys = graph.variable_keys(nodes)
+            for node in optimizers:
+                assignments += self._plan_optimizer(node, _count(self.values, node), keys,
+                                                    problems, deferrals)
         if skip_consumed:
             assignments = [a for a in assignments if a[1] not in self.consumed]
         return assignments, deferrals
@@ -165,6 +167,7 @@ class Restorer:
         problems = []
         assignments, deferrals = self._plan(graph.collect(self.checkpoint), problems)
         if problems:
+            self.expect_partial = True  # the error says it all: no warning when collected
             self._raise(problems, "")
         self._apply(assignments)
         for node in deferrals:

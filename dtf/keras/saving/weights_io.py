@@ -95,7 +95,7 @@ def check_values(entry_label, variables, values, where):
     if len(values) != len(variables):
         shapes = ", ".join(str(tuple(np.shape(v))) for v in values) or "none"
         message = (f"{entry_label} has {len(variables)} variable(s) "
-                   f"[{_describe_variables(variables)}], but {where} holds {len(values)} "
+                   f"[{_describe_variables(variables)}], but '{where}' holds {len(values)} "
                    f"[{shapes}]")
         return [message]
     problems = []
@@ -103,11 +103,11 @@ def check_values(entry_label, variables, values, where):
         name = getattr(variable, "path", None) or variable.name
         if not variable.shape.is_compatible_with(value.shape):
             problems.append(f"{entry_label}: variable {i} ({name}) has shape "
-                            f"{tuple(variable.shape)}, but {where}/{i} has shape "
+                            f"{tuple(variable.shape)}, but '{where}/{i}' has shape "
                             f"{tuple(value.shape)}")
         elif not np.can_cast(value.dtype, variable.dtype.as_numpy_dtype, "same_kind"):
             problems.append(f"{entry_label}: variable {i} ({name}) is {variable.dtype.name}, "
-                            f"but {where}/{i} is {value.dtype}, which does not convert to it")
+                            f"but '{where}/{i}' is {value.dtype}, which does not convert to it")
     return problems
 
 
@@ -133,7 +133,7 @@ def plan_entries(entries, stored, plan, done=None):
             plan.calls.append((custom, {str(i): v for i, v in enumerate(group.values)}))
             continue
         problems = check_values(label, entry.variables, group.values,
-                                f"'{join(entry.path, 'vars')}'")
+                                join(entry.path, "vars"))
         if problems:
             plan.problems.extend(problems)
             continue
@@ -183,7 +183,7 @@ def plan_optimizer(entry, group, model_keys, model_variables, plan, fallback, la
     current = optimizer.variables
     if reason is None:
         problems = check_values(f"Optimizer '{optimizer.name}'", current, saved,
-                                f"'{label}'")
+                                join(entry.path, "vars"))
         if problems:
             reason = "; ".join(problems)
     if reason is not None:
