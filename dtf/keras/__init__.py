@@ -9,6 +9,7 @@ from dtf.compile.symbolic import SymbolicTensor as KerasTensor  # noqa: F401
 from dtf.keras import (  # noqa: F401
     activations,
     backend,
+    callbacks,
     constraints,
     datasets,
     initializers,

@@ -328,18 +328,22 @@ class Trainer:
             callbacks.on_epoch_begin(epoch)
             logs = {}
             step = 0
+            batch_hooks = getattr(callbacks, "_should_call_train_batch_hooks", True)
             for chunk in self._executions(adapter):
-                callbacks.on_train_batch_begin(step)
+                if batch_hooks:
+                    callbacks.on_train_batch_begin(step)
                 for batch in chunk:
                     logs = train_function(batch)
                 step += len(chunk)
-                logs = _python_logs(logs)
-                callbacks.on_train_batch_end(step - 1, logs)
+                if batch_hooks:  # the logs become floats only for callbacks that read them
+                    logs = _python_logs(logs)
+                    callbacks.on_train_batch_end(step - 1, logs)
                 if self.stop_training:
                     break
-            epoch_logs = dict(logs) if logs else _python_logs(self.get_metrics_result())
+            epoch_logs = _python_logs(logs) if logs else \
+                _python_logs(self.get_metrics_result())
             if val_adapter is not None and self._should_validate(epoch, validation_freq):
-                val_logs = self._evaluate_adapter(val_adapter, callbacks=None, verbose=0)
+                val_logs = self._evaluate_adapter(val_adapter, callbacks=callbacks, verbose=0)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             callbacks.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
