@@ -25,4 +25,5 @@ from dtf.keras.layers.preprocessing import *
 from dtf.keras.layers.reshaping import *
 from dtf.keras.layers.rnn import *
 from dtf.keras.layers.rnn_cells import *
+from dtf.keras.layers.rnn_conv_lstm import *
 from dtf.keras.layers.wrappers import *
