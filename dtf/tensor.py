@@ -25,7 +25,9 @@ _shape_from_tuple = TensorShape._from_tuple
 class Tensor:
     """An immutable multidimensional array, as `tf.Tensor`."""
 
-    __slots__ = ("_shape", "_value")
+    # _keras_mask: the mask a Keras layer attached to its output (never set on most tensors;
+    # read with getattr(t, "_keras_mask", None), so creating a Tensor costs nothing more)
+    __slots__ = ("_keras_mask", "_shape", "_value")
     # Makes NumPy defer `ndarray + Tensor` to Tensor.__radd__, as TensorFlow does.
     __array_priority__ = 100
 

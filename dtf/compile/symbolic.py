@@ -70,7 +70,8 @@ class SymbolicTensor:
 
     _is_symbolic = True
     __array_priority__ = 100
-    __slots__ = ("__weakref__", "_dtype", "_keras_history", "_shape", "index", "name", "node")
+    __slots__ = ("__weakref__", "_dtype", "_keras_history", "_keras_mask", "_shape", "index",
+                 "name", "node")
 
     def __init__(self, shape, dtype, node=None, index=0, name=None):
         self._shape = shape if isinstance(shape, TensorShape) else TensorShape(shape)

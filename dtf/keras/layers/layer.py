@@ -403,6 +403,11 @@ class Layer:
                 kwargs["training"] = training
         if not self._call_has_training:
             kwargs.pop("training", None)
+        mask = kwargs.get("mask")
+        if mask is None and (self._call_has_mask or self.supports_masking):
+            mask = _input_masks(inputs)  # Keras: masks ride on the tensors between layers
+            if mask is not None and self._call_has_mask:
+                kwargs["mask"] = mask
         if not self._call_has_mask:
             kwargs.pop("mask", None)
 
@@ -421,6 +426,8 @@ class Layer:
                 self.add_loss(self._activity_regularizer(out))
         if symbolic:
             outputs = self._record_node(inputs, rest, kwargs, outputs)
+        if mask is not None or type(self).compute_mask is not Layer.compute_mask:
+            _attach_masks(outputs, self.compute_mask(inputs, mask))
         return outputs
 
     def _convert_inputs(self, inputs):
@@ -650,6 +657,26 @@ class _WeightPenalty:
 
     def __call__(self):
         return self.regularizer(self.variable)
+
+
+def _input_masks(inputs):
+    """The Keras masks attached to `inputs` (one tensor, or a list of them), or None."""
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(x, "_keras_mask", None) for x in inputs]
+        return None if all(m is None for m in masks) else masks
+    return getattr(inputs, "_keras_mask", None)
+
+
+def _attach_masks(outputs, mask):
+    """Sets `_keras_mask` on the output tensor(s): one mask per output when `mask` is a
+    list, else on the first output."""
+    flat = nest.flatten(outputs)
+    masks = mask if isinstance(mask, (list, tuple)) else [mask] + [None] * (len(flat) - 1)
+    for out, m in zip(flat, masks):
+        try:
+            out._keras_mask = m
+        except AttributeError:  # not a Tensor (a Python value returned by call)
+            pass
 
 
 def _contains(items, obj):

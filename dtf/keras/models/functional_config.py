@@ -97,6 +97,11 @@ def functional_config(model) -> dict:
     }
 
 
+def _is_model_config(layer_config):
+    return isinstance(layer_config, dict) and isinstance(layer_config.get("config"), dict) \
+        and "layers" in layer_config["config"]
+
+
 def functional_from_config(cls, config, custom_objects=None):
     from dtf.keras.models.sequential import _layer_classes
     from dtf.keras.saving import serialization
@@ -104,10 +109,20 @@ def functional_from_config(cls, config, custom_objects=None):
 
     classes = _layer_classes()
     layers = {}
-    for layer_config in config["layers"]:
+    # Nested models first: a layer the outer graph also calls directly (the KL loss of the
+    # seed's VAE reads the encoder's z_mean) must be the nested model's own layer, found by
+    # its name (names are unique in a saved model), not a second copy.
+    nested_first = sorted(config["layers"], key=lambda c: not _is_model_config(c))
+    for layer_config in nested_first:
+        name = layer_config.get("config", {}).get("name") if isinstance(layer_config, dict) \
+            else None
+        if name is not None and name in layers:
+            continue
         layer = serialization.deserialize_keras_object(
             layer_config, module_objects=classes, custom_objects=custom_objects)
         layers[layer.name] = layer
+        for inner in layer._flatten_layers(include_self=False):
+            layers.setdefault(inner.name, inner)
     tensors = {}
     for i, name in enumerate(config["input_layers"]):
         tensors[("input", i, 0)] = layers[name].output

@@ -3,7 +3,6 @@ Functional models, a custom Sampling layer, add_loss, fit) through model.save/lo
 the subclassed VAE (a Layer trained by a custom loop) through dtf.train.Checkpoint."""
 
 import numpy as np
-import pytest
 
 import dtf
 import dtf.train
@@ -95,11 +94,6 @@ def _seeded(fn, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "functional_from_config (dtf/keras/models/functional_config.py) deserializes a layer that "
-    "the outer graph calls directly and that also lives inside a nested model (the encoder's "
-    "z_mean/z_log_var, used by the KL loss) as a second, separate layer; it should reuse the "
-    "nested model's layer (by name), as the saved model does"))
 def test_functional_vae_round_trip(tmp_path):
     x = _images()
     vae = _functional_vae()
