@@ -95,6 +95,39 @@ def test_optimizer_that_made_no_step_round_trips(tmp_path):
     _assert_resumes_identically(model, restored, x, y)
 
 
+def test_model_methods_and_keras_models_functions(tmp_path):
+    x, y = make_data()
+    model = mlp()
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    _assert_resumes_identically(model, restored, x, y)
+    model.save_weights(tmp_path / "m.weights.h5")
+    other = mlp()
+    other.load_weights(tmp_path / "m.weights.h5")
+    assert_same(snapshot(model), snapshot(other))
+    keras.models.save_model(model, tmp_path / "n.keras")
+    assert keras.saving.load_model(tmp_path / "n.keras").count_params() == model.count_params()
+
+
+def test_recurrent_convolutional_and_normalization_layers(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 7, 4)).astype("float32")
+    y = rng.normal(size=(6, 1)).astype("float32")
+    model = keras.Sequential([
+        keras.Input((7, 4)), keras.layers.Conv1D(3, 2, activation="relu"),
+        keras.layers.BatchNormalization(), keras.layers.LSTM(5, return_sequences=True),
+        keras.layers.Bidirectional(keras.layers.GRU(2)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, batch_size=3, epochs=1, shuffle=False, verbose=0)
+    restored = _round_trip(model, tmp_path)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), restored.predict(x, verbose=0))
+    first = model.fit(x, y, batch_size=3, epochs=1, shuffle=False, verbose=0)
+    second = restored.fit(x, y, batch_size=3, epochs=1, shuffle=False, verbose=0)
+    assert first.history == second.history
+    assert_same(snapshot(model), snapshot(restored))
+
+
 # -- Functional -----------------------------------------------------------------------------------
 def test_functional_with_op_node_and_add_loss(tmp_path):
     x, y = make_data()
