@@ -111,11 +111,10 @@ def check_values(entry_label, variables, values, where):
     return problems
 
 
-def plan_entries(entries, stored, plan, done=None):
+def plan_entries(entries, stored, plan):
     """Matches the non-optimizer `entries` with `stored` (`{path: StoredGroup}`), adding to
     `plan`. A layer with Variables and no stored group is a problem; a metric without one
-    keeps its state; stored groups that no entry claims are ignored, as Keras does.
-    `done`: ids of Variables already restored (skipped)."""
+    keeps its state; stored groups that no entry claims are ignored, as Keras does."""
     for entry in entries:
         if entry.kind == "optimizer":
             continue
@@ -137,9 +136,7 @@ def plan_entries(entries, stored, plan, done=None):
         if problems:
             plan.problems.extend(problems)
             continue
-        for variable, value in zip(entry.variables, group.values):
-            if done is None or id(variable) not in done:
-                plan.assignments.append((variable, value))
+        plan.assignments.extend(zip(entry.variables, group.values))
 
 
 def optimizer_variable_list(group, keys_to_variables, fallback):
