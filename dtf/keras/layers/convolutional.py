@@ -104,6 +104,18 @@ def _get(module_name, value):
     return getattr(keras, module_name).get(value)
 
 
+def _fused_activation(activation):
+    """The name `fused_convolve` knows `activation` by ("linear", "relu"), or None."""
+    from dtf.keras import activations
+    from dtf.ops import nn_ops
+
+    if activation is activations.linear:
+        return "linear"
+    if activation is activations.relu or activation is nn_ops.relu:
+        return "relu"
+    return None
+
+
 class _ConvBase(Layer):
     """What every convolution layer shares: argument checks, the channels axis, the output
     shape rule (with errors naming the layer), bias and activation."""
@@ -285,6 +297,12 @@ class BaseConv(_ConvBase):
     def call(self, inputs):
         self._check_output(inputs.shape, self.kernel.shape)
         x = self._layout_in(inputs)
+        fused = _fused_activation(self.activation) if self.use_bias else None
+        if fused is not None:  # conv + bias + activation as one op (see conv_ops.fused_conv)
+            y = conv_ops.fused_convolve(x, self.kernel, self.bias, self.strides,
+                                        self._op_padding(), self.dilation_rate, fused)
+            return y if self.data_format == "channels_last" else \
+                conv_ops.to_channels_first(y, self.rank)
         y = conv_ops.convolve(x, self.kernel, self.strides, self._op_padding(),
                               self.dilation_rate)
         return self._finish(y)

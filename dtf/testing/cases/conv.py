@@ -151,6 +151,18 @@ _PW = rand(1, 1, 6, 4, seed=110)
 _TY = rand(1, 3, 3, 2, seed=111)      # transposed conv input
 _TW = rand(3, 3, 4, 2, seed=112)      # (kh, kw, out, in)
 
+def _clear_of_relu_kink(x_shape, w_shape, padding, margin=0.05):
+    """(x, w, b) whose pre-activations conv(x, w) + b all lie `margin` away from 0, where the
+    relu's derivative jumps (the first seed that gives that)."""
+    for seed in range(200, 400):
+        x, w, b = rand(*x_shape, seed=seed), rand(*w_shape, seed=seed + 1000), \
+            rand(w_shape[-1], seed=seed + 2000)
+        if np.abs(ref_conv(x, w, 1, padding) + b).min() > margin:
+            return x, w, b
+    raise AssertionError("no seed clears the relu kink")
+
+
+_FX, _FW, _FB = _clear_of_relu_kink((1, 4, 3, 2), (2, 2, 2, 3), "SAME")
 _POOL_X = _distinct(2, 5, 6, 3, seed=1)
 _POOL_U = rand(2, 3, 3, 3, seed=113)
 
@@ -201,6 +213,19 @@ CASES = [
            [_X3, _W3], lambda x, w: ref_conv(x, w, (2, 1, 2), "VALID")),
     OpCase("convolution/rank_from_filters", lambda x, w: conv.convolution(x, w, padding="SAME"),
            [_X2, _W2], lambda x, w: ref_conv(x, w, 1, "SAME")),
+    # conv + bias + activation as one op (the layers' fast path)
+    OpCase("fused_conv/linear", lambda x, w, b: conv.fused_convolve(x, w, b, (2, 1), "SAME",
+                                                                    (1, 1)),
+           [_X2, _W2, rand(4, seed=122)], lambda x, w, b: ref_conv(x, w, (2, 1), "SAME") + b),
+    OpCase("fused_conv/relu", lambda x, w, b: conv.fused_convolve(x, w, b, (1, 1), "SAME",
+                                                                  (1, 1), "relu"),
+           [_FX, _FW, _FB], lambda x, w, b: np.maximum(ref_conv(x, w, 1, "SAME") + b, 0)),
+    OpCase("fused_conv/depthwise_relu_float32",
+           lambda x, w, b: conv.fused_convolve(x, w, b, (1, 1), "VALID", (1, 1), "relu"),
+           [_X2.astype(np.float32), _DW.reshape(3, 3, 1, 6)[:2, :2].astype(np.float32),
+            rand(6, seed=123, dtype=np.float32)],
+           lambda x, w, b: np.maximum(ref_conv(x, w) + b, 0), grad=False, atol=1e-5,
+           rtol=1e-5),
     # depthwise (one input channel per group) and separable
     OpCase("depthwise_conv2d/same", lambda x, w: conv.depthwise_conv2d(x, w, [1, 1, 1, 1],
                                                                        "SAME"),
