@@ -64,7 +64,11 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 quantization_config=None, **kwargs):
+        if lora_rank or quantization_config:
+            raise ValueError("Dense: LoRA and quantization (lora_rank, quantization_config) "
+                             "are not supported by dtf; load the model without them.")
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         from dtf.keras import activations, constraints, initializers, regularizers
 

@@ -29,7 +29,10 @@ class InputLayer(Layer):
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
                  input_tensor=None, name=None, input_shape=None, batch_input_shape=None,
-                 ragged=None, **kwargs):
+                 ragged=None, optional=False, **kwargs):
+        if optional:
+            raise ValueError("Optional inputs (InputLayer(optional=True)) are not supported: "
+                             "pass every input.")
         if input_shape is not None and shape is None:
             shape = input_shape
         if batch_input_shape is not None and batch_shape is None:

@@ -364,6 +364,7 @@ class Layer:
         shapes = nest.map_structure(_shape_of, inputs)
         self.build(shapes)
         self.built = True
+        object.__setattr__(self, "_build_shapes", shapes)  # saving restores a build from it
 
     # -- calling ------------------------------------------------------------------------------
     def call(self, inputs, *args, **kwargs):
@@ -447,10 +448,15 @@ class Layer:
             return self._convert_inputs(x) if x.dtype.is_floating else x
         if isinstance(inputs, (list, tuple, dict)):
             return nest.map_structure(self._convert_leaf, inputs)
+        if getattr(inputs, "_is_symbolic", False) and self._autocast and \
+                inputs.dtype.is_floating and inputs.dtype.name != self._dtype_name:
+            from dtf.ops.math_ops import cast
+
+            return cast(inputs, self._dtype_name)
         return inputs
 
     def _convert_leaf(self, x):
-        if type(x) is np.ndarray or type(x) is Tensor:
+        if type(x) is np.ndarray or type(x) is Tensor or getattr(x, "_is_symbolic", False):
             return self._convert_inputs(x)
         return x
 
@@ -461,6 +467,7 @@ class Layer:
             shapes = nest.map_structure(_shape_of, inputs)
         self.build(shapes)
         object.__setattr__(self, "built", True)
+        object.__setattr__(self, "_build_shapes", shapes)  # saving restores a build from it
 
     def _record_node(self, inputs, rest, kwargs, outputs):
         """Wraps the symbolic outputs as the outputs of a new LayerNode of this layer."""

@@ -293,3 +293,19 @@ def _register_clear_session_hook():
 
 
 _register_clear_session_hook()
+
+
+def _skip_symbolic_updates(variable, op, value):
+    """A layer run on symbolic inputs only learns its output's shape: state updates in it
+    (a metric's update_state, a running statistic) are skipped, as Keras does."""
+    return None if call_context.symbolic else NotImplemented
+
+
+def _register_symbolic_update_handler():
+    from dtf import variables
+
+    if _skip_symbolic_updates not in variables.symbolic_update_handlers:
+        variables.symbolic_update_handlers.append(_skip_symbolic_updates)
+
+
+_register_symbolic_update_handler()

@@ -116,13 +116,19 @@ class Model(Trainer, Layer):
                       for k, s in input_shape.items()}
         else:
             inputs = placeholder(TensorShape(input_shape), self._dtype_name)
+        from dtf.keras.layers.tracking import call_context
+
         object.__setattr__(self, "built", True)  # so that calling does not build again
+        outer = call_context.symbolic
+        call_context.symbolic = True
         try:
             self.call(inputs)
         except Exception as e:
             object.__setattr__(self, "built", False)
             raise ValueError(f"Model {self.name} could not be built on inputs of shape "
                              f"{input_shape}: {e}") from e
+        finally:
+            call_context.symbolic = outer
         self._build_shapes = input_shape
 
     # -- saving (dtf.keras.saving) ---------------------------------------------------------

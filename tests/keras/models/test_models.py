@@ -216,3 +216,29 @@ def test_summary_of_a_branching_model_shows_connections_and_unbuilt_model_raises
     assert any("Connected to" in line for line in text)
     with pytest.raises(ValueError, match="has not yet been built"):
         keras.Sequential([layers.Dense(1)]).summary()
+
+
+def test_symbolic_build_skips_state_updates_and_casts_symbolic_inputs():
+    class WithMetric(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2)
+            self.activity = keras.metrics.Mean(name="activity")
+
+        def call(self, x):
+            y = self.dense(x)
+            self.activity.update_state(dtf.reduce_mean(y))
+            return y
+
+    model = WithMetric()
+    model.build((None, 3))  # the metric sees no symbolic update
+    assert len(model.weights) == 2 and float(model.activity.result()) == 0.0
+    model(np.ones((2, 3), "float32"))
+    assert float(model.activity.count.numpy()) == 1.0
+    seq = keras.Sequential([keras.Input((4,)), layers.Dense(2, dtype="float64")])
+    assert seq.layers[0].kernel.dtype == dtf.float64
+    assert seq(np.ones((1, 4))).dtype == dtf.float64
+    from dtf.compile.symbolic import placeholder
+
+    with pytest.raises(TypeError, match="Cannot assign a symbolic tensor"):
+        dtf.Variable(1.0).assign(placeholder(()))

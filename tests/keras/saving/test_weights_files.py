@@ -281,10 +281,6 @@ def test_keras3_nested_layers_load():
     np.testing.assert_allclose(out, expected["rnn_out"], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "Keras 3.x configs carry arguments dtf's layers do not accept yet: InputLayer's "
-    "`optional` (dtf/keras/layers/input_layer.py) and Dense's `quantization_config` "
-    "(dtf/keras/layers/core.py)"))
 def test_keras3_archive_loads_as_a_whole_model():
     expected = _expected()
     model = keras.saving.load_model(os.path.join(FIXTURES, "keras3_mlp.keras"))
