@@ -75,21 +75,22 @@ def _(g, out, variable):
 # Variable creators (a distribution strategy's scope installs one to place Variables elsewhere).
 _creator_stack: list = []
 
-# Handlers of assignments whose value is symbolic: `handler(variable, op, value)` returns
-# NotImplemented to pass, anything else to take it (dtf.function's tracer records a node; a Keras
-# layer called on symbolic inputs to learn its shapes skips the update).
-symbolic_update_handlers: list = []
+# Interceptors of assignments: `handler(variable, op, value)` returns True to take the update
+# (a Keras layer run on symbolic inputs only to learn its shapes skips every state update;
+# dtf.function's tracer records the update as a graph node), False to let it happen.
+update_interceptors: list = []
 
 
-def _symbolic_update(variable, op, value, read_value):
-    for handler in symbolic_update_handlers:
-        result = handler(variable, op, value)
-        if result is not NotImplemented:
-            return _UnreadVariable(variable) if read_value else None
-    raise TypeError(
-        f"Cannot {op} a symbolic tensor ({value!r}) to variable '{variable.name}': symbolic "
-        "tensors have no value outside a model or traced function being run. Run the model on "
-        "data, or do the update inside dtf.function.")
+def _intercepted(variable, op, value):
+    for handler in update_interceptors:
+        if handler(variable, op, value):
+            return True
+    if getattr(value, "_is_symbolic", False):
+        raise TypeError(
+            f"Cannot {op} a symbolic tensor ({value!r}) to variable '{variable.name}': "
+            "symbolic tensors have no value outside a model or traced function being run. Run "
+            "the model on data, or do the update inside dtf.function.")
+    return False
 
 
 class Variable:
@@ -234,8 +235,9 @@ class Variable:
 
     def assign(self, value, use_locking=None, name=None, read_value=True):
         """Sets the value; returns the Variable (its new value) when `read_value`."""
-        if getattr(value, "_is_symbolic", False):
-            return _symbolic_update(self, "assign", value, read_value)
+        if (update_interceptors or getattr(value, "_is_symbolic", False)) and \
+                _intercepted(self, "assign", value):
+            return _UnreadVariable(self) if read_value else None
         new = self._converted(value, "assign")
         self._check_shape(new, "assign")
         self._value = new
@@ -250,8 +252,9 @@ class Variable:
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         """Adds `delta` (same shape) to the value."""
-        if getattr(delta, "_is_symbolic", False):
-            return _symbolic_update(self, "assign_add", delta, read_value)
+        if (update_interceptors or getattr(delta, "_is_symbolic", False)) and \
+                _intercepted(self, "assign_add", delta):
+            return _UnreadVariable(self) if read_value else None
         delta = self._converted(delta, "assign_add")
         self._check_update_shape(delta, "AssignAddVariableOp")
         self._value = self._value + delta
@@ -259,8 +262,9 @@ class Variable:
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         """Subtracts `delta` (same shape) from the value."""
-        if getattr(delta, "_is_symbolic", False):
-            return _symbolic_update(self, "assign_sub", delta, read_value)
+        if (update_interceptors or getattr(delta, "_is_symbolic", False)) and \
+                _intercepted(self, "assign_sub", delta):
+            return _UnreadVariable(self) if read_value else None
         delta = self._converted(delta, "assign_sub")
         self._check_update_shape(delta, "AssignSubVariableOp")
         self._value = self._value - delta

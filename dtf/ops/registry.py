@@ -90,7 +90,7 @@ class Primitive:
         self.num_outputs = num_outputs
         self.differentiable = differentiable
 
-    def def_vjp(self, fn: Callable = None, *, takes_needed: bool = False) -> Callable:
+    def def_vjp(self, fn: Callable | None = None, *, takes_needed: bool = False) -> Callable:
         """Registers the VJP (a decorator; `@p.def_vjp(takes_needed=True)` for VJPs that
         accept `needed=`)."""
         if fn is None:

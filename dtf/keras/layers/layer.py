@@ -362,9 +362,18 @@ class Layer:
         if self.built:
             return
         shapes = nest.map_structure(_shape_of, inputs)
-        self.build(shapes)
+        self._run_build(shapes)
         self.built = True
         object.__setattr__(self, "_build_shapes", shapes)  # saving restores a build from it
+
+    def _run_build(self, shapes):
+        """`build(shapes)`, its Variable assignments real even inside a symbolic run (the
+        values of a restored checkpoint arrive then)."""
+        call_context.building += 1
+        try:
+            self.build(shapes)
+        finally:
+            call_context.building -= 1
 
     # -- calling ------------------------------------------------------------------------------
     def call(self, inputs, *args, **kwargs):
@@ -465,7 +474,7 @@ class Layer:
             shapes = TensorShape(self._batch_input_shape)
         else:
             shapes = nest.map_structure(_shape_of, inputs)
-        self.build(shapes)
+        self._run_build(shapes)
         object.__setattr__(self, "built", True)
         object.__setattr__(self, "_build_shapes", shapes)  # saving restores a build from it
 

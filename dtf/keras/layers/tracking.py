@@ -280,6 +280,7 @@ class CallContext(threading.local):
         self.depth = 0
         self.training = None
         self.symbolic = False
+        self.building = 0  # > 0 while a layer's build runs (its assignments are real)
 
 
 call_context = CallContext()
@@ -297,15 +298,18 @@ _register_clear_session_hook()
 
 def _skip_symbolic_updates(variable, op, value):
     """A layer run on symbolic inputs only learns its output's shape: state updates in it
-    (a metric's update_state, a running statistic) are skipped, as Keras does."""
-    return None if call_context.symbolic else NotImplemented
+    (a metric's update_state, a running statistic) are skipped, as Keras does; concrete values
+    assigned while a layer builds (initial or restored values) are kept."""
+    if not call_context.symbolic:
+        return False
+    return not call_context.building or getattr(value, "_is_symbolic", False)
 
 
 def _register_symbolic_update_handler():
     from dtf import variables
 
-    if _skip_symbolic_updates not in variables.symbolic_update_handlers:
-        variables.symbolic_update_handlers.append(_skip_symbolic_updates)
+    if _skip_symbolic_updates not in variables.update_interceptors:
+        variables.update_interceptors.append(_skip_symbolic_updates)
 
 
 _register_symbolic_update_handler()
