@@ -238,6 +238,15 @@ def _im2col(xp, xpad, outs, ks, strides, dilations, groups):
     m = xpad.shape[0] * math.prod(outs)
     if all(k == 1 for k in ks) and all(s == 1 for s in strides) and groups == 1:
         return xpad.reshape(m, xpad.shape[-1])  # 1x1: the input is its own column matrix
+    if groups == 1 and xpad.shape[-1] == 1:
+        # One channel (a grayscale first layer): the row-major copy would move one float at a
+        # time; tap by tap, into a tap-major matrix, it moves whole rows. BLAS takes the
+        # transposed view as it is.
+        taps = list(itertools.product(*map(range, ks)))
+        cols = xp.empty((len(taps), xpad.shape[0]) + tuple(outs), dtype=xpad.dtype)
+        for t, tap in enumerate(taps):
+            cols[t] = xpad[tap_slices(tap, outs, strides, dilations)][..., 0]
+        return cols.reshape(len(taps), m).T
     if groups == 1:
         view = windows(xp, xpad, outs, ks, strides, dilations)
         return xp.ascontiguousarray(view).reshape(m, -1)
