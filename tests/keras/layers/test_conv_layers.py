@@ -228,17 +228,39 @@ def test_config_round_trip(make):
 
 
 def test_saved_model_round_trip(tmp_path):
+    """A Functional model with every kind of layer of this package saves to a .keras archive
+    and loads back computing the same outputs."""
+    from dtf.keras.layers import pooling, reshaping
     from dtf.keras.saving import saving_api
 
-    model = keras.Sequential([keras.Input((8, 8, 2)), Conv2D(3, 3, activation="relu"),
-                              MaxPooling2D(), SeparableConv2D(2, 2), layers.Flatten(),
-                              layers.Dense(2)])
-    x = RNG.normal(size=(2, 8, 8, 2)).astype(np.float32)
+    inputs = keras.Input((12, 12, 2))
+    x = reshaping.ZeroPadding2D(1)(inputs)
+    x = Conv2D(4, 3, activation="relu", groups=2)(x)
+    x = DepthwiseConv2D(3, depth_multiplier=2, padding="same")(x)
+    x = pooling.AveragePooling2D(2)(x)
+    x = SeparableConv2D(4, 2, padding="same")(x)
+    x = Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1)(x)
+    x = reshaping.UpSampling2D(2, interpolation="bilinear")(x)
+    x = reshaping.Cropping2D(((1, 2), (0, 3)))(x)
+    x = MaxPooling2D(3, strides=2, padding="same")(x)
+    outputs = layers.Dense(2)(pooling.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    x = RNG.normal(size=(2, 12, 12, 2)).astype(np.float32)
     path = str(tmp_path / "cnn.keras")
     saving_api.save_model(model, path)
-    restored = saving_api.load_model(path, custom_objects={
-        "Conv2D": Conv2D, "MaxPooling2D": MaxPooling2D, "SeparableConv2D": SeparableConv2D})
-    np.testing.assert_allclose(restored(x).numpy(), model(x).numpy(), rtol=1e-6)
+    classes = {cls.__name__: cls for cls in (
+        Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, MaxPooling2D,
+        pooling.AveragePooling2D, pooling.GlobalAveragePooling2D, reshaping.ZeroPadding2D,
+        reshaping.UpSampling2D, reshaping.Cropping2D)}
+    restored = saving_api.load_model(path, custom_objects=classes)
+    np.testing.assert_allclose(restored(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_keras2_style_input_shape_on_the_first_layer():
+    model = keras.Sequential([Conv2D(4, 3, input_shape=(8, 8, 1)), MaxPooling2D(),
+                              layers.Flatten(), layers.Dense(3)])
+    assert model.output_shape == (None, 3)
+    assert model(np.ones((2, 8, 8, 1), np.float32)).shape == (2, 3)
 
 
 # -- bad input ----------------------------------------------------------------------------------
