@@ -269,3 +269,16 @@ def test_pooling_in_a_trained_model():
     expected = np.zeros((4, 4))
     expected[1::2, 1::2] = 1
     np.testing.assert_array_equal(grad, expected)
+
+
+def test_docstring_examples_of_the_layer_modules():
+    import doctest
+
+    from dtf.keras.layers import convolutional, pooling, reshaping
+
+    for module in (convolutional, pooling, reshaping):
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        for test in doctest.DocTestFinder().find(module, globs={"dtf": dtf, "keras": keras}):
+            runner.run(test)
+        assert runner.failures == 0, f"{module.__name__}: a docstring example failed"
+        assert runner.tries >= 8
