@@ -77,13 +77,11 @@ def standardize_data_format(value):
 
 
 def standardize_padding(value, allow_causal=False):
-    if isinstance(value, (list, tuple)):
-        return value
-    padding = str(value).lower()
-    allowed = {"valid", "same", "causal"} if allow_causal else {"valid", "same"}
+    allowed = ("valid", "same", "causal") if allow_causal else ("valid", "same")
+    padding = value.lower() if isinstance(value, str) else value
     if padding not in allowed:
-        raise ValueError(f"The `padding` argument must be a list/tuple or one of {allowed}. "
-                         f"Received: {value}")
+        raise ValueError(f"The `padding` argument must be one of {allowed}. Received: "
+                         f"{value!r}. (For explicit padding, put a ZeroPadding layer first.)")
     return padding
 
 
