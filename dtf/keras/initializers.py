@@ -26,6 +26,7 @@ import numpy as np
 
 from dtf import dtypes
 from dtf.keras import backend as _backend
+from dtf.keras.naming import to_snake_case
 from dtf.keras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from dtf.ops import creation_ops as _creation
 from dtf.ops import random_ops
@@ -594,17 +595,8 @@ _ALL_CLASSES = (Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform, Iden
                 RandomUniform, TruncatedNormal, VarianceScaling, Zeros)
 
 
-def _snake_case(name):
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i > 0 and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
-
-
 _OBJECTS = {cls.__name__: cls for cls in _ALL_CLASSES}
-_OBJECTS.update({_snake_case(cls.__name__): cls for cls in _ALL_CLASSES})
+_OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _ALL_CLASSES})
 _OBJECTS.update({
     "IdentityInitializer": Identity,
     "OrthogonalInitializer": Orthogonal,

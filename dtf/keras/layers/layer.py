@@ -33,6 +33,7 @@ from dtf.compile.symbolic import SymbolicTensor
 from dtf.keras.layers import tracking
 from dtf.keras.layers.input_spec import InputSpec, assert_input_compatibility
 from dtf.keras.layers.tracking import Tracker, call_context
+from dtf.keras.naming import auto_name
 from dtf.tensor import Tensor
 from dtf.tensor_shape import TensorShape
 from dtf.variables import Variable
@@ -130,8 +131,7 @@ class Layer:
                             f"{type(self).__name__}: {kwargs}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Layer name must be a string, got {type(name).__name__}: {name!r}")
-        self._name = name if name else tracking.unique_name(
-            tracking.to_snake_case(type(self).__name__))
+        self._name = name if name else auto_name(type(self).__name__)
         self._trainable = bool(trainable)
         self._dtype_name = _dtype_name(dtype)
         self._np_dtype = np.dtype(self._dtype_name)
@@ -172,7 +172,7 @@ class Layer:
     @property
     def name(self) -> str:
         if self._name is None:  # a subclass that never called super().__init__()
-            self._name = tracking.unique_name(tracking.to_snake_case(type(self).__name__))
+            self._name = auto_name(type(self).__name__)
         return self._name
 
     @property

@@ -9,9 +9,7 @@ Variables compare elementwise with `==`.
 
 from __future__ import annotations
 
-import re
 import threading
-from collections import defaultdict
 
 # Bumped whenever a Layer gains or loses a sublayer: Layers cache their flattened sublayer
 # lists against it.
@@ -244,33 +242,6 @@ class TrackedDict(dict):
         return dict, (dict(self),)
 
 
-# -- names ------------------------------------------------------------------------------------
-_name_lock = threading.Lock()
-_name_counts: defaultdict = defaultdict(int)
-
-
-def to_snake_case(name: str) -> str:
-    """`MLPWithDropout` -> `mlp_with_dropout`, as Keras names layers."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name
-
-
-def unique_name(base: str) -> str:
-    """`dense`, `dense_1`, `dense_2`, ...: one counter per base name per process."""
-    with _name_lock:
-        n = _name_counts[base]
-        _name_counts[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
-
-
-def reset_names():
-    """Layer names start afresh (`keras.backend.clear_session`)."""
-    with _name_lock:
-        _name_counts.clear()
-
-
 # -- the call context -------------------------------------------------------------------------
 class CallContext(threading.local):
     """Per-thread state of nested Layer calls: how deep, and the `training` value that outer
@@ -284,16 +255,6 @@ class CallContext(threading.local):
 
 
 call_context = CallContext()
-
-
-def _register_clear_session_hook():
-    from dtf.keras import backend
-
-    if reset_names not in backend._clear_session_hooks:
-        backend._clear_session_hooks.append(reset_names)
-
-
-_register_clear_session_hook()
 
 
 def _skip_symbolic_updates(variable, op, value):

@@ -7,10 +7,6 @@ dims) or None for unknown rank, for eager and symbolic tensors alike.
 
 from __future__ import annotations
 
-import itertools
-import re
-import threading
-
 import numpy as np
 
 from dtf import dtypes
@@ -51,53 +47,6 @@ def dtype_name(dtype):
     if compute is not None:
         return dtype_name(compute)
     return dtypes.as_dtype(dtype).name
-
-
-# -- names --------------------------------------------------------------------------------------
-_name_lock = threading.Lock()
-_name_counts: dict[str, itertools.count] = {}
-
-
-def snake_case(name: str) -> str:
-    """Keras' `to_snake_case`: "MeanSquaredError" -> "mean_squared_error"."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name
-
-
-def unique_name(base: str) -> str:
-    """`base`, then `base_1`, `base_2`, ... (Keras' `auto_name` for objects built without a
-    name); `keras.backend.clear_session()` starts the counts afresh."""
-    _register_clear_session_hook()
-    with _name_lock:
-        n = next(_name_counts.setdefault(base, itertools.count()))
-    return base if n == 0 else f"{base}_{n}"
-
-
-def auto_name(cls_name: str) -> str:
-    return unique_name(snake_case(cls_name))
-
-
-def _reset_names():
-    with _name_lock:
-        _name_counts.clear()
-
-
-_hook_registered = [False]
-
-
-def _register_clear_session_hook():
-    if _hook_registered[0]:
-        return
-    _hook_registered[0] = True
-    try:
-        from dtf.keras import backend
-    except ImportError:
-        return
-    hooks = getattr(backend, "_clear_session_hooks", None)
-    if hooks is not None:
-        hooks.append(_reset_names)
 
 
 # -- conversion -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dtf import dtypes, nest
 from dtf.keras.losses import _utils
+from dtf.keras.naming import auto_name
 from dtf.ops.array_ops import expand_dims, squeeze
 from dtf.ops.creation_ops import cast
 from dtf.ops.math_ops import divide_no_nan, multiply, truediv, where
@@ -64,7 +65,7 @@ class Loss:
     _y_true_is_index = False
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
-        self.name = name or _utils.auto_name(type(self).__name__)
+        self.name = name or auto_name(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
         self._dtype = dtypes.as_dtype(_utils.dtype_name(dtype) or _utils.floatx())
         if not self._dtype.is_floating:

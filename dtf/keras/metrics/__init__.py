@@ -12,7 +12,6 @@ Example:
 
 import inspect
 
-from dtf.keras.losses import _utils
 from dtf.keras.losses.functions import (
     binary_crossentropy,
     binary_focal_crossentropy,
@@ -78,6 +77,7 @@ from dtf.keras.metrics.regression_metrics import (
     SparseCategoricalCrossentropy,
     SquaredHinge,
 )
+from dtf.keras.naming import to_snake_case
 
 # Keras 2's short function names (`tf.keras.metrics.mse`, ...)
 mse = MSE = mean_squared_error
@@ -187,7 +187,7 @@ ALL_OBJECTS = (
 # class) and the short aliases name metric classes. "acc" is not among them: `compile` picks
 # the accuracy that fits the model's outputs for "accuracy"/"acc" before calling `get`.
 ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
-ALL_OBJECTS_DICT.update({_utils.snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
+ALL_OBJECTS_DICT.update({to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
 ALL_OBJECTS_DICT.update({
     "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
     "mse": MeanSquaredError, "MSE": MeanSquaredError,

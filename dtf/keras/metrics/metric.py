@@ -30,6 +30,7 @@ import numpy as np
 
 from dtf import dtypes
 from dtf.keras.losses import _utils
+from dtf.keras.naming import auto_name
 from dtf.variables import Variable, VariableAggregation, VariableSynchronization
 
 __all__ = ["Metric"]
@@ -56,7 +57,7 @@ class Metric:
     """
 
     def __init__(self, dtype=None, name=None):
-        self.name = name or _utils.auto_name(type(self).__name__)
+        self.name = name or auto_name(type(self).__name__)
         self._dtype = dtypes.as_dtype(_utils.dtype_name(dtype) or _utils.floatx())
         self._variables = []
         self._metrics = []

@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from dtf import backend as _backend
+from dtf.keras.naming import auto_name
 from dtf.keras.optimizers import updates
 from dtf.keras.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 from dtf.tensor import Tensor
@@ -35,20 +36,6 @@ _backend_of = _backend.backend_of
 
 # -- default names ("adam", "adam_1", ...): Keras' auto_name, on keras.backend's counters, which
 # clear_session restarts
-def _to_snake_case(name: str) -> str:
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _auto_name(class_name: str) -> str:
-    from dtf.keras import backend as keras_backend
-
-    base = _to_snake_case(class_name)
-    uid = keras_backend.get_uid(base)
-    return base if uid == 1 else f"{base}_{uid - 1}"
-
-
 def _floatx() -> str:
     from dtf.keras import backend as keras_backend
 
@@ -181,7 +168,7 @@ class Optimizer:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
                              f"set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                              f"global_clipnorm={global_clipnorm}")
-        self.name = _auto_name(type(self).__name__) if name is None else name
+        self.name = auto_name(type(self).__name__) if name is None else name
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue

@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from dtf.keras.layers.tracking import to_snake_case
+from dtf.keras.naming import to_snake_case
 
 __all__ = ["Entry", "is_saveable", "join", "value_path", "walk"]
 

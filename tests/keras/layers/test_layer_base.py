@@ -7,7 +7,6 @@ import pytest
 
 import dtf
 from dtf import keras
-from dtf.keras.layers import tracking
 
 
 class Linear(keras.layers.Layer):
@@ -72,7 +71,7 @@ def test_variables_layers_and_containers_are_tracked_in_creation_order():
 
 
 def test_unique_names_per_class_in_snake_case():
-    tracking.reset_names()
+    keras.backend.clear_session()
 
     class MLPWithDropout(keras.layers.Layer):
         pass
