@@ -22,7 +22,7 @@ from dtf.keras.metrics import Metric
 from dtf.ops.creation_ops import convert_to_tensor
 from dtf.ops.math_ops import add, cast, multiply
 
-__all__ = ["CompileLoss", "CompileMetrics"]
+__all__ = ["CompileLoss", "CompileMetrics", "metric_results"]
 
 
 def _per_output(spec, output_names, what):
@@ -181,6 +181,19 @@ def _resolve_metric(identifier, y_true, y_pred, loss, output_name, multi):
     return metric
 
 
+def metric_results(metrics) -> dict:
+    """`{name: result}` of `metrics`; a metric whose result is a dict (the compiled metrics)
+    contributes its entries."""
+    out = {}
+    for metric in metrics:
+        value = metric.result()
+        if isinstance(value, dict):
+            out.update(value)
+        else:
+            out[metric.name] = value
+    return out
+
+
 class CompileMetrics(Metric):
     """The compiled metrics: one Metric whose `update_state(y_true, y_pred, sample_weight)`
     updates every compiled metric and whose `result()` is a dict of their results. Built on
@@ -250,14 +263,7 @@ class CompileMetrics(Metric):
                                 else None)
 
     def result(self):
-        out = {}
-        for _, metric, _ in self._per_output:
-            value = metric.result()
-            if isinstance(value, dict):
-                out.update(value)
-            else:
-                out[metric.name] = value
-        return out
+        return metric_results(self.metrics)
 
     def reset_state(self):
         for metric in self.metrics:

@@ -23,7 +23,7 @@ import itertools
 import numpy as np
 
 from dtf import nest
-from dtf.keras.trainers.compile_utils import CompileLoss, CompileMetrics
+from dtf.keras.trainers.compile_utils import CompileLoss, CompileMetrics, metric_results
 from dtf.keras.trainers.data_adapter import DataAdapter, unpack_x_y_sample_weight
 from dtf.tensor import Tensor
 
@@ -185,14 +185,7 @@ class Trainer:
 
     def get_metrics_result(self):
         """`{name: value}` of every metric, compiled metrics flattened into it."""
-        out = {}
-        for metric in self.metrics:
-            value = metric.result()
-            if isinstance(value, dict):
-                out.update(value)
-            else:
-                out[metric.name] = value
-        return out
+        return metric_results(self.metrics)
 
     # -- steps --------------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
