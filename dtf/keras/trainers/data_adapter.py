@@ -236,7 +236,14 @@ class DataAdapter:
                 index = order[start:stop]
 
             def take(a, index=index):
-                return None if a is None else (a[index] if np.ndim(a) else a)
+                # a fresh array (a gather, or a copied slice: the caller's data must not leak
+                # into a tensor), wrapped as it is: no second copy in convert_to_tensor
+                if a is None:
+                    return None
+                if not np.ndim(a):
+                    return a
+                batch = a[index]
+                return Tensor(batch.copy() if isinstance(index, slice) else batch)
 
             yield self._finish(nest.map_structure(take, self.x),
                                None if self.y is None else nest.map_structure(take, self.y),
