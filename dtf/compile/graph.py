@@ -1,0 +1,187 @@
+"""A graph of op nodes between symbolic inputs and outputs, its passes, and an executor.
+
+`Graph(inputs, outputs)` collects the `OpNode`s that compute `outputs` from `inputs` (symbolic
+tensors), in an order where each node follows those it reads. Passes rewrite that list:
+
+- `fold_constants`: a node that reads only constants (and is not stateful) is computed once,
+  now, and its outputs become constants;
+- `eliminate_common_subexpressions`: two pure nodes with the same op, inputs and attributes
+  become one;
+- `eliminate_dead_code`: nodes no output needs (after the other passes) are dropped; stateful
+  nodes stay, since running them is their point.
+
+`Graph.run(*values)` executes the nodes through the op table (tapes record them, as eager ops).
+This is the plain interpreter that `dtf.function`'s compiled plans are checked against.
+
+Example:
+    >>> x = placeholder((None, 3))
+    >>> graph = Graph([x], [dtf.reduce_sum(x * 2.0, axis=1)])
+    >>> graph.run(dtf.ones((2, 3)))[0].numpy()
+    array([6., 6.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dtf.ops import registry
+
+__all__ = ["Graph"]
+
+
+def _is_symbolic(x):
+    return getattr(x, "_is_symbolic", False)
+
+
+def _ordered_nodes(inputs, outputs):
+    """The OpNodes between `inputs` and `outputs`, each after the nodes it reads."""
+    available = {id(t) for t in inputs}
+    done = set()
+    order = []
+    for out in outputs:
+        if not _is_symbolic(out):
+            continue
+        stack = [(out, False)]
+        while stack:
+            t, expanded = stack.pop()
+            if id(t) in available:
+                continue
+            node = t.node
+            if node is None:
+                raise ValueError(f"{t.name} (shape {t.shape}) is not among the graph's inputs and "
+                                 "no op makes it: pass it as an input.")
+            if id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                order.append(node)
+                available.update(id(o) for o in node.outputs)
+                continue
+            stack.append((t, True))
+            stack.extend((i, False) for i in reversed(node.symbolic_inputs)
+                         if id(i) not in available)
+    return order
+
+
+def _attr_key(value):
+    """A hashable stand-in for an attribute value (CSE compares attributes by it)."""
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__,) + tuple(_attr_key(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple(sorted((k, _attr_key(v)) for k, v in value.items()))
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", repr(value))
+    return (type(value).__name__, value)
+
+
+class Graph:
+    """The op nodes computing `outputs` (symbolic tensors) from `inputs` (see the module
+    docstring)."""
+
+    def __init__(self, inputs, outputs):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        for t in self.inputs:
+            if not _is_symbolic(t):
+                raise TypeError(f"Graph inputs must be symbolic tensors, got {type(t).__name__}")
+        self.nodes = _ordered_nodes(self.inputs, self.outputs)
+        # a node's inputs after the passes: {id(symbolic tensor): replacement}
+        self._replace: dict = {}
+
+    # -- passes -------------------------------------------------------------------------------
+    def _resolve(self, t):
+        while _is_symbolic(t) and id(t) in self._replace:
+            t = self._replace[id(t)]
+        return t
+
+    def fold_constants(self):
+        """Computes now every pure node whose inputs are all constants; returns how many."""
+        folded = 0
+        kept = []
+        for node in self.nodes:
+            args = [self._resolve(t) for t in node.inputs]
+            if node.prim.stateful or node.prim.data_dependent_shape or \
+                    any(_is_symbolic(a) or getattr(a, "_is_dtf_variable", False) for a in args):
+                kept.append(node)
+                continue
+            out = registry.run(node.prim, tuple(args), **node.attrs)
+            for sym, value in zip(node.outputs, out if isinstance(out, tuple) else (out,)):
+                self._replace[id(sym)] = value
+            folded += 1
+        self.nodes = kept
+        return folded
+
+    def eliminate_common_subexpressions(self):
+        """Merges pure nodes with the same op, inputs and attributes; returns how many went."""
+        seen = {}
+        kept = []
+        merged = 0
+        for node in self.nodes:
+            if node.prim.stateful:
+                kept.append(node)
+                continue
+            args = [self._resolve(t) for t in node.inputs]
+            key = (node.prim.name, tuple(id(a) for a in args), _attr_key(node.attrs))
+            twin = seen.get(key)
+            if twin is None:
+                seen[key] = node
+                kept.append(node)
+                continue
+            for mine, theirs in zip(node.outputs, twin.outputs):
+                self._replace[id(mine)] = theirs
+            merged += 1
+        self.nodes = kept
+        return merged
+
+    def eliminate_dead_code(self):
+        """Drops nodes whose outputs nothing needs (stateful nodes stay); returns how many."""
+        needed = {id(self._resolve(t)) for t in self.outputs}
+        kept = []
+        for node in reversed(self.nodes):
+            if node.prim.stateful or any(id(o) in needed for o in node.outputs):
+                kept.append(node)
+                needed.update(id(self._resolve(t)) for t in node.inputs if _is_symbolic(t))
+        dropped = len(self.nodes) - len(kept)
+        self.nodes = list(reversed(kept))
+        return dropped
+
+    def optimize(self):
+        """Constant folding, then CSE, then dead-code elimination; returns their counts."""
+        return {"folded": self.fold_constants(),
+                "merged": self.eliminate_common_subexpressions(),
+                "dead": self.eliminate_dead_code()}
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, *values):
+        """Executes the graph on `values` (one per input); returns the outputs as Tensors."""
+        if len(values) != len(self.inputs):
+            raise ValueError(f"The graph takes {len(self.inputs)} inputs, got {len(values)}.")
+        env = {id(t): v for t, v in zip(self.inputs, values)}
+
+        def value(t):
+            t = self._resolve(t)
+            return env[id(t)] if _is_symbolic(t) else t
+
+        run = registry.run
+        for node in self.nodes:
+            out = run(node.prim, tuple(value(t) for t in node.inputs), **node.attrs)
+            for sym, v in zip(node.outputs, out if isinstance(out, tuple) else (out,)):
+                env[id(sym)] = v
+        return [value(t) for t in self.outputs]
+
+    def __repr__(self):
+        lines = [f"Graph({len(self.inputs)} inputs, {len(self.outputs)} outputs, "
+                 f"{len(self.nodes)} nodes)"]
+        names = {id(t): f"in{i}" for i, t in enumerate(self.inputs)}
+        for k, node in enumerate(self.nodes):
+            for j, o in enumerate(node.outputs):
+                names[id(o)] = f"n{k}" if len(node.outputs) == 1 else f"n{k}.{j}"
+            args = ", ".join(names.get(id(self._resolve(t)), "const")
+                             for t in node.inputs)
+            lines.append(f"  n{k} = {node.prim.name}({args})")
+        return "\n".join(lines)
+
