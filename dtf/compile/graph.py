@@ -174,8 +174,9 @@ class Graph:
         return [value(t) for t in self.outputs]
 
     def __repr__(self):
-        lines = [f"Graph({len(self.inputs)} inputs, {len(self.outputs)} outputs, "
-                 f"{len(self.nodes)} nodes)"]
+        header = (f"Graph({len(self.inputs)} inputs, {len(self.outputs)} outputs, "
+                  f"{len(self.nodes)} nodes)")
+        lines = [header]
         names = {id(t): f"in{i}" for i, t in enumerate(self.inputs)}
         for k, node in enumerate(self.nodes):
             for j, o in enumerate(node.outputs):
