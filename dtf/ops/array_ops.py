@@ -4,6 +4,9 @@ concat/split, tile, pad, shape queries, reverse, meshgrid, repeat, roll.
 Conventions (shared by indexing_ops and sort_ops): every primitive's attributes are hashable and
 normalised (non-negative axes, tuples), its impl computes with `xp`, and its VJP is written in
 dtf ops so that second-order gradients work. Errors name the op, the shapes and the dtypes.
+
+The module is a little over the ~800-line guide: the shape ops share these conventions and the
+axis/shape helpers below, and a further split would scatter helpers each op family reads.
 """
 
 from __future__ import annotations
