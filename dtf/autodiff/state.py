@@ -57,6 +57,32 @@ def record_variable_read(variable, read_tensor, read_prim) -> None:
         tracked[id(read_tensor)] = read_tensor
 
 
+def record_symbolic(prim, inputs, attrs, outputs) -> None:
+    """`record` for an op node built on symbolic tensors (a traced function's GradientTape):
+    the same entry, dtypes read from the symbolic outputs, and trainable Variables among the
+    inputs watched as reading them eagerly would."""
+    if not any(o.dtype.is_floating or o.dtype.is_complex for o in outputs):
+        return
+    thread = get_ident()
+    for tape in active_tapes:
+        if not tape._recording or tape._thread != thread:
+            continue
+        tracked = tape._tracked
+        hit = False
+        for t in inputs:
+            if id(t) in tracked:
+                hit = True
+            elif getattr(t, "_is_dtf_variable", False) and tape._watch_accessed_variables \
+                    and t.trainable and t.dtype.is_floating:
+                tape._watch_variable(t)
+                hit = True
+        if not hit:
+            continue
+        tape._entries.append((prim, tuple(inputs), attrs, tuple(outputs)))
+        for o in outputs:
+            tracked[id(o)] = o
+
+
 def current_thread_tapes() -> list:
     """The open tapes of the calling thread, innermost last."""
     thread = get_ident()

@@ -176,9 +176,12 @@ class GradientTape:
         for i, t in enumerate(targets):
             g = output_gradients[i] if output_gradients is not None else None
             if g is None:
-                # a leaf: nothing flows back into the seed, so no op is recorded for it
-                v = t._value
-                g = Tensor(_backend.backend_of(v).xp.ones(v.shape, v.dtype))
+                if getattr(t, "_is_symbolic", False):  # a traced function's gradient graph
+                    g = creation_ops.ones_like(t)
+                else:
+                    # a leaf: nothing flows back into the seed, so no op is recorded for it
+                    v = t._value
+                    g = Tensor(_backend.backend_of(v).xp.ones(v.shape, v.dtype))
             elif not isinstance(g, Tensor):
                 g = creation_ops.convert_to_tensor(g, dtype=t.dtype)
             prev = grads.get(id(t))

@@ -18,6 +18,7 @@ import itertools
 import threading
 
 from dtf import dtypes
+from dtf.autodiff import state as _tape_state
 from dtf.ops import registry
 from dtf.ops.registry import Spec
 from dtf.tensor import Tensor, _Reference
@@ -202,6 +203,8 @@ def _build_node(prim, inputs, attrs):
                         for i, s in enumerate(out_specs))
         result = outputs
     node.outputs = outputs
+    if _tape_state.active_tapes and prim.vjp_fn is not None:
+        _tape_state.record_symbolic(prim, node.inputs, node.attrs, outputs)
     for listener in node_listeners():
         listener(node)
     return result
