@@ -80,7 +80,7 @@ class GradientTape:
         for t in nest.flatten(tensor):
             if getattr(t, "_is_dtf_variable", False):
                 self._watch_variable(t)
-            elif isinstance(t, Tensor):
+            elif isinstance(t, Tensor) or getattr(t, "_is_symbolic", False):
                 if not t.dtype.is_differentiable:
                     import warnings
                     warnings.warn(f"The dtype of the watched tensor must be floating (e.g. "
@@ -313,7 +313,8 @@ def _as_tensor_target(t):
 def _check_sources(flat_sources):
     for s in flat_sources:
         if type(s) is not Tensor and not (isinstance(s, Tensor) or
-                                          getattr(s, "_is_dtf_variable", False)):
+                                          getattr(s, "_is_dtf_variable", False) or
+                                          getattr(s, "_is_symbolic", False)):
             raise ValueError(f"GradientTape sources must be Tensors or Variables, got "
                              f"{type(s).__name__}: {s!r}")
 

@@ -693,6 +693,7 @@ def getitem(tensor, key, _slice_of=None):
 def _is_advanced(key):
     if isinstance(key, (list, np.ndarray)):
         return True
-    if isinstance(key, Tensor) or getattr(key, "_is_dtf_variable", False):
-        return key.ndim > 0 or key.dtype == dtypes.bool
+    if isinstance(key, Tensor) or getattr(key, "_is_dtf_variable", False) or \
+            getattr(key, "_is_symbolic", False):
+        return key.ndim != 0 or key.dtype == dtypes.bool
     return False
