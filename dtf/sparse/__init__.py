@@ -1,0 +1,44 @@
+"""dtf.sparse: SparseTensor and its ops, as `tf.sparse`.
+
+Example:
+    >>> sp = dtf.SparseTensor(indices=[[0, 0], [1, 2]], values=[1, 2], dense_shape=[3, 4])
+    >>> dtf.sparse.reduce_sum(sp, axis=0).numpy()
+    array([1, 0, 2, 0], dtype=int32)
+"""
+
+from dtf.sparse.matmul import matmul, sparse_dense_matmul
+from dtf.sparse.sparse_ops import (
+    add,
+    concat,
+    eye,
+    from_dense,
+    map_values,
+    reduce_sum,
+    reorder,
+    retain,
+    slice,
+    sparse_dense_cwise_div,
+    sparse_dense_cwise_mul,
+    to_dense,
+    transpose,
+)
+from dtf.sparse.sparse_tensor import SparseTensor
+
+__all__ = [
+    "SparseTensor",
+    "add",
+    "concat",
+    "eye",
+    "from_dense",
+    "map_values",
+    "matmul",
+    "reduce_sum",
+    "reorder",
+    "retain",
+    "slice",
+    "sparse_dense_cwise_div",
+    "sparse_dense_cwise_mul",
+    "sparse_dense_matmul",
+    "to_dense",
+    "transpose",
+]
