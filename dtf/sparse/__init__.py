@@ -6,7 +6,7 @@ Example:
     array([1, 0, 2, 0], dtype=int32)
 """
 
-from dtf.sparse.matmul import matmul, sparse_dense_matmul
+from dtf.sparse.sparse_matmul import matmul, sparse_dense_matmul
 from dtf.sparse.sparse_ops import (
     add,
     concat,
