@@ -35,6 +35,7 @@ from dtf.ops.math_ops import *
 from dtf.ops.nn_ops import stop_gradient  # noqa: F401
 from dtf.ops.reduce_ops import *
 from dtf.ops.sort_ops import *
+from dtf.sparse.sparse_tensor import SparseTensor  # noqa: F401
 from dtf.tensor import Tensor, is_tensor  # noqa: F401
 from dtf.tensor_shape import TensorShape  # noqa: F401
 from dtf.tensor_spec import TensorSpec  # noqa: F401
@@ -46,7 +47,7 @@ newaxis = None
 
 # Keras, the data pipeline and the TF-style initializer aliases import on first use, so that
 # `import dtf` stays light; `from dtf import keras` imports the package directly.
-_LAZY_MODULES = ("keras", "data", "summary", "train", "queue")
+_LAZY_MODULES = ("keras", "data", "summary", "train", "queue", "sparse")
 _INITIALIZER_ALIASES = {
     "constant_initializer": "Constant",
     "ones_initializer": "Ones",
