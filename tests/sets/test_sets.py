@@ -92,11 +92,6 @@ def test_unvalidated_out_of_bounds_group_is_an_error_not_a_crash():
         sets.size(bad, validate_indices=False)
 
 
-def _python_sets(x, last):
-    """Row sets of a dense [rows, last] array, or of sparse (indices, values) rows."""
-    return x if last is None else [set(row) for row in x]
-
-
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("sparse_a, sparse_b", [(False, False), (False, True), (True, False),
                                                 (True, True)])
