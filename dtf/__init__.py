@@ -47,7 +47,7 @@ newaxis = None
 
 # Keras, the data pipeline and the TF-style initializer aliases import on first use, so that
 # `import dtf` stays light; `from dtf import keras` imports the package directly.
-_LAZY_MODULES = ("keras", "data", "summary", "train", "queue", "sparse", "sets")
+_LAZY_MODULES = ("keras", "data", "summary", "train", "queue", "sparse", "sets", "ragged")
 _INITIALIZER_ALIASES = {
     "constant_initializer": "Constant",
     "ones_initializer": "Ones",
@@ -61,6 +61,11 @@ _INITIALIZER_ALIASES = {
 def __getattr__(name):
     import importlib
 
+    if name == "RaggedTensor":
+        from dtf.ragged import RaggedTensor
+
+        globals()[name] = RaggedTensor
+        return RaggedTensor
     if name in _LAZY_MODULES:
         module = importlib.import_module(f"dtf.{name}")
         globals()[name] = module

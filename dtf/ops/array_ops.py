@@ -383,6 +383,10 @@ def concat(values, axis, name="concat"):
     values = list(values)
     if not values:
         raise ValueError("concat: needs at least one tensor.")
+    if any(getattr(v, "_is_ragged_tensor", False) for v in values):
+        from dtf.ragged import ragged_ops
+
+        return ragged_ops.concat(values, axis)
     values = _same_dtype("concat", "ConcatV2", values)
     first = _dims(values[0])
     if not first:

@@ -138,6 +138,13 @@ def _(g, out, x, axis=None, keepdims=False):
     return (_broadcast_back(g, x, axis, keepdims),)
 
 
+def _ragged_reduce(name, x, axis, keepdims):
+    """A reduction of a `dtf.RaggedTensor` (along its ragged axis too): dtf.ragged's."""
+    from dtf.ragged import ragged_ops
+
+    return getattr(ragged_ops, name)(x, axis, keepdims)
+
+
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
     """Sum of elements across `axis` (all axes when None).
 
@@ -147,6 +154,8 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
     """
     x = input_tensor
     if type(x) is not Tensor:
+        if getattr(x, "_is_ragged_tensor", False):
+            return _ragged_reduce("reduce_sum", x, axis, keepdims)
         x = convert_to_tensor(x)
         if x.dtype._kind == "b":
             _check_dtype(x, _NUMERIC, "reduce_sum", "a numeric dtype")
@@ -191,6 +200,8 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
         >>> dtf.reduce_mean(dtf.constant([1., 2., 3., 4.]))
         <dtf.Tensor: shape=(), dtype=float32, numpy=2.5>
     """
+    if type(input_tensor) is not Tensor and getattr(input_tensor, "_is_ragged_tensor", False):
+        return _ragged_reduce("reduce_mean", input_tensor, axis, keepdims)
     x = _tensor(input_tensor)
     _check_dtype(x, _NUMERIC, "reduce_mean", "a numeric dtype")
     return run(_reduce_mean, (x,), axis=_axes(x, axis, "reduce_mean"), keepdims=bool(keepdims))
@@ -237,6 +248,8 @@ def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
         >>> dtf.reduce_max(dtf.constant([[1, 5], [7, 2]]), axis=1)
         <dtf.Tensor: shape=(2,), dtype=int32, numpy=array([5, 7], dtype=int32)>
     """
+    if type(input_tensor) is not Tensor and getattr(input_tensor, "_is_ragged_tensor", False):
+        return _ragged_reduce("reduce_max", input_tensor, axis, keepdims)
     x = _tensor(input_tensor)
     _check_dtype(x, _REAL, "reduce_max", "a real numeric dtype")
     return run(_reduce_max, (x,), axis=_axes(x, axis, "reduce_max"), keepdims=bool(keepdims))
@@ -249,6 +262,8 @@ def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
         >>> dtf.reduce_min(dtf.constant([[1, 5], [7, 2]]), axis=1)
         <dtf.Tensor: shape=(2,), dtype=int32, numpy=array([1, 2], dtype=int32)>
     """
+    if type(input_tensor) is not Tensor and getattr(input_tensor, "_is_ragged_tensor", False):
+        return _ragged_reduce("reduce_min", input_tensor, axis, keepdims)
     x = _tensor(input_tensor)
     _check_dtype(x, _REAL, "reduce_min", "a real numeric dtype")
     return run(_reduce_min, (x,), axis=_axes(x, axis, "reduce_min"), keepdims=bool(keepdims))
