@@ -534,6 +534,7 @@ def test_linear_regression_converges(cls, kwargs):
 
 def test_keras_training_loop_with_a_model():
     keras.backend.clear_session()
+    dtf.random.set_seed(0)  # unseeded, about 1 draw in 8 starts with most ReLUs dead
     model = keras.Sequential([keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
     rng = np.random.default_rng(2)
     x = rng.standard_normal((32, 3)).astype(np.float32)
