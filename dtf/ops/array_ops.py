@@ -98,6 +98,29 @@ def reshape(tensor, shape, name=None):
     return run(_reshape, (x,), shape=shape)
 
 
+# -- broadcast_like: broadcast_to a shape known only when the graph runs ----------------------------
+def _broadcast_like_rule(x, like):
+    if like.shape is None:
+        return Spec(None, x.dtype)
+    return Spec(tuple(like.shape), x.dtype)
+
+
+@primitive("broadcast_like", shape=_broadcast_like_rule)
+def _broadcast_like(xp, x, like):
+    """`broadcast_to(x, like.shape)`: reductions' VJPs on inputs of unknown dims use it."""
+    return xp.broadcast_to(x, like.shape)
+
+
+@_broadcast_like.def_vjp
+def _(g, out, x, like):
+    return unbroadcast(g, x), None
+
+
+def broadcast_like(x, like):
+    """`x` broadcast to the shape of `like` (read when the op runs, so unknown dims work)."""
+    return run(_broadcast_like, (x, like))
+
+
 # -- broadcast_to -------------------------------------------------------------------------------
 def _broadcast_to_rule(x, shape):
     return Spec(tuple(shape), x.dtype)

@@ -14,7 +14,7 @@ import numpy as np
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
 from dtf.ops import shape_rules as rules
-from dtf.ops.array_ops import broadcast_to, reshape
+from dtf.ops.array_ops import broadcast_like, broadcast_to, expand_dims, reshape, size
 from dtf.ops.creation_ops import cast, convert_to_tensor, ones_like, zeros_like
 from dtf.ops.math_ops import abs as abs_
 from dtf.ops.math_ops import conj, equal, exp, sqrt, square, where
@@ -103,11 +103,29 @@ def _expand(g, x, axis, keepdims):
     """Reshapes a reduction's gradient `g` to broadcast against the input `x`."""
     if keepdims:
         return g
-    return reshape(g, _kept_shape(tuple(x.shape), axis))
+    shape = tuple(x.shape)
+    if None not in shape:
+        return reshape(g, _kept_shape(shape, axis))
+    for a in (range(len(shape)) if axis is None else sorted(axis)):  # dims known at run time
+        g = expand_dims(g, a)
+    return g
 
 
 def _broadcast_back(g, x, axis, keepdims):
-    return broadcast_to(_expand(g, x, axis, keepdims), tuple(x.shape))
+    shape = tuple(x.shape)
+    expanded = _expand(g, x, axis, keepdims)
+    if None not in shape:
+        return broadcast_to(expanded, shape)
+    return broadcast_like(expanded, x)
+
+
+def _mean_count(x, out, axis):
+    """How many elements each mean output averages: static when the dims are known, else
+    size(x) / size(out) when the graph runs."""
+    shape = tuple(x.shape)
+    if None not in shape:
+        return _count(shape, axis)
+    return cast(size(x), x.dtype) / cast(size(out), x.dtype)
 
 
 def _fix_dtype(out, dtype):
@@ -188,7 +206,7 @@ def _reduce_mean(xp, x, axis=None, keepdims=False):
 
 @_reduce_mean.def_vjp
 def _(g, out, x, axis=None, keepdims=False):
-    n = _count(tuple(x.shape), axis)
+    n = _mean_count(x, out, axis)
     return (_broadcast_back(g, x, axis, keepdims) / n,)
 
 
