@@ -63,6 +63,24 @@ def _ordered_nodes(inputs, outputs):
     return order
 
 
+def _captures(inputs, nodes, outputs):
+    """Symbolic tensors the nodes (or outputs) read that neither an input nor one of the nodes
+    makes: values from an enclosing graph (a `dtf.cond` branch reading the traced function's
+    tensors). They become extra inputs, after `inputs`."""
+    known = {id(t) for t in inputs}
+    known.update(id(o) for n in nodes for o in n.outputs)
+    captures, seen = [], set()
+    for t in [t for n in nodes for t in n.inputs] + list(outputs):
+        if _is_symbolic(t) and id(t) not in known and id(t) not in seen:
+            seen.add(id(t))
+            captures.append(t)
+    return captures
+
+
+def _variable_attrs(node):
+    return [v for v in node.attrs.values() if getattr(v, "_is_dtf_variable", False)]
+
+
 def _attr_key(value):
     """A hashable stand-in for an attribute value (CSE compares attributes by it)."""
     if isinstance(value, (list, tuple)):
@@ -82,13 +100,19 @@ class Graph:
     """The op nodes computing `outputs` (symbolic tensors) from `inputs` (see the module
     docstring)."""
 
-    def __init__(self, inputs, outputs):
+    def __init__(self, inputs, outputs, nodes=None, name="graph"):
+        self.name = name
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         for t in self.inputs:
             if not _is_symbolic(t):
                 raise TypeError(f"Graph inputs must be symbolic tensors, got {type(t).__name__}")
-        self.nodes = _ordered_nodes(self.inputs, self.outputs)
+        if nodes is None:
+            self.nodes = _ordered_nodes(self.inputs, self.outputs)
+            self.captures = []
+        else:  # a traced program: every node it made, in program order (stateful ones count)
+            self.nodes = list(nodes)
+            self.captures = _captures(self.inputs, self.nodes, self.outputs)
         # a node's inputs after the passes: {id(symbolic tensor): replacement}
         self._replace: dict = {}
 
@@ -120,12 +144,19 @@ class Graph:
         seen = {}
         kept = []
         merged = 0
+        # Reads of a Variable before and after an assignment to it differ: a Variable input
+        # counts with the number of stateful nodes that wrote it so far.
+        version: dict = {}
         for node in self.nodes:
             if node.prim.stateful:
+                for v in _variable_attrs(node):
+                    version[id(v)] = version.get(id(v), 0) + 1
                 kept.append(node)
                 continue
             args = [self._resolve(t) for t in node.inputs]
-            key = (node.prim.name, tuple(id(a) for a in args), _attr_key(node.attrs))
+            key = (node.prim.name,
+                   tuple((id(a), version.get(id(a), 0)) for a in args),
+                   _attr_key(node.attrs))
             twin = seen.get(key)
             if twin is None:
                 seen[key] = node
@@ -157,10 +188,12 @@ class Graph:
 
     # -- running ------------------------------------------------------------------------------
     def run(self, *values):
-        """Executes the graph on `values` (one per input); returns the outputs as Tensors."""
-        if len(values) != len(self.inputs):
-            raise ValueError(f"The graph takes {len(self.inputs)} inputs, got {len(values)}.")
-        env = {id(t): v for t, v in zip(self.inputs, values)}
+        """Executes the graph on `values` (one per input, then one per capture); returns the
+        outputs as Tensors."""
+        inputs = self.inputs + self.captures
+        if len(values) != len(inputs):
+            raise ValueError(f"The graph takes {len(inputs)} inputs, got {len(values)}.")
+        env = {id(t): v for t, v in zip(inputs, values)}
 
         def value(t):
             t = self._resolve(t)
@@ -177,7 +210,7 @@ class Graph:
         header = (f"Graph({len(self.inputs)} inputs, {len(self.outputs)} outputs, "
                   f"{len(self.nodes)} nodes)")
         lines = [header]
-        names = {id(t): f"in{i}" for i, t in enumerate(self.inputs)}
+        names = {id(t): f"in{i}" for i, t in enumerate(self.inputs + self.captures)}
         for k, node in enumerate(self.nodes):
             for j, o in enumerate(node.outputs):
                 names[id(o)] = f"n{k}" if len(node.outputs) == 1 else f"n{k}.{j}"

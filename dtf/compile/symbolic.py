@@ -15,10 +15,10 @@ Example:
 from __future__ import annotations
 
 import itertools
-import threading
 
 from dtf import dtypes
 from dtf.autodiff import state as _tape_state
+from dtf.compile import context as _context
 from dtf.ops import registry
 from dtf.ops.registry import Spec
 from dtf.tensor import Tensor, _Reference
@@ -163,17 +163,6 @@ def placeholder(shape, dtype=dtypes.float32, name=None) -> SymbolicTensor:
 
 
 # -- building nodes ---------------------------------------------------------------------------
-# Graph builders (dtf.function's tracer) push a callback here to see every node as it is made.
-_local = threading.local()
-
-
-def node_listeners() -> list:
-    listeners = getattr(_local, "listeners", None)
-    if listeners is None:
-        listeners = _local.listeners = []
-    return listeners
-
-
 def _spec_of(t) -> Spec:
     if getattr(t, "_is_symbolic", False):
         return t.spec
@@ -205,8 +194,9 @@ def _build_node(prim, inputs, attrs):
     node.outputs = outputs
     if _tape_state.active_tapes and prim.vjp_fn is not None:
         _tape_state.record_symbolic(prim, node.inputs, node.attrs, outputs)
-    for listener in node_listeners():
-        listener(node)
+    builder = _context.current()
+    if builder is not None:  # a function being traced: the node joins its graph
+        builder.add_node(node)
     return result
 
 
@@ -224,6 +214,7 @@ def _install():
     operators.install(SymbolicTensor)
     if _build_node not in registry._non_eager_hook:
         registry._non_eager_hook[:] = [_build_node]
+    registry.is_tracing = _context.is_tracing
 
 
 _install()

@@ -143,11 +143,23 @@ _non_eager_hook: list = []
 fast_paths = [True]  # [handler] set by symbolic tensor support (Keras, dtf.function)
 
 
+def _never() -> bool:
+    return False
+
+
+# `is_tracing()`: is this thread tracing a dtf.function? (`dtf.compile.context.is_tracing` once
+# graph support is loaded.) Inside a trace, ops that read state (Variables, the random seed)
+# become graph nodes even when all their tensor inputs are constants.
+is_tracing = _never
+
+
 def run(prim: Primitive, inputs: tuple, **attrs):
     """Executes `prim` on `inputs` (Tensors) eagerly and records it on active tapes."""
     for t in inputs:
         if type(t) is not Tensor:
             return _run_slow(prim, inputs, attrs)
+    if prim.stateful and is_tracing():
+        return _non_eager_hook[0](prim, tuple(inputs), attrs)
     return execute(prim, inputs, attrs, Tensor)
 
 
@@ -186,6 +198,8 @@ def _run_slow(prim, inputs, attrs):
                     raise TypeError(f"Op {prim.name!r} expected Tensors, got "
                                     f"{type(u).__name__}: {u!r}")
             return _non_eager_hook[0](prim, tuple(inputs), attrs)
+    if is_tracing() and any(getattr(t, "_is_dtf_variable", False) for t in inputs):
+        return _non_eager_hook[0](prim, tuple(inputs), attrs)  # reads the Variable when run
     converted = []
     for t in inputs:
         if isinstance(t, Tensor):  # Tensor subclasses (a Variable's slice, ...) compute as is
