@@ -78,7 +78,13 @@ def _captures(inputs, nodes, outputs):
 
 
 def _variable_attrs(node):
-    return [v for v in node.attrs.values() if getattr(v, "_is_dtf_variable", False)]
+    """The Variables a stateful node names in its attrs (alone, or in a tuple or list)."""
+    found = []
+    for value in node.attrs.values():
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if getattr(v, "_is_dtf_variable", False):
+                found.append(v)
+    return found
 
 
 def _attr_key(value):
