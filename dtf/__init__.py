@@ -22,6 +22,9 @@ from dtf import (  # noqa: F401  # noqa: F401
     random,
 )
 from dtf.autodiff.tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: F401
+from dtf.compile.context import executing_eagerly, init_scope  # noqa: F401
+from dtf.compile.function import function  # noqa: F401
+from dtf.compile.state_ops import tf_print as print  # noqa: F401, A001
 from dtf.backend import device  # noqa: F401
 from dtf.dtypes import *
 from dtf.dtypes import DType, as_dtype  # noqa: F401

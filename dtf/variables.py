@@ -81,6 +81,35 @@ _creator_stack: list = []
 update_interceptors: list = []
 
 
+def _initial_value_in_trace(initial_value, dtype, name):
+    """A Variable made while a function is traced: allowed on the first trace only (as in
+    TensorFlow), its initial value computed eagerly, outside the graph."""
+    from dtf.compile import context
+    from dtf.ops.creation_ops import convert_to_tensor
+
+    builder = context.current()
+    if not builder.allow_variable_creation:
+        raise ValueError(
+            f"dtf.function {builder.name!r} tried to create a variable"
+            f"{'' if name is None else ' ' + repr(name)} on a trace other than its first. "
+            "dtf.function only supports singleton dtf.Variables created on the first call: make "
+            "sure the dtf.Variable is only created once (e.g. in __init__ or guarded by "
+            "`if self.v is None`) or create it outside the dtf.function.")
+    if getattr(initial_value, "_is_symbolic", False):
+        raise ValueError(
+            f"dtf.function {builder.name!r}: the initial value of a Variable cannot depend on "
+            "the function's inputs (it is computed once, outside the graph). Pass a constant or "
+            "an initializer, or create the Variable outside and assign the value inside.")
+    with context.init_scope():
+        if callable(initial_value):
+            initial_value = initial_value()
+        if getattr(initial_value, "_is_symbolic", False):
+            raise ValueError(f"dtf.function {builder.name!r}: a Variable's initializer returned "
+                             "a value computed from the function's inputs.")
+        value = convert_to_tensor(initial_value, dtype=dtype, allow_cast=True)
+    return value
+
+
 def _intercepted(variable, op, value):
     for handler in update_interceptors:
         if handler(variable, op, value):
@@ -123,9 +152,12 @@ class Variable:
 
         if initial_value is None:
             raise ValueError("initial_value must be specified to create a Variable.")
-        if callable(initial_value):
-            initial_value = initial_value()
-        value = convert_to_tensor(initial_value, dtype=dtype, allow_cast=True)
+        if registry.is_tracing():
+            value = _initial_value_in_trace(initial_value, dtype, name)
+        else:
+            if callable(initial_value):
+                initial_value = initial_value()
+            value = convert_to_tensor(initial_value, dtype=dtype, allow_cast=True)
         if synchronization == VariableSynchronization.ON_READ and trainable:
             raise ValueError("Synchronization value ON_READ is only for non-trainable variables.")
         self._trainable = True if trainable is None else bool(trainable)
@@ -191,7 +223,10 @@ class Variable:
 
     # -- reading ------------------------------------------------------------------------------
     def read_value(self) -> Tensor:
-        """The current value as a Tensor (recorded on tapes that watch this Variable)."""
+        """The current value as a Tensor (recorded on tapes that watch this Variable); inside a
+        traced function, a read node of its graph."""
+        if registry.is_tracing():
+            return registry.run(_read_variable, (self,))
         v = self._value
         t = Tensor(_read_variable.impl(_backend.backend_of(v).xp, v))
         if _tape_state.active_tapes:
@@ -271,6 +306,10 @@ class Variable:
         return _UnreadVariable(self) if read_value else None
 
     def _assign_slice(self, key, value):
+        if registry.is_tracing():  # a graph: scatter into the positions the slice selects
+            positions = np.indices(tuple(self._shape.as_list()))
+            index = np.stack([p[key] for p in positions], axis=-1)
+            return self._traced_scatter(index, value, "update")
         update = self._converted(value, "assign a slice")
         new = self._value.copy()
         try:
@@ -282,8 +321,27 @@ class Variable:
         self._value = new
         return _UnreadVariable(self)
 
+    def _traced_scatter(self, index, updates, mode):
+        """A slice or scatter update inside a traced function: the new value as a graph op,
+        then an assignment node."""
+        from dtf.ops import array_ops, creation_ops, indexing_ops
+
+        index = creation_ops.convert_to_tensor(index)
+        updates = creation_ops.convert_to_tensor(updates, dtype=self.dtype)
+        target = tuple(index.shape.as_list()[:-1]) + tuple(
+            self._shape.as_list()[index.shape[-1]:])
+        if getattr(updates, "_is_symbolic", False) or tuple(updates.shape) != target:
+            updates = array_ops.broadcast_to(updates, target)
+        scatter = {"update": indexing_ops.tensor_scatter_nd_update,
+                   "add": indexing_ops.tensor_scatter_nd_add,
+                   "sub": indexing_ops.tensor_scatter_nd_sub}[mode]
+        return self.assign(scatter(self, index, updates))
+
     def _scatter_nd(self, indices, updates, mode):
         from dtf.ops import indexing_ops
+
+        if registry.is_tracing():
+            return self._traced_scatter(indices, updates, mode)
 
         idx = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
         upd = self._converted(updates, f"scatter_nd_{mode}")

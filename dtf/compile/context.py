@@ -24,7 +24,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
-__all__ = ["GraphBuilder", "building", "current", "init_scope", "is_tracing"]
+__all__ = ["GraphBuilder", "building", "current", "executing_eagerly", "init_scope",
+           "is_tracing"]
 
 _local = threading.local()
 
@@ -73,6 +74,11 @@ def current():
 def is_tracing() -> bool:
     stack = getattr(_local, "stack", None)
     return bool(stack) and stack[-1] is not None
+
+
+def executing_eagerly() -> bool:
+    """False while a `dtf.function` is being traced (TensorFlow's `tf.executing_eagerly`)."""
+    return not is_tracing()
 
 
 @contextlib.contextmanager

@@ -102,6 +102,17 @@ def _attr_key(value):
     return (type(value).__name__, value)
 
 
+def _input_text(t, names):
+    if _is_symbolic(t):
+        return names.get(id(t), t.name)
+    if getattr(t, "_is_dtf_variable", False):
+        return f"var:{t.name}"
+    value = getattr(t, "_value", None)
+    if value is not None and value.size == 1:
+        return f"const:{value.reshape(()).item()!r}"
+    return "const" if value is None else f"const{list(value.shape)}"
+
+
 class Graph:
     """The op nodes computing `outputs` (symbolic tensors) from `inputs` (see the module
     docstring)."""
@@ -220,8 +231,7 @@ class Graph:
         for k, node in enumerate(self.nodes):
             for j, o in enumerate(node.outputs):
                 names[id(o)] = f"n{k}" if len(node.outputs) == 1 else f"n{k}.{j}"
-            args = ", ".join(names.get(id(self._resolve(t)), "const")
-                             for t in node.inputs)
+            args = ", ".join(_input_text(self._resolve(t), names) for t in node.inputs)
             lines.append(f"  n{k} = {node.prim.name}({args})")
         return "\n".join(lines)
 

@@ -117,8 +117,13 @@ def is_int_dtype(dtype):
 
 
 def is_keras_tensor(x):
-    """Whether `x` is a symbolic tensor (a `keras.Input` or a layer's output on one)."""
-    return bool(getattr(x, "_is_symbolic", False))
+    """Whether `x` is a symbolic tensor (a `keras.Input` or a layer's output on one); the
+    tensors of a function being traced by `dtf.function` are not."""
+    if not getattr(x, "_is_symbolic", False):
+        return False
+    from dtf.ops import registry
+
+    return not registry.is_tracing() or getattr(x, "_keras_history", None) is not None
 
 
 # -- session state ----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from dtf.keras.layers import tracking
 from dtf.keras.layers.input_spec import InputSpec, assert_input_compatibility
 from dtf.keras.layers.tracking import Tracker, call_context
 from dtf.keras.naming import auto_name
+from dtf.ops import registry
 from dtf.tensor import Tensor
 from dtf.tensor_shape import TensorShape
 from dtf.variables import Variable
@@ -371,7 +372,13 @@ class Layer:
         values of a restored checkpoint arrive then)."""
         call_context.building += 1
         try:
-            self.build(shapes)
+            if registry.is_tracing():  # weights are made eagerly, outside the traced graph
+                from dtf.compile.context import init_scope
+
+                with init_scope():
+                    self.build(shapes)
+            else:
+                self.build(shapes)
         finally:
             call_context.building -= 1
 
@@ -396,8 +403,13 @@ class Layer:
                 inputs = self._convert_inputs(inputs)
         else:
             inputs = self._convert_inputs(inputs)
-            symbolic = any(getattr(x, "_is_symbolic", False)
-                           for x in nest.flatten((inputs, rest, kwargs)))
+            flat = nest.flatten((inputs, rest, kwargs))
+            symbolic = any(getattr(x, "_is_symbolic", False) for x in flat)
+            if symbolic and registry.is_tracing() and not any(
+                    getattr(x, "_keras_history", None) is not None for x in flat):
+                # inside a dtf.function: the layer computes on the graph's tensors as it would
+                # on data (losses kept, state updated), rather than adding a Functional node
+                symbolic = False
         if not self.built:
             self._build_on_first_call(inputs)
         spec = self.input_spec
@@ -499,7 +511,8 @@ class Layer:
         if callable(loss) and not hasattr(loss, "dtype"):
             self._callable_losses.append(loss)
             return
-        if call_context.symbolic or getattr(loss, "_is_symbolic", False):
+        if call_context.symbolic or (getattr(loss, "_is_symbolic", False)
+                                     and not registry.is_tracing()):
             return  # built again, with values, each time the layer runs on data
         from dtf.ops.creation_ops import convert_to_tensor
 
@@ -529,7 +542,8 @@ class Layer:
     # -- metrics ------------------------------------------------------------------------------
     def add_metric(self, value, name=None, aggregation=None, **kwargs):
         """Tracks the mean of `value` over calls in a metric `name` (Keras 2's `add_metric`)."""
-        if call_context.symbolic or getattr(value, "_is_symbolic", False):
+        if call_context.symbolic or (getattr(value, "_is_symbolic", False)
+                                     and not registry.is_tracing()):
             return
         if name is None:
             raise ValueError("add_metric needs a name: layer.add_metric(value, name='...').")

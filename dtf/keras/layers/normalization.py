@@ -208,7 +208,7 @@ class BatchNormalization(MaskPropagation, Layer):
                 r, d = self._renorm_correction(mean, variance)
                 gamma, beta = self._compose_renorm(r, d, gamma, beta)
                 self._update_renorm_statistics(mean, variance)
-            elif not getattr(inputs, "_is_symbolic", False):
+            else:  # (a Functional model's symbolic build skips the update: see tracking.py)
                 momentum = self.momentum
                 self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
                 self.moving_variance.assign(self.moving_variance * momentum +

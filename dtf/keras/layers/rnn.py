@@ -48,6 +48,13 @@ def _is_symbolic(x):
     return getattr(x, "_is_symbolic", False)
 
 
+def _only_shapes(x):
+    """A symbolic input outside a traced function: a Functional model learning shapes."""
+    from dtf.ops import registry
+
+    return getattr(x, "_is_symbolic", False) and not registry.is_tracing()
+
+
 def _expand_to(mask_t, like):
     """A (batch,) step mask as (batch, 1, ...) to select between tensors shaped like `like`."""
     rank = like.shape.rank
@@ -196,7 +203,7 @@ class RNN(MaskPropagation, Layer):
         if self.unroll and shape[1] is None:
             raise ValueError(f'Layer "{self.name}": cannot unroll a RNN if the time dimension '
                              "is undefined. Give keras.Input a `shape` with the number of steps.")
-        symbolic = _is_symbolic(sequences)
+        symbolic = _only_shapes(sequences)
         explicit_state = initial_state is not None
         if initial_state is None:
             if self.stateful:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dtf.compile.context import init_scope
 from dtf.compile.symbolic import placeholder
 from dtf.keras.layers.input_layer import InputLayer
 from dtf.keras.layers.layer import Layer
@@ -102,9 +103,10 @@ class Sequential(Model):
                              "model, e.g. model.build((None, 784)).")
         dtype = self._input_layer.dtype if self._input_layer is not None else \
             (self._tracker.layers[0]._dtype_name if self._tracker.layers else self._dtype_name)
-        x = inputs = placeholder(TensorShape(input_shape), dtype, name=f"{self.name}_input")
-        for layer in self._tracker.layers:
-            x = layer(x)
+        with init_scope():  # a symbolic build, never part of a dtf.function being traced
+            x = inputs = placeholder(TensorShape(input_shape), dtype, name=f"{self.name}_input")
+            for layer in self._tracker.layers:
+                x = layer(x)
         self._graph_input, self._graph_output = inputs, x
         object.__setattr__(self, "built", True)
 

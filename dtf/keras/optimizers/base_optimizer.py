@@ -27,6 +27,7 @@ from dtf import backend as _backend
 from dtf.keras.naming import auto_name
 from dtf.keras.optimizers import updates
 from dtf.keras.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
+from dtf.ops import registry as _registry
 from dtf.tensor import Tensor
 from dtf.variables import Variable, VariableAggregation
 
@@ -410,6 +411,9 @@ class Optimizer:
             if len(variables) != len(grads):
                 raise ValueError(f"{label}: got {len(grads)} gradients for {len(variables)} "
                                  "variables; pass one gradient per variable.")
+        if _registry.is_tracing():
+            self._apply_in_graph(grads, variables, label)
+            return
         built, index = self.built, self._index
         arrays, missing = [], []
         for grad, variable in zip(grads, variables):
@@ -437,6 +441,50 @@ class Optimizer:
             kept = [(g, v) for g, v in zip(arrays, variables) if g is not None]
             arrays, variables = [g for g, _ in kept], [v for _, v in kept]
         self._apply_arrays(arrays, variables)
+
+    def _apply_in_graph(self, grads, variables, label):
+        """`apply` inside a traced function: the checks now, the update as one stateful graph
+        node (`optimizer_apply`) that runs `_apply_arrays` each time the graph runs."""
+        from dtf.compile import context, state_ops
+        from dtf.ops.creation_ops import convert_to_tensor
+        from dtf.ops.math_ops import cast
+
+        kept_grads, kept_vars, missing = [], [], []
+        for grad, variable in zip(grads, variables):
+            if not getattr(variable, "_is_dtf_variable", False):
+                raise TypeError(f"{label}: expected dtf.Variables to update, got "
+                                f"{type(variable).__name__} {variable!r}.")
+            if self.built and id(variable) not in self._index:
+                raise ValueError(
+                    f"Unknown variable: {variable}. This optimizer can only be called for the "
+                    "variables it was originally built with. When working with a new set of "
+                    "variables, you should recreate a new optimizer instance.")
+            if grad is None:
+                missing.append(_variable_label(variable))
+                continue
+            if not getattr(grad, "_is_symbolic", False):
+                grad = convert_to_tensor(grad)
+            if grad.dtype != variable.dtype:
+                grad = cast(grad, variable.dtype)
+            if not variable.shape.is_compatible_with(grad.shape):
+                raise ValueError(
+                    f"{label}: the gradient for variable '{_variable_label(variable)}' has "
+                    f"shape {grad.shape}, but the variable has shape {variable.shape}. Each "
+                    "gradient must have exactly its variable's shape (compute it with "
+                    "tape.gradient(loss, variables)); no variable was updated.")
+            kept_grads.append(grad)
+            kept_vars.append(variable)
+        if not kept_grads:
+            raise ValueError(f"No gradients provided for any variable: {missing}.")
+        if missing:
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the "
+                          "loss. If using `model.compile()`, did you forget to provide a `loss` "
+                          "argument?", stacklevel=4)
+        if not self.built:
+            with context.init_scope():
+                self.build(variables)
+        _registry.run(state_ops.optimizer_apply, tuple(kept_grads), optimizer=self,
+                      variables=tuple(kept_vars), writes=tuple(self.variables))
 
     def minimize(self, loss, var_list, tape=None):
         """Computes the gradients of `loss` for `var_list` and applies them (Keras 2's API).

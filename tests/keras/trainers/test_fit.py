@@ -162,18 +162,21 @@ def test_multi_output_losses_weights_and_metrics_by_name():
     npt.assert_allclose(values["loss"], expected, rtol=1e-5)
 
 
-def test_custom_train_step_is_used_by_fit():
+@pytest.mark.parametrize("run_eagerly", [True, False])
+def test_custom_train_step_is_used_by_fit(run_eagerly):
     class Counting(keras.Model):
         def __init__(self):
             super().__init__()
             self.dense = layers.Dense(1)
-            self.steps_seen = 0
+            self.steps_seen = 0  # Python: once per call eagerly, once per trace compiled
+            self.steps_run = dtf.Variable(0, trainable=False)
 
         def call(self, x):
             return self.dense(x)
 
         def train_step(self, data):
             self.steps_seen += 1
+            self.steps_run.assign_add(1)
             x, y = data
             with dtf.GradientTape() as tape:
                 y_pred = self(x, training=True)
@@ -188,9 +191,10 @@ def test_custom_train_step_is_used_by_fit():
             return {m.name: m.result() for m in self.metrics}
 
     model = Counting()
-    model.compile("sgd", "mse", metrics=["mae"])
+    model.compile("sgd", "mse", metrics=["mae"], run_eagerly=run_eagerly)
     history = model.fit(np.ones((20, 3)), np.ones((20, 1)), batch_size=5, epochs=2, verbose=0)
-    assert model.steps_seen == 8
+    assert int(model.steps_run.numpy()) == 8
+    assert model.steps_seen == (8 if run_eagerly else 1)  # the step traced once
     assert set(history.history) == {"loss", "mae"}
 
 

@@ -1,0 +1,165 @@
+"""Graph ops that change state: Variable assignments, optimizer steps, printing.
+
+Inside a traced function these run where the program put them, every time the graph runs; the
+Variables they write sit in their attributes, so that graph passes order reads around them
+(`Graph.eliminate_common_subexpressions` versions a Variable by the stateful nodes naming it).
+
+- `assign_variable(value, variable=, op=)`: `variable.assign(value)` (`op="assign"`),
+  `assign_add` (`"add"`) or `assign_sub` (`"sub"`); its output is the new value.
+- `optimizer_apply(*gradients, optimizer=, variables=)`: one `apply_gradients` call of a Keras
+  optimizer on arrays (`optimizer._apply_arrays`: clipping, weight decay, the update rule of
+  `keras/optimizers/updates.py`, moving averages, constraints, `iterations += 1`), the way a
+  fused kernel such as TensorFlow's `ResourceApplyAdam` runs a whole update as one op.
+- `print(*values, template=, stream=)`: `dtf.print`.
+
+Example:
+    >>> v = dtf.Variable(1.0)
+    >>> f = dtf.function(lambda: v.assign_add(2.0))
+    >>> float(f()), float(f())
+    (3.0, 5.0)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from dtf import dtypes
+from dtf.ops.registry import Spec, primitive
+from dtf.tensor import Tensor
+
+__all__ = ["assign_variable", "optimizer_apply", "print_values", "tf_print"]
+
+_ASSIGN_OPS = ("assign", "add", "sub")
+
+
+def _assign_rule(value, variable, op):
+    if op not in _ASSIGN_OPS:
+        raise ValueError(f"op must be one of {_ASSIGN_OPS}, got {op!r}")
+    if value.dtype != variable.dtype:
+        raise TypeError(f"cannot {op} a {value.dtype.name} value to variable "
+                        f"'{variable.name}' of dtype {variable.dtype.name}")
+    var_dims = variable.shape.dims
+    if value.shape is not None and var_dims is not None and (
+            len(value.shape) != len(var_dims) or any(
+                a is not None and b is not None and a != b for a, b in zip(value.shape, var_dims))):
+        raise ValueError(f"cannot {op} a value of shape {list(value.shape)} to variable "
+                             f"'{variable.name}' of shape {variable.shape}")
+    return Spec(None if var_dims is None else tuple(var_dims), variable.dtype)
+
+
+@primitive("assign_variable", shape=_assign_rule, differentiable=False, stateful=True)
+def assign_variable(xp, value, variable, op):
+    """Writes `value` into `variable` (or adds/subtracts it); returns the new array."""
+    if op == "assign":
+        new = value
+    elif op == "add":
+        new = variable._value + value
+    else:
+        new = variable._value - value
+    if new.shape != variable._value.shape and not variable.shape.is_compatible_with(new.shape):
+        raise ValueError(f"Cannot {op} to variable '{variable.name}': shape mismatch. The "
+                         f"variable shape {variable.shape}, and the assigned value shape "
+                         f"{tuple(new.shape)} are incompatible.")
+    variable._value = new
+    return new
+
+
+def _optimizer_rule(*grads, optimizer, variables, writes):
+    return Spec((), dtypes.int64)
+
+
+@primitive("optimizer_apply", shape=_optimizer_rule, num_outputs=1, differentiable=False,
+           stateful=True)
+def optimizer_apply(xp, *grads, optimizer, variables, writes):
+    """One `optimizer.apply_gradients` on arrays; returns the new `iterations`. `writes`: every
+    Variable the step changes (slots, `iterations`), for the graph passes."""
+    optimizer._apply_arrays(list(grads), list(variables))
+    return np.asarray(optimizer._iterations._value, dtype=np.int64)
+
+
+def _print_rule(*values, template, stream, end, summarize):
+    return Spec((), dtypes.bool)
+
+
+@primitive("print", shape=_print_rule, differentiable=False, stateful=True)
+def print_values(xp, *values, template, stream, end, summarize):
+    """`dtf.print`: `template` has one `{}` per value; `stream` is "stdout" or "stderr"."""
+    texts = [_text(Tensor(v), summarize) for v in values]
+    text = template.format(*texts)
+    if stream.startswith("file://"):
+        with open(stream[len("file://"):], "a", encoding="utf-8") as f:
+            print(text, end=end, file=f)
+    else:
+        print(text, end=end, file=sys.stdout if stream == "stdout" else sys.stderr)
+    return np.asarray(True)
+
+
+def _text(t, summarize):
+    """A tensor as `tf.print` shows it: the values only, numbers unpadded, `summarize` items
+    at each end of long dimensions."""
+    value = t.numpy()
+    if value.ndim == 0:
+        return _scalar_text(value[()])
+    edge = 3 if summarize is None else (value.size if summarize < 0 else summarize)
+    return np.array2string(value, separator=" ", threshold=2 * edge, edgeitems=max(edge, 1),
+                           formatter={"all": _scalar_text})
+
+
+def _scalar_text(x):
+    if isinstance(x, (bytes, np.bytes_)):
+        return x.decode("utf-8", "replace")
+    if isinstance(x, (float, np.floating)):
+        return np.format_float_positional(x, trim="-") if x == 0 or 1e-4 <= abs(x) < 1e16 \
+            else np.format_float_scientific(x, trim="-")
+    if isinstance(x, (bool, np.bool_)):
+        return "1" if x else "0"
+    return str(x)
+
+
+
+
+def tf_print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):
+    """Prints tensors (and Python values) when it runs: every call of a traced function, not
+    once per trace as Python's `print` (TensorFlow's `tf.print`).
+
+    Args:
+        *inputs: tensors and Python values, joined by `sep`.
+        output_stream: `sys.stderr` (the default, as TensorFlow), `sys.stdout`, or a
+            `"file://path"` to append to.
+        summarize: items shown at each end of long dimensions (-1: all).
+
+    Example:
+        >>> dtf.print("x:", dtf.constant([1, 2]), output_stream=sys.stdout)
+        x: [1 2]
+    """
+    from dtf.ops import registry
+
+    if output_stream is None:
+        output_stream = sys.stderr
+    if isinstance(output_stream, str):
+        stream = output_stream if output_stream.startswith("file://") else {
+            "stdout": "stdout", "stderr": "stderr"}.get(output_stream.split(".")[-1], None)
+    else:
+        stream = "stdout" if output_stream is sys.stdout else \
+            "stderr" if output_stream is sys.stderr else None
+    if stream is None:
+        raise ValueError(f"dtf.print: output_stream must be sys.stdout, sys.stderr or a "
+                         f"'file://path' string, got {output_stream!r}.")
+    parts, tensors = [], []
+    for x in inputs:
+        if isinstance(x, (str, int, float, bool)) or x is None:
+            parts.append(str(x).replace("{", "{{").replace("}", "}}"))
+        else:
+            if getattr(x, "_is_dtf_variable", False) and not registry.is_tracing():
+                x = x.read_value()
+            if not (isinstance(x, Tensor) or getattr(x, "_is_symbolic", False)
+                    or getattr(x, "_is_dtf_variable", False)):
+                from dtf.ops.creation_ops import convert_to_tensor
+
+                x = convert_to_tensor(x)
+            parts.append("{}")
+            tensors.append(x)
+    return registry.run(print_values, tuple(tensors), template=sep.join(parts), stream=stream,
+                        end=end, summarize=summarize)
