@@ -386,10 +386,13 @@ def _check_exportable_prim(prim, where):
 
 
 def _encode_array(a) -> list:
-    a = _backend.backend_of(a).to_host(a) if not isinstance(a, np.ndarray) else a
-    a = np.asarray(a)
-    dtype = dtypes.from_numpy(a.dtype)
-    little = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    a = np.asarray(a if isinstance(a, np.ndarray) else _backend.backend_of(a).to_host(a))
+    try:
+        dtype = dtypes.as_dtype(a.dtype.type)  # by type: big-endian arrays count too
+    except TypeError:
+        raise ValueError(f"An array of NumPy dtype {a.dtype} cannot be exported: dtf has no "
+                         "such dtype.") from None
+    little = a.astype(np.dtype(dtype.as_numpy_dtype).newbyteorder("<"), copy=False)
     return [dtype.name, list(a.shape), np.ascontiguousarray(little).tobytes()]
 
 

@@ -145,7 +145,10 @@ def _build(program) -> LoadedObject:
     obj.trainable_variables = [v for v in program.variables if v.trainable]
     obj.non_trainable_variables = [v for v in program.variables if not v.trainable]
     for path, indices in sorted(program.attributes.items()):
-        fn = LoadedFunction(path.rsplit(".", 1)[-1], [concretes[i] for i in indices],
+        name = path.rsplit(".", 1)[-1]
+        if name == "__call__" and indices:  # a saved function: errors use its own name
+            name = concretes[indices[0]].name
+        fn = LoadedFunction(name, [concretes[i] for i in indices],
                             [program.functions[i].arg_names for i in indices])
         _set_path(obj, path, fn)
     for path, index in sorted(program.variable_attributes.items()):

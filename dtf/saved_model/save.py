@@ -372,9 +372,8 @@ def _signature_function(cf, name) -> ExportedFunction:
         used.add(label)
         specs.append(TensorSpec(spec.shape, spec.dtype, label))
     outputs = exported.outputs
-    if isinstance(outputs, dict) and all(isinstance(k, str) for k in outputs) and \
-            all(isinstance(v, OutputSlot) for v in outputs.values()):
-        named = dict(outputs)
+    if isinstance(outputs, dict) and all(isinstance(k, str) for k in outputs):
+        named = {k: v for k, v in outputs.items() if isinstance(v, OutputSlot)}
     else:
         slots = [s for s in nest.flatten(outputs) if isinstance(s, OutputSlot)]
         named = {f"output_{i}": s for i, s in enumerate(slots)}
