@@ -90,7 +90,8 @@ class Trainer:
                                 "weighted_metrics": weighted_metrics,
                                 "run_eagerly": run_eagerly,
                                 "steps_per_execution": steps_per_execution},
-            "_is_compiled": True, "_train_function": None, "stop_training": False,
+            "_is_compiled": True, "_train_function": None, "_test_function": None,
+            "_predict_function": None, "stop_training": False,
         }
         for key, value in state.items():
             object.__setattr__(self, key, value)
@@ -119,7 +120,8 @@ class Trainer:
     @run_eagerly.setter
     def run_eagerly(self, value):
         object.__setattr__(self, "_run_eagerly", bool(value))
-        object.__setattr__(self, "_train_function", None)
+        for name in ("_train_function", "_test_function", "_predict_function"):
+            object.__setattr__(self, name, None)
 
     def _assert_compiled(self, what):
         if not self.compiled:
@@ -247,25 +249,47 @@ class Trainer:
         x, _, _ = unpack_x_y_sample_weight(data)
         return self(x, training=False)
 
-    def _compiled(self, step):
+    def _compiled(self, step, fused=True):
+        """`step` as the loops call it: with `fused`, a function of a list of batches
+        (`steps_per_execution` of them) running the step on each, compiled into one graph
+        call with `dtf.function` unless `run_eagerly`."""
         import dtf
 
-        if self.run_eagerly or not hasattr(dtf, "function"):
-            return step
-        return dtf.function(step)
+        if fused:
+            def run_steps(batches):
+                logs = None
+                for batch in batches:
+                    logs = step(batch)
+                return logs
 
-    def make_train_function(self, force=False):
-        fn = self.__dict__.get("_train_function")
+            function = run_steps
+        else:
+            function = step
+        if self.run_eagerly:
+            return function
+        return dtf.function(function, name=step.__name__)
+
+    def _cached_function(self, attr, make, force):
+        fn = self.__dict__.get(attr)
         if fn is None or force:
-            fn = self._compiled(self.train_step)
-            object.__setattr__(self, "_train_function", fn)
+            fn = make()
+            object.__setattr__(self, attr, fn)
         return fn
 
+    def make_train_function(self, force=False):
+        """The (compiled) function running `train_step` on a list of batches."""
+        return self._cached_function("_train_function",
+                                     lambda: self._compiled(self.train_step), force)
+
     def make_test_function(self, force=False):
-        return self._compiled(self.test_step)
+        """The (compiled) function running `test_step` on a list of batches."""
+        return self._cached_function("_test_function",
+                                     lambda: self._compiled(self.test_step), force)
 
     def make_predict_function(self, force=False):
-        return self._compiled(self.predict_step)
+        """The (compiled) function running `predict_step` on one batch."""
+        return self._cached_function(
+            "_predict_function", lambda: self._compiled(self.predict_step, fused=False), force)
 
     # -- loops --------------------------------------------------------------------------------
     def _callbacks(self, callbacks, verbose, epochs, steps, add_history):
@@ -325,8 +349,7 @@ class Trainer:
             for chunk in self._executions(adapter):
                 if batch_hooks:
                     callbacks.on_train_batch_begin(step)
-                for batch in chunk:
-                    logs = train_function(batch)
+                logs = train_function(chunk)
                 step += len(chunk)
                 if batch_hooks:  # the logs become floats only for callbacks that read them
                     logs = _python_logs(logs)
@@ -361,8 +384,7 @@ class Trainer:
         step = 0
         for chunk in self._executions(adapter):
             callbacks.on_test_batch_begin(step)
-            for batch in chunk:
-                logs = test_function(batch)
+            logs = test_function(chunk)
             step += len(chunk)
             logs = _python_logs(logs)
             callbacks.on_test_batch_end(step - 1, logs)
@@ -419,13 +441,14 @@ class Trainer:
                        return_dict=False):
         """One gradient update on one batch; returns the loss and metrics so far."""
         self._assert_compiled("train_on_batch")
-        logs = self.make_train_function()(self._single_batch(x, y, sample_weight, class_weight))
+        logs = self.make_train_function()(
+            [self._single_batch(x, y, sample_weight, class_weight)])
         return self._return(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss and metrics on one batch (metrics accumulate until `reset_metrics`)."""
         self._assert_compiled("test_on_batch")
-        logs = self.make_test_function()(self._single_batch(x, y, sample_weight))
+        logs = self.make_test_function()([self._single_batch(x, y, sample_weight)])
         return self._return(logs, return_dict)
 
     def predict_on_batch(self, x):
