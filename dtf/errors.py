@@ -47,3 +47,8 @@ InternalError = _code("InternalError", 13, "An internal invariant broke.")
 UnavailableError = _code("UnavailableError", 14, "A service is unavailable.")
 DataLossError = _code("DataLossError", 15, "Unrecoverable data loss or corruption.")
 UnauthenticatedError = _code("UnauthenticatedError", 16, "The request is not authenticated.")
+
+
+class OperatorNotAllowedInGraphError(TypeError):
+    """A Python operation that needs a tensor's value (`if x:`, `while x:`, `bool(x)`) was used
+    on a symbolic tensor of a function being traced: use `dtf.cond` / `dtf.while_loop`."""

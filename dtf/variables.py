@@ -96,10 +96,21 @@ def _initial_value_in_trace(initial_value, dtype, name):
             "sure the dtf.Variable is only created once (e.g. in __init__ or guarded by "
             "`if self.v is None`) or create it outside the dtf.function.")
     if getattr(initial_value, "_is_symbolic", False):
-        raise ValueError(
-            f"dtf.function {builder.name!r}: the initial value of a Variable cannot depend on "
-            "the function's inputs (it is computed once, outside the graph). Pass a constant or "
-            "an initializer, or create the Variable outside and assign the value inside.")
+        # computed from the function's inputs: the Variable starts as zeros and a graph node
+        # gives it this value the first time the function runs
+        if not initial_value.shape.is_fully_defined():
+            raise ValueError(
+                f"dtf.function {builder.name!r}: a Variable created from the function's inputs "
+                f"needs a static shape, but its initial value has shape {initial_value.shape}. "
+                "Create the Variable outside the function, or from a value of known shape.")
+        from dtf.ops import math_ops
+
+        pending = initial_value if dtype is None else math_ops.cast(initial_value, dtype)
+        with context.init_scope():
+            from dtf.ops.creation_ops import zeros
+
+            value = zeros(initial_value.shape.as_list(), dtype=pending.dtype)
+        return value, pending
     with context.init_scope():
         if callable(initial_value):
             initial_value = initial_value()
@@ -107,7 +118,7 @@ def _initial_value_in_trace(initial_value, dtype, name):
             raise ValueError(f"dtf.function {builder.name!r}: a Variable's initializer returned "
                              "a value computed from the function's inputs.")
         value = convert_to_tensor(initial_value, dtype=dtype, allow_cast=True)
-    return value
+    return value, None
 
 
 def _intercepted(variable, op, value):
@@ -152,8 +163,9 @@ class Variable:
 
         if initial_value is None:
             raise ValueError("initial_value must be specified to create a Variable.")
+        pending = None  # an initial value computed by the traced function (a graph tensor)
         if registry.is_tracing():
-            value = _initial_value_in_trace(initial_value, dtype, name)
+            value, pending = _initial_value_in_trace(initial_value, dtype, name)
         else:
             if callable(initial_value):
                 initial_value = initial_value()
@@ -176,6 +188,10 @@ class Variable:
         self._synchronization = synchronization
         self._aggregation = aggregation
         self._initial_value = value
+        if pending is not None:
+            from dtf.compile import state_ops
+
+            registry.run(state_ops.assign_variable, (pending,), variable=self, op="initialize")
 
     # -- properties ---------------------------------------------------------------------------
     @property

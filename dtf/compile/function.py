@@ -271,8 +271,10 @@ class Function:
             concrete = self._find_relaxed(key, leaves)
             if concrete is None:
                 specs = [_spec_of_leaf(x) for x in leaves]
-                specs = self._maybe_relax(key, specs)
-                concrete = self._trace(args, kwargs, specs)
+                relaxed = self._maybe_relax(key, specs)
+                concrete = self._trace(args, kwargs, relaxed)
+                if relaxed is not specs:
+                    self._relaxed.append((_structure_key(key), concrete))
                 traced = True
             self._concrete[key] = concrete
             if not kwargs and all(type(a) is Tensor for a in args) and \
@@ -327,11 +329,8 @@ class Function:
     def _trace(self, args, kwargs, specs, from_specs=False):
         first = self._tracing_count == 0
         self._tracing_count += 1
-        concrete = tracing.trace(self._python_function, self._name, args, kwargs, specs,
-                                 allow_variable_creation=first, from_specs=from_specs)
-        if self._reduce_retracing and any(None in (s.shape.dims or [None]) for s in specs):
-            self._relaxed.append((None, concrete))
-        return concrete
+        return tracing.trace(self._python_function, self._name, args, kwargs, specs,
+                             allow_variable_creation=first, from_specs=from_specs)
 
     def get_concrete_function(self, *args, **kwargs):
         """The ConcreteFunction for these arguments (Tensors, arrays or `dtf.TensorSpec`s),

@@ -5,7 +5,8 @@ Variables they write sit in their attributes, so that graph passes order reads a
 (`Graph.eliminate_common_subexpressions` versions a Variable by the stateful nodes naming it).
 
 - `assign_variable(value, variable=, op=)`: `variable.assign(value)` (`op="assign"`),
-  `assign_add` (`"add"`) or `assign_sub` (`"sub"`); its output is the new value.
+  `assign_add` (`"add"`) or `assign_sub` (`"sub"`), or the first-run-only `"initialize"` of a
+  Variable created in the function from its inputs; its output is the new value.
 - `optimizer_apply(*gradients, optimizer=, variables=)`: one `apply_gradients` call of a Keras
   optimizer on arrays (`optimizer._apply_arrays`: clipping, weight decay, the update rule of
   `keras/optimizers/updates.py`, moving averages, constraints, `iterations += 1`), the way a
@@ -31,7 +32,7 @@ from dtf.tensor import Tensor
 
 __all__ = ["assign_variable", "optimizer_apply", "print_values", "tf_print"]
 
-_ASSIGN_OPS = ("assign", "add", "sub")
+_ASSIGN_OPS = ("assign", "add", "sub", "initialize")
 
 
 def _assign_rule(value, variable, op):
@@ -51,8 +52,16 @@ def _assign_rule(value, variable, op):
 
 @primitive("assign_variable", shape=_assign_rule, differentiable=False, stateful=True)
 def assign_variable(xp, value, variable, op):
-    """Writes `value` into `variable` (or adds/subtracts it); returns the new array."""
-    if op == "assign":
+    """Writes `value` into `variable` (or adds/subtracts it); returns the new array.
+    `op="initialize"` writes only on the node's first run: the initial value of a Variable
+    created in a traced function from the function's inputs (TensorFlow lifts such
+    initializers the same way)."""
+    if op == "initialize":
+        if getattr(variable, "_initialized_in_graph", False):
+            return variable._value
+        variable._initialized_in_graph = True
+        new = value
+    elif op == "assign":
         new = value
     elif op == "add":
         new = variable._value + value

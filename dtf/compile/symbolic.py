@@ -71,8 +71,8 @@ class SymbolicTensor:
 
     _is_symbolic = True
     __array_priority__ = 100
-    __slots__ = ("__weakref__", "_dtype", "_keras_history", "_keras_mask", "_shape", "index",
-                 "name", "node")
+    __slots__ = ("__weakref__", "_dtype", "_keras_history", "_keras_mask", "_shape",
+                 "_slice_of", "index", "name", "node")
 
     def __init__(self, shape, dtype, node=None, index=0, name=None):
         self._shape = shape if isinstance(shape, TensorShape) else TensorShape(shape)
@@ -81,6 +81,16 @@ class SymbolicTensor:
         self.index = index
         self.name = name if name is not None else f"symbolic_tensor_{next(_names)}"
         self._keras_history = None  # (layer node, output index) once a Keras layer made it
+        self._slice_of = None  # (variable, key) for `v[key]` read in a traced function
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        """`v[key].assign(value)` inside a traced function (other graph tensors are
+        immutable)."""
+        if self._slice_of is None:
+            raise AttributeError(f"{self.name} is a tensor, not a Variable (or a slice of one): "
+                                 "tensors are immutable; assign to a dtf.Variable instead.")
+        variable, key = self._slice_of
+        return variable._assign_slice(key, value)
 
     @property
     def shape(self) -> TensorShape:
@@ -112,6 +122,16 @@ class SymbolicTensor:
 
     # -- no value ----------------------------------------------------------------------------
     def _no_value(self, what):
+        if _context.is_tracing():
+            from dtf.errors import OperatorNotAllowedInGraphError
+
+            return OperatorNotAllowedInGraphError(
+                f"{what} is not allowed in a dtf.function: {self.name} (shape={self._shape}, "
+                f"dtype={self._dtype.name}) is a symbolic tensor, with no value while the "
+                "function is traced. Python `if`/`while` on tensors are not converted: use "
+                "dtf.cond(pred, true_fn, false_fn) (or dtf.where) for a choice, "
+                "dtf.while_loop(cond, body, loop_vars) for a loop, and dtf.print to print "
+                "values when the function runs.")
         return TypeError(
             f"{what} needs a value, but {self.name} (shape={self._shape}, dtype="
             f"{self._dtype.name}) is symbolic: it stands for the data a model or traced function "
@@ -143,6 +163,8 @@ class SymbolicTensor:
         return self._shape[0]
 
     def __iter__(self):
+        if (self._shape.rank is None or self._shape[0] is None) and _context.is_tracing():
+            raise self._no_value("Iterating over a tensor of unknown length")
         n = len(self)
         return iter([self[i] for i in range(n)])
 
