@@ -28,6 +28,7 @@ from dtf.compile.state_ops import tf_print as print  # noqa: F401, A001
 from dtf.backend import device  # noqa: F401
 from dtf.dtypes import *
 from dtf.dtypes import DType, as_dtype  # noqa: F401
+from dtf.module import Module  # noqa: F401
 from dtf.ops import fused_ops as _fused_ops  # noqa: F401  (registers the fused primitives)
 from dtf.ops import operators as _operators
 from dtf.ops.array_ops import *
