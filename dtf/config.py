@@ -6,7 +6,8 @@ from typing import NamedTuple
 
 from dtf import backend as _backend
 
-__all__ = ["LogicalDevice", "PhysicalDevice", "list_logical_devices", "list_physical_devices"]
+__all__ = ["LogicalDevice", "PhysicalDevice", "functions_run_eagerly", "list_logical_devices",
+           "list_physical_devices", "run_functions_eagerly"]
 
 
 class PhysicalDevice(NamedTuple):
@@ -28,3 +29,16 @@ def list_physical_devices(device_type=None) -> list[PhysicalDevice]:
 def list_logical_devices(device_type=None) -> list[LogicalDevice]:
     return [LogicalDevice(d.name, d.device_type)
             for d in _backend.physical_devices(device_type)]
+
+
+def run_functions_eagerly(run_eagerly: bool) -> None:
+    """Makes every `dtf.function` run its Python function eagerly (for debugging)."""
+    from dtf.compile.function import run_functions_eagerly as set_eager
+
+    set_eager(run_eagerly)
+
+
+def functions_run_eagerly() -> bool:
+    from dtf.compile.function import functions_run_eagerly as eager
+
+    return eager()

@@ -147,6 +147,20 @@ def _arg_names(python_function, n):
     return [names[i] if i < len(names) else f"arg_{i}" for i in range(n)]
 
 
+# -- running functions eagerly (debugging) ----------------------------------------------------
+_run_eagerly = [False]
+
+
+def run_functions_eagerly(run_eagerly: bool) -> None:
+    """Makes every `dtf.function` call its Python function directly (for debugging with
+    breakpoints and prints), as `tf.config.run_functions_eagerly`."""
+    _run_eagerly[0] = bool(run_eagerly)
+
+
+def functions_run_eagerly() -> bool:
+    return _run_eagerly[0]
+
+
 # -- frequent retracing ------------------------------------------------------------------------
 _TRACE_WARNING_THRESHOLD = 5
 _CALL_HISTORY = 10
@@ -253,12 +267,17 @@ class Function:
                 key.append((v.shape, v.dtype))
             else:
                 concrete = self._fast.get(tuple(key))
-                if concrete is not None:
+                if concrete is not None and not _run_eagerly[0]:
                     _note_call(self._python_function, False, self._name)
                     return concrete._call_flat(args)
         return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
+        if _run_eagerly[0]:
+            return self._python_function(*args, **kwargs)
+        if context.is_tracing():
+            # called from another function being traced: its ops join that graph (inlined)
+            return self._python_function(*args, **kwargs)
         if self._input_signature is not None:
             concrete, flat = self._signature_call(args, kwargs)
             _note_call(self._python_function, False, self._name)

@@ -387,3 +387,33 @@ def test_fit_compiles_its_steps_and_fuses_steps_per_execution():
     for h in histories[1:]:
         np.testing.assert_allclose(h["loss"], histories[0]["loss"], rtol=1e-5)
         np.testing.assert_allclose(h["mae"], histories[0]["mae"], rtol=1e-5)
+
+
+def test_a_function_called_while_tracing_another_is_inlined():
+    inner = dtf.function(lambda x: x * 2.0)
+
+    @dtf.function
+    def outer(x):
+        return inner(x) + 1.0
+
+    assert float(outer(dtf.constant(3.0))) == 7.0
+    assert inner.experimental_get_tracing_count() == 0
+    assert "multiply" in str(outer.get_concrete_function(dtf.constant(3.0)).graph)
+
+
+def test_run_functions_eagerly_calls_the_python_function():
+    calls = []
+
+    @dtf.function
+    def f(x):
+        calls.append(x)
+        return x + 1
+
+    dtf.config.run_functions_eagerly(True)
+    try:
+        f(dtf.constant(1))
+        f(dtf.constant(2))
+    finally:
+        dtf.config.run_functions_eagerly(False)
+    assert len(calls) == 2 and isinstance(calls[0], dtf.Tensor)
+    assert f.experimental_get_tracing_count() == 0

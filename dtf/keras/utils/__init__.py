@@ -19,6 +19,7 @@ from dtf.keras.saving.serialization import (
 )
 from dtf.keras.utils.numerical_utils import normalize, to_categorical
 from dtf.keras.utils.progbar import Progbar
+from dtf.keras.utils.rng_utils import set_random_seed
 
 __all__ = [
     "CustomObjectScope",
@@ -31,5 +32,6 @@ __all__ = [
     "normalize",
     "register_keras_serializable",
     "serialize_keras_object",
+    "set_random_seed",
     "to_categorical",
 ]
