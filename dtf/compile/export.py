@@ -373,7 +373,11 @@ _OUTPUT_TAGS = frozenset({"out"})
 
 
 def _check_exportable_prim(prim, where):
-    if registry.all_primitives().get(prim.name) is not prim:
+    try:
+        in_table = registry.get(prim.name) is prim
+    except KeyError:
+        in_table = False
+    if not in_table:
         raise ValueError(
             f"{where} is not an op of dtf's op table (a custom_gradient function or an op "
             "defined at run time): a saved file can only name table ops, so it cannot be "

@@ -291,7 +291,7 @@ class _Reader:
     def node(self, x, where, values, nodes, depth) -> OpNode:
         _expect_map(x, _NODE_KEYS, where)
         op = _expect(x["op"], str, f"{where} op", "an op name")
-        prim = registry.all_primitives().get(op)
+        prim = _table_op(op)
         if prim is None:
             _fail(where, f"unknown op {_short_repr(op)}: it is not in dtf's op table (a file "
                          "from a newer dtf, or not a dtf file)")
@@ -342,17 +342,49 @@ class _Reader:
         except Exception as e:  # noqa: BLE001 - the rule ran on untrusted attributes
             _fail(where, f"the op rejects its inputs or attributes "
                          f"({type(e).__name__}: {_short_repr(str(e))})")
-        inferred = [inferred] if isinstance(inferred, registry.Spec) else list(inferred)
-        if len(inferred) != n:
-            _fail(where, f"declares {n} outputs; its inputs and attributes give {len(inferred)}")
+        inferred = [inferred] if isinstance(inferred, registry.Spec) else inferred
+        if not isinstance(inferred, (list, tuple)) or len(inferred) != n:
+            _fail(where, f"declares {n} outputs; its inputs and attributes do not give that")
         for j, (spec, (shape, dtype)) in enumerate(zip(inferred, declared)):
             if not isinstance(spec, registry.Spec) or spec.dtype != dtype or \
-                    not TensorShape(None if shape is None else list(shape)).is_compatible_with(
-                        TensorShape(None if spec.shape is None else list(spec.shape))):
+                    not _shapes_agree(shape, spec.shape):
                 _fail(where, f"output {j} is declared {dtype.name}{_dims_text(shape)} but the op "
-                             f"makes {getattr(spec.dtype, 'name', spec)}"
+                             f"makes {_dtype_text(getattr(spec, 'dtype', spec))}"
                              f"{_dims_text(getattr(spec, 'shape', None))}")
         return declared
+
+
+def _table_op(name):
+    """The op table's primitive of this name, or None: the only way a file names code."""
+    try:
+        return registry.get(name)
+    except KeyError:
+        return None
+
+
+def _shapes_agree(declared, inferred) -> bool:
+    """Whether a declared shape fits what a shape rule inferred (None: unknown), the inferred
+    one checked too (a rule fed hostile attributes may give anything)."""
+    if inferred is None:
+        return True
+    if not isinstance(inferred, tuple) or any(
+            d is not None and (not isinstance(d, int) or isinstance(d, bool) or d < 0)
+            for d in inferred):
+        return False
+    if declared is None:
+        return True
+    return len(declared) == len(inferred) and all(
+        a is None or b is None or a == b for a, b in zip(declared, inferred))
+
+
+def _dtype_text(dtype) -> str:
+    return dtype.name if isinstance(dtype, dtypes.DType) else _short_repr(dtype)
+
+
+def _dims_text(shape) -> str:
+    if not isinstance(shape, tuple):
+        return "[?]" if shape is None else f"[{_short_repr(shape)}]"
+    return str(["?" if d is None else d for d in shape])
 
 
 def _spec_of(t) -> registry.Spec:
@@ -362,10 +394,6 @@ def _spec_of(t) -> registry.Spec:
         return registry.Spec(tuple(t._value.shape), t.dtype)
     dims = t.shape.dims  # a Variable
     return registry.Spec(None if dims is None else tuple(dims), t.dtype)
-
-
-def _dims_text(shape) -> str:
-    return "[?]" if shape is None else str(["?" if d is None else d for d in shape])
 
 
 def _read_variables(x, where) -> list:
