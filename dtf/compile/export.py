@@ -31,7 +31,8 @@ index), tensor (a constant index), spec (a TensorSpec, in input structures) and 
 graph output, in output structures).
 
 Example:
-    >>> x = symbolic.placeholder((None, 3))
+    >>> from dtf.compile.symbolic import placeholder
+    >>> x = placeholder((None, 3))
     >>> g = Graph([x], [x * 2.0])
     >>> f = ExportedFunction("double", g, ((TensorSpec((None, 3)),), {}), OutputSlot(0))
     >>> program = program_from_bytes(program_to_bytes(Program([f])))

@@ -8,8 +8,8 @@ file is ever executed as code.
 
 Example:
     >>> model = dtf.keras.Sequential([dtf.keras.Input((3,)), dtf.keras.layers.Dense(2)])
-    >>> dtf.saved_model.save(model, "/tmp/dense")
-    >>> served = dtf.saved_model.load("/tmp/dense")
+    >>> dtf.saved_model.save(model, "dense_model")
+    >>> served = dtf.saved_model.load("dense_model")
     >>> served.serve(dtf.ones((4, 3))).shape
     TensorShape([4, 2])
     >>> sorted(served.signatures["serving_default"](dtf.ones((4, 3))))

@@ -39,8 +39,8 @@ def load(export_dir, tags=None, options=None):
     Example:
         >>> f = dtf.function(lambda x: x + 1.0,
         ...                  input_signature=[dtf.TensorSpec([None], dtf.float32)])
-        >>> dtf.saved_model.save(f, "/tmp/plus_one")
-        >>> dtf.saved_model.load("/tmp/plus_one")(dtf.constant([1.0])).numpy()
+        >>> dtf.saved_model.save(f, "plus_one")
+        >>> dtf.saved_model.load("plus_one")(dtf.constant([1.0])).numpy()
         array([2.], dtype=float32)
     """
     del tags, options

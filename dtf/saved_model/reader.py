@@ -10,9 +10,16 @@ checked against the bytes actually present before any allocation, and nothing fr
 executed, imported or unpickled.
 
 Example:
-    >>> program = program_from_bytes(open("/tmp/model/saved_model.dtf", "rb").read())
-    >>> [f.name for f in program.functions]
-    ['serve', 'serving_default']
+    >>> from dtf.compile.export import program_to_bytes
+    >>> from dtf.saved_model.save import build_program
+    >>> f = dtf.function(lambda x: -x, input_signature=[dtf.TensorSpec([2], dtf.float32)])
+    >>> data = program_to_bytes(build_program(f))
+    >>> [f.name for f in program_from_bytes(data).functions]
+    ['<lambda>', 'serving_default']
+    >>> program_from_bytes(data[:-3])
+    Traceback (most recent call last):
+    ...
+    dtf.compile.export.ExportFormatError: Invalid dtf saved model: the file is not valid msgpack (truncated or corrupt): ...
 """
 
 from __future__ import annotations

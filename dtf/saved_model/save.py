@@ -60,12 +60,12 @@ def save(obj, export_dir, signatures=None, options=None):
         ...     @dtf.function(input_signature=[dtf.TensorSpec([None], dtf.float32)])
         ...     def __call__(self, x):
         ...         return x * self.w
-        >>> dtf.saved_model.save(Scale(), "/tmp/scale")
-        >>> dtf.saved_model.load("/tmp/scale")(dtf.constant([1.0, 2.0])).numpy()
+        >>> dtf.saved_model.save(Scale(), "scale")
+        >>> dtf.saved_model.load("scale")(dtf.constant([1.0, 2.0])).numpy()
         array([2., 4.], dtype=float32)
     """
     del options
-    return _write(export.program_to_bytes(build_program(obj, signatures)), export_dir)
+    _write(export.program_to_bytes(build_program(obj, signatures)), export_dir)
 
 
 def export_keras_model(model, filepath, input_signature=None, verbose=True):
@@ -80,11 +80,16 @@ def export_keras_model(model, filepath, input_signature=None, verbose=True):
         verbose: print where it went and the endpoint's specs, as Keras does.
 
     Example:
-        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-        >>> path = export_keras_model(model, "/tmp/dense", verbose=False)
+        >>> model = dtf.keras.Sequential([dtf.keras.Input((3,)), dtf.keras.layers.Dense(2)])
+        >>> export_keras_model(model, "exported_dense")
+        Saved artifact at 'exported_dense'. The following endpoints are available:
+        <BLANKLINE>
+        * Endpoint 'serve'
+          inputs: TensorSpec(shape=(None, 3), dtype=dtf.float32, name='...')
+          outputs: TensorSpec(shape=(None, 2), dtype=dtf.float32, name='output_0')
     """
     program = _keras_program(model, input_signature)
-    path = _write(export.program_to_bytes(program), filepath)
+    _write(export.program_to_bytes(program), filepath)
     if verbose:
         serve = program.functions[program.attributes["serve"][0]]
         args, _ = serve.inputs
@@ -95,7 +100,6 @@ def export_keras_model(model, filepath, input_signature=None, verbose=True):
               f"available:\n\n* Endpoint 'serve'\n  inputs: "
               f"{', '.join(_spec_text(a) for a in export.input_specs(args))}\n"
               f"  outputs: {', '.join(outputs)}")
-    return path
 
 
 def _spec_text(t, name=None) -> str:
@@ -253,7 +257,11 @@ class _ProgramBuilder:
                     visit(value, path + ".", depth + 1)
 
         visit(obj, "", 0)
-        self.program.variables.extend(_reachable_variables(obj))
+        from dtf.module import Module
+
+        # a dtf.Module knows its Variables (in TensorFlow's order); other objects are walked
+        self.program.variables.extend(
+            obj.variables if isinstance(obj, Module) else _reachable_variables(obj))
         return found
 
 

@@ -455,3 +455,40 @@ def test_graph_attributes_are_saved_recursively():
     branch = decoded["branch"]
     assert isinstance(branch, Graph) and branch.name == "inner"
     npt.assert_allclose(branch.run(dtf.ones((1, 2)))[0].numpy(), [[3.0, 3.0]])
+
+
+def test_a_dtf_module_exports_its_variables_and_functions(tmp_path):
+    class Dense(dtf.Module):
+        def __init__(self):
+            super().__init__(name="dense")
+            self.w = dtf.Variable(np.arange(6, dtype="float32").reshape(3, 2), name="w")
+            self.b = dtf.Variable(np.ones(2, "float32"), name="b")
+            self.unused = dtf.Variable(5, trainable=False, name="unused")
+
+        @dtf.function(input_signature=[dtf.TensorSpec([None, 3], dtf.float32)])
+        def __call__(self, x):
+            return dtf.nn.relu(dtf.matmul(x, self.w) + self.b)
+
+    m = Dense()
+    saved_model.save(m, str(tmp_path / "dense"))
+    loaded = saved_model.load(str(tmp_path / "dense"))
+    assert [v.name for v in loaded.variables] == [v.name for v in m.variables]
+    assert int(loaded.unused.numpy()) == 5  # stored although no graph reads it
+    x = np.random.default_rng(0).random((4, 3), dtype=np.float32)
+    npt.assert_allclose(loaded(x).numpy(), m(x).numpy(), rtol=1e-6)
+
+
+DOC_MODULES = ["dtf.compile.export", "dtf.saved_model", "dtf.saved_model.save",
+               "dtf.saved_model.load", "dtf.saved_model.reader"]
+
+
+@pytest.mark.parametrize("name", DOC_MODULES)
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)  # the examples save into the working directory
+    monkeypatch.setattr(dtf, "saved_model", saved_model, raising=False)  # until dtf exports it
+    result = doctest.testmod(importlib.import_module(name), extraglobs={"dtf": dtf},
+                             optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
