@@ -437,7 +437,8 @@ def _keras_input_specs(model):
     if shapes is None:
         raise ValueError(
             f"Cannot export Keras model {model.name!r}: its input shape is unknown. Call it "
-            "on data or build it first, or pass input_signature=dtf.TensorSpec(...).")
+            "on data or build it first, or give the specs: model.export(path, "
+            "input_signature=[dtf.TensorSpec(...)]) (dtf.saved_model.export_keras_model).")
     dtype = getattr(model, "compute_dtype", None) or "float32"
 
     def spec(shape):

@@ -492,3 +492,36 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
     result = doctest.testmod(importlib.import_module(name), extraglobs={"dtf": dtf},
                              optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_subclassed_and_dict_input_models(tmp_path):
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = keras.layers.Dense(4, activation="relu")
+            self.out = keras.layers.Dense(2)
+
+        def call(self, x, training=False):
+            return self.out(self.hidden(x))
+
+    net = Net()
+    with pytest.raises(ValueError, match="input shape is unknown.*input_signature"):
+        saved_model.save(net, str(tmp_path / "unbuilt"))
+    x = np.random.default_rng(1).random((3, 5), dtype=np.float32)
+    want = net(x).numpy()
+    saved_model.save(net, str(tmp_path / "net"))
+    npt.assert_allclose(saved_model.load(str(tmp_path / "net")).serve(x).numpy(), want,
+                        rtol=1e-6)
+    saved_model.export_keras_model(Net(), str(tmp_path / "given"), verbose=False,
+                                   input_signature=[dtf.TensorSpec([None, 7], dtf.float32)])
+    assert saved_model.load(str(tmp_path / "given")).serve(
+        np.ones((2, 7), "float32")).shape == (2, 2)
+
+    a, b = keras.Input((2,), name="a"), keras.Input((3,), name="b")
+    model = keras.Model({"a": a, "b": b}, keras.layers.Dense(1)(keras.layers.Concatenate()([a, b])))
+    xs = {"a": np.ones((2, 2), "float32"), "b": np.full((2, 3), 2.0, "float32")}
+    saved_model.save(model, str(tmp_path / "dict"))
+    loaded = saved_model.load(str(tmp_path / "dict"))
+    npt.assert_allclose(loaded.serve(xs).numpy(), model(xs).numpy(), rtol=1e-6)
+    npt.assert_allclose(loaded.signatures["serving_default"](**xs)["output_0"].numpy(),
+                        model(xs).numpy(), rtol=1e-6)
