@@ -91,7 +91,6 @@ UNEXPORTABLE_PRIMS = {
 _OUTPUT_COUNT_ATTRS = {"unstack": "num", "split": "num_split"}
 
 
-
 def _print_problem(attrs, n_inputs):
     """Why a `print` node may not be in a file, or None: it must write to stdout or stderr
     (a file path would let a file write anywhere) with a plain `{}` template."""
