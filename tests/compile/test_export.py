@@ -525,3 +525,69 @@ def test_subclassed_and_dict_input_models(tmp_path):
     npt.assert_allclose(loaded.serve(xs).numpy(), model(xs).numpy(), rtol=1e-6)
     npt.assert_allclose(loaded.signatures["serving_default"](**xs)["output_0"].numpy(),
                         model(xs).numpy(), rtol=1e-6)
+
+
+def _control_flow():
+    cond = getattr(dtf, "cond", None)
+    if cond is None:
+        pytest.skip("dtf.cond is not exported yet")
+    return cond, getattr(dtf, "while_loop", None)
+
+
+def test_functions_with_cond_and_while_loop_round_trip(tmp_path):
+    cond, while_loop = _control_flow()
+    w = dtf.Variable([1.0, -2.0, 3.0], name="w")
+    hits = dtf.Variable(0, trainable=False, name="hits")
+
+    def branchy(x):
+        def positive():
+            hits.assign_add(1)  # a stateful branch: runs only when taken
+            return x * w
+
+        y = cond(dtf.reduce_sum(x) > 0.0, positive, lambda: x - w)
+        _, total = while_loop(lambda i, s: i < 3, lambda i, s: (i + 1, s + dtf.reduce_sum(y)),
+                              (dtf.constant(0), dtf.constant(0.0)))
+        return y, total
+
+    f = dtf.function(branchy, input_signature=[dtf.TensorSpec([None, 3], dtf.float32)])
+    saved_model.save(f, str(tmp_path / "cf"))
+    hits.assign(0)
+    loaded = saved_model.load(str(tmp_path / "cf"))
+    for x in (np.ones((2, 3), "float32"), -np.ones((1, 3), "float32")):
+        (y, total), (wy, wtotal) = loaded(x), f(x)
+        npt.assert_allclose(y.numpy(), wy.numpy())
+        npt.assert_allclose(total.numpy(), wtotal.numpy(), rtol=1e-6)
+    loaded_hits = next(v for v in loaded.variables if v.name == "hits:0")
+    assert int(loaded_hits.numpy()) == 1 and int(hits.numpy()) == 1
+    x = dtf.constant(np.ones((2, 3), "float32"))
+    loaded_w = next(v for v in loaded.variables if v.name == "w:0")
+    with dtf.GradientTape() as tape:
+        y, total = loaded(x)
+    with dtf.GradientTape() as tape0:
+        wy, wtotal = f(x)
+    npt.assert_allclose(tape.gradient(total, loaded_w).numpy(),
+                        tape0.gradient(wtotal, w).numpy(), rtol=1e-6)
+
+
+def test_a_keras_model_with_a_cond_serves_the_same(tmp_path):
+    cond, _ = _control_flow()
+
+    class Gated(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.a = keras.layers.Dense(3)
+            self.b = keras.layers.Dense(3, activation="relu")
+
+        def call(self, x, training=False):
+            h = self.a(x)
+            return cond(dtf.reduce_mean(h) > 0.0, lambda: self.b(h), lambda: -h)
+
+    dtf.random.set_seed(5)
+    model = Gated()
+    x = np.random.default_rng(2).normal(size=(8, 4)).astype("float32")
+    model(x)
+    saved_model.save(model, str(tmp_path / "gated"))
+    loaded = saved_model.load(str(tmp_path / "gated"))
+    for sign in (1.0, -1.0, 3.0):
+        npt.assert_allclose(loaded.serve(sign * x).numpy(), model(sign * x).numpy(), rtol=1e-5,
+                            atol=1e-6)
