@@ -181,6 +181,7 @@ def test_a_minimal_hand_written_file_loads():
     ([_node("negative", [["eval", 0]])], [["node", 0, 0]], "unknown reference kind 'eval'"),
     ([_node("os.system", [["in", 0]])], [["node", 0, 0]], "unknown op 'os.system'"),
     ([_node("__import__", [["in", 0]])], [["node", 0, 0]], "unknown op"),
+    ([_node("custom_gradient:clip", [["in", 0]])], [["node", 0, 0]], "not in dtf's op table"),
     ([_node("optimizer_apply", [["in", 0]])], [["node", 0, 0]], "cannot be loaded"),
     ([_node("negative", [["in", 0]], outputs=(([3], "float32"),))], [["node", 0, 0]],
      r"declared float32\[3\] but the op makes float32\[2\]"),
