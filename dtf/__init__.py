@@ -32,6 +32,7 @@ from dtf.module import Module  # noqa: F401
 from dtf.ops import fused_ops as _fused_ops  # noqa: F401  (registers the fused primitives)
 from dtf.ops import operators as _operators
 from dtf.ops.array_ops import *
+from dtf.ops.control_flow import case, cond, switch_case, while_loop  # noqa: F401
 from dtf.ops.creation_ops import *
 from dtf.ops.indexing_ops import *
 from dtf.ops.linalg_ops import *
