@@ -22,10 +22,10 @@ from dtf import (  # noqa: F401  # noqa: F401
     random,
 )
 from dtf.autodiff.tape import GradientTape, UnconnectedGradients, custom_gradient  # noqa: F401
+from dtf.backend import device  # noqa: F401
 from dtf.compile.context import executing_eagerly, init_scope  # noqa: F401
 from dtf.compile.function import function  # noqa: F401
-from dtf.compile.state_ops import tf_print as print  # noqa: F401, A001
-from dtf.backend import device  # noqa: F401
+from dtf.compile.state_ops import tf_print as print  # noqa: F401
 from dtf.dtypes import *
 from dtf.dtypes import DType, as_dtype  # noqa: F401
 from dtf.module import Module  # noqa: F401
@@ -52,7 +52,8 @@ newaxis = None
 
 # Keras, the data pipeline and the TF-style initializer aliases import on first use, so that
 # `import dtf` stays light; `from dtf import keras` imports the package directly.
-_LAZY_MODULES = ("keras", "data", "summary", "train", "queue", "sparse", "sets", "ragged")
+_LAZY_MODULES = ("keras", "data", "summary", "train", "queue", "sparse", "sets", "ragged",
+                 "saved_model")
 _INITIALIZER_ALIASES = {
     "constant_initializer": "Constant",
     "ones_initializer": "Ones",

@@ -132,6 +132,23 @@ class Model(Trainer, Layer):
         self._build_shapes = input_shape
 
     # -- saving (dtf.keras.saving) ---------------------------------------------------------
+    def export(self, filepath, format="tf_saved_model", verbose=True, input_signature=None,
+               **kwargs):
+        """Exports the model for serving: one portable file with a `serve` endpoint and the
+        `serving_default` signature; load it with `dtf.saved_model.load(filepath)`, no model
+        code needed.
+
+        Example:
+            >>> model.export("mlp.dtf")
+            >>> dtf.saved_model.load("mlp.dtf").serve(x)
+        """
+        if format != "tf_saved_model":
+            raise ValueError(f"Unrecognized format={format!r}: dtf exports 'tf_saved_model' "
+                             "(its portable msgpack file).")
+        from dtf.saved_model import export_keras_model
+
+        export_keras_model(self, filepath, input_signature=input_signature, verbose=verbose)
+
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Saves the model (config, weights, optimizer state) as a `.keras` archive."""
         from dtf.keras.saving import saving_api
