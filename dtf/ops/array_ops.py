@@ -28,6 +28,15 @@ from dtf.ops.array_utils import (
     _tensor,
 )
 from dtf.ops.creation_ops import convert_to_tensor
+from dtf.ops.dynamic_shapes import (
+    dim_of,
+    fully_known,
+    runtime_shape,
+    shape_arg,
+    shape_of,
+    static_dims,
+    tile_grad,
+)
 from dtf.ops.math_ops import conj, unbroadcast
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
@@ -56,46 +65,70 @@ __all__ = [
 ]
 
 # -- reshape ------------------------------------------------------------------------------------
-def _reshape_rule(x, shape):
-    known = [d for d in shape if d != -1]
-    if -1 in shape and x.shape is not None and None not in x.shape:
+# `shape` holds ints, -1 for the one dim to infer, and None for dims known only at run time: then
+# the runtime shape vector is an extra input (see dtf.ops.dynamic_shapes).
+def _reshape_rule(x, *runtime, shape):
+    if shape is None:
+        n = runtime[0].shape[0] if runtime and runtime[0].shape is not None else None
+        return Spec(None if n is None else (None,) * n, x.dtype)
+    free = [i for i, d in enumerate(shape) if d is None or d == -1]
+    if len(free) == 1 and x.shape is not None and None not in x.shape:
         total = int(np.prod(x.shape, dtype=np.int64))
+        known = [d for d in shape if d is not None and d != -1]
         rest = int(np.prod(known, dtype=np.int64)) if known else 1
-        return Spec(tuple(total // rest if d == -1 else d for d in shape) if rest else
-                    tuple(0 if d == -1 else d for d in shape), x.dtype)
-    return Spec(tuple(None if d == -1 else d for d in shape), x.dtype)
+        i = free[0]
+        return Spec(shape[:i] + (total // rest if rest else 0,) + shape[i + 1:], x.dtype)
+    return Spec(tuple(None if d is None or d == -1 else d for d in shape), x.dtype)
 
 
 @primitive("reshape", shape=_reshape_rule)
-def _reshape(xp, x, shape):
-    return _scalar(xp.reshape(x, shape))
+def _reshape(xp, x, *runtime, shape):
+    return _scalar(xp.reshape(x, runtime_shape(shape, runtime)))
 
 
 @_reshape.def_vjp
-def _(g, out, x, shape):
-    return (reshape(g, tuple(x.shape)),)
+def _(g, out, x, *runtime, shape):
+    return (reshape_like(g, x),) + (None,) * len(runtime)
+
+
+def reshape_like(g, x):
+    """`g` reshaped to `x`'s shape (read at run time when some of its dims are unknown)."""
+    dims = static_dims(x)
+    if fully_known(dims):
+        return run(_reshape, (g,), shape=tuple(dims))
+    return run(_reshape, (g, shape_of(x)), shape=dims)
 
 
 def reshape(tensor, shape, name=None):
-    """Reshapes `tensor` to `shape` (one dim may be -1: inferred).
+    """Reshapes `tensor` to `shape` (one dim may be -1: inferred). `shape` may be a 1-D int
+    tensor, or hold scalar int tensors: in a traced function, `dtf.shape(y)` and its parts.
 
     Example:
         >>> dtf.reshape(dtf.range(6), [2, -1]).shape
         TensorShape([2, 3])
     """
     x = tensor if type(tensor) is Tensor else convert_to_tensor(tensor)
-    shape = _shape_list(shape, "reshape")
-    if shape.count(-1) > 1:
-        raise InvalidArgumentError(f"reshape: only one dimension may be -1, got {list(shape)}.")
+    dims = runtime = None
+    if not getattr(shape, "_is_symbolic", False):
+        try:
+            dims = _shape_list(shape, "reshape")
+        except TypeError:
+            pass
+    if dims is None:
+        dims, runtime = shape_arg(shape, "reshape")
+    if dims is not None and dims.count(-1) > 1:
+        raise InvalidArgumentError(f"reshape: only one dimension may be -1, got {list(dims)}.")
+    if runtime is not None:
+        return run(_reshape, (x, runtime), shape=dims)
     n = x._value.size if type(x) is Tensor else None
     if n is not None:
-        known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
-        if (-1 not in shape and known != n) or (-1 in shape and (known == 0 or n % known)):
+        known = int(np.prod([d for d in dims if d != -1], dtype=np.int64))
+        if (-1 not in dims and known != n) or (-1 in dims and (known == 0 or n % known)):
             raise InvalidArgumentError(
                 f"reshape: Input to reshape is a tensor with {n} values, but the requested "
-                f"shape {list(shape)} has {known}{' (times the -1 dim)' if -1 in shape else ''}. "
+                f"shape {list(dims)} has {known}{' (times the -1 dim)' if -1 in dims else ''}. "
                 f"[Op:Reshape] (input shape {x.shape}, dtype {x.dtype.name})")
-    return run(_reshape, (x,), shape=shape)
+    return run(_reshape, (x,), shape=dims)
 
 
 # -- broadcast_like: broadcast_to a shape known only when the graph runs ----------------------------
@@ -122,33 +155,65 @@ def broadcast_like(x, like):
 
 
 # -- broadcast_to -------------------------------------------------------------------------------
-def _broadcast_to_rule(x, shape):
+def _broadcast_to_rule(x, *runtime, shape):
+    if shape is None:
+        n = runtime[0].shape[0] if runtime and runtime[0].shape is not None else None
+        return Spec(None if n is None else (None,) * n, x.dtype)
+    if None in shape and x.shape is not None:  # a known dim of x other than 1 is the result's
+        lead = len(shape) - len(x.shape)
+        shape = tuple(d if d is not None or i < lead or x.shape[i - lead] in (None, 1)
+                      else x.shape[i - lead] for i, d in enumerate(shape))
     return Spec(tuple(shape), x.dtype)
 
 
 @primitive("broadcast_to", shape=_broadcast_to_rule)
-def _broadcast_to(xp, x, shape):
-    return xp.broadcast_to(x, shape)
+def _broadcast_to(xp, x, *runtime, shape):
+    return xp.broadcast_to(x, runtime_shape(shape, runtime))
 
 
 @_broadcast_to.def_vjp
-def _(g, out, x, shape):
-    return (unbroadcast(g, x),)
+def _(g, out, x, *runtime, shape):
+    return (unbroadcast(g, x),) + (None,) * len(runtime)
 
 
 def broadcast_to(input, shape, name=None):
-    """Broadcasts `input` to `shape` with NumPy's rules."""
+    """Broadcasts `input` to `shape` with NumPy's rules (`shape` may be a 1-D int tensor, or
+    hold scalar int tensors, known only when a traced graph runs).
+
+    Example:
+        >>> dtf.broadcast_to(dtf.constant([1, 2]), [2, 2]).shape
+        TensorShape([2, 2])
+    """
     x = input if type(input) is Tensor else convert_to_tensor(input)
-    shape = _shape_list(shape, "broadcast_to")
+    dims = runtime = None
+    if not getattr(shape, "_is_symbolic", False):
+        try:
+            dims = _shape_list(shape, "broadcast_to")
+        except TypeError:
+            pass
+    if dims is None:
+        dims, runtime = shape_arg(shape, "broadcast_to")
+    x_dims = _dims(x)
+    if dims is not None and x_dims is not None:
+        _check_broadcast(x, x_dims, dims)
+    if runtime is not None:
+        return run(_broadcast_to, (x, runtime), shape=dims)
+    if x_dims is not None and tuple(x_dims) == dims and None not in x_dims:
+        return x
+    return run(_broadcast_to, (x,), shape=dims)
+
+
+def _check_broadcast(x, x_dims, target):
+    """Raises unless `x_dims` broadcasts to `target` (unknown dims, None, match anything)."""
     try:
-        np.broadcast_shapes(tuple(x.shape), shape)
+        np.broadcast_shapes(tuple(1 if d is None else d for d in x_dims),
+                            tuple(1 if d is None else d for d in target))
+        if len(x_dims) > len(target):
+            raise ValueError
     except ValueError:
         raise InvalidArgumentError(f"broadcast_to: cannot broadcast shape {x.shape} to "
-                                   f"{list(shape)} ({x.dtype.name}): each dim must equal the "
+                                   f"{list(target)} ({x.dtype.name}): each dim must equal the "
                                    "target's or be 1. [Op:BroadcastTo]") from None
-    if tuple(x.shape) == shape:
-        return x
-    return run(_broadcast_to, (x,), shape=shape)
 
 
 # -- transpose ----------------------------------------------------------------------------------
@@ -219,7 +284,7 @@ def _(g, out, x, axes):
 
 
 def _squeeze_rule(x, axes):
-    if x.shape is None:
+    if x.shape is None or axes is None:  # axes None: the dims found to be 1 at run time
         return Spec(None, x.dtype)
     return Spec(tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype)
 
@@ -231,6 +296,8 @@ def _squeeze(xp, x, axes):
 
 @_squeeze.def_vjp
 def _(g, out, x, axes):
+    if axes is None:
+        return (reshape_like(g, x),)
     return (run(_expand_dims, (g,), axes=axes),)
 
 
@@ -260,6 +327,9 @@ def squeeze(input, axis=None, name=None):
     """
     x = _tensor(input)
     dims = _dims(x)
+    if axis is None and (dims is None or None in dims):
+        # Which dims are 1 is known only when the graph runs (the result's rank too).
+        return run(_squeeze, (x,), axes=None)
     if axis is None:
         axes = tuple(i for i, d in enumerate(dims) if d == 1)
     else:
@@ -391,7 +461,11 @@ def _concat(xp, *xs, axis):
 
 @_concat.def_vjp
 def _(g, out, *xs, axis):
-    return run(_split, (g,), sizes=tuple(x.shape[axis] for x in xs), num_split=None, axis=axis)
+    sizes = tuple(None if static_dims(x) is None else static_dims(x)[axis] for x in xs)
+    if None not in sizes:
+        return run(_split, (g,), sizes=sizes, num_split=None, axis=axis)
+    runtime = run(_stack, tuple(dim_of(x, axis) for x in xs), axis=0)
+    return run(_split, (g, runtime), sizes=sizes, num_split=None, axis=axis)
 
 
 def concat(values, axis, name="concat"):
@@ -433,7 +507,7 @@ def concat(values, axis, name="concat"):
     return run(_concat, tuple(values), axis=axis)
 
 
-def _split_rule(x, sizes, num_split, axis):
+def _split_rule(x, *runtime, sizes, num_split, axis):
     n = len(sizes) if sizes is not None else num_split
     if x.shape is None:
         return tuple(Spec(None, x.dtype) for _ in range(n))
@@ -443,24 +517,24 @@ def _split_rule(x, sizes, num_split, axis):
     else:
         parts = list(sizes)
         if -1 in parts:
-            rest = sum(s for s in parts if s != -1)
-            parts[parts.index(-1)] = None if d is None else d - rest
+            rest = None if None in parts else sum(s for s in parts if s != -1)
+            parts[parts.index(-1)] = None if d is None or rest is None else d - rest
     return tuple(Spec(x.shape[:axis] + (p,) + x.shape[axis + 1:], x.dtype) for p in parts)
 
 
 @primitive("split", shape=_split_rule, num_outputs=None)
-def _split(xp, x, sizes, num_split, axis):
+def _split(xp, x, *runtime, sizes, num_split, axis):
     if sizes is None:
         return tuple(xp.split(x, num_split, axis=axis))
-    sizes = list(sizes)
+    sizes = list(runtime_shape(sizes, runtime))
     if -1 in sizes:
         sizes[sizes.index(-1)] = x.shape[axis] - (sum(sizes) + 1)
     return tuple(xp.split(x, np.cumsum(sizes[:-1]).tolist(), axis=axis))
 
 
 @_split.def_vjp
-def _(g, out, x, sizes, num_split, axis):
-    return (run(_concat, tuple(g), axis=axis),)
+def _(g, out, x, *runtime, sizes, num_split, axis):
+    return (run(_concat, tuple(g), axis=axis),) + (None,) * len(runtime)
 
 
 def split(value, num_or_size_splits, axis=0, num=None, name="split"):
@@ -529,7 +603,9 @@ def _tile(xp, x, multiples):
 def _(g, out, x, multiples):
     from dtf.ops.reduce_ops import reduce_sum
 
-    dims = tuple(x.shape)
+    dims = static_dims(x)
+    if not fully_known(dims):
+        return (tile_grad(g, x, multiples),)
     split_dims = tuple(v for m, d in zip(multiples, dims) for v in (m, d))
     summed = reduce_sum(reshape(g, split_dims), axis=tuple(range(0, 2 * len(dims), 2)))
     return (summed,)
@@ -575,7 +651,7 @@ def _pad(xp, x, paddings, mode, constant_values):
 @_pad.def_vjp
 def _(g, out, x, paddings, mode, constant_values):
     if mode == "CONSTANT":
-        key = tuple(("s", lo, lo + d, None) for (lo, _), d in zip(paddings, x.shape))
+        key = tuple(("s", lo, -hi if hi else None, None) for lo, hi in paddings)
         from dtf.ops.indexing_ops import _strided_slice  # indexing builds on this module
 
         return (run(_strided_slice, (g,), key=key),)
@@ -705,23 +781,34 @@ def shape(input, out_type=None, name=None):
         >>> dtf.shape(dtf.zeros([2, 3])).numpy()
         array([2, 3], dtype=int32)
     """
-    return run(_shape, (_tensor(input),), out_type=_out_type(out_type, "shape"))
+    x = _tensor(input)
+    t = _out_type(out_type, "shape")
+    # a symbolic tensor's fully known static shape is a constant of the graph (so what is
+    # computed from it folds away and later ops keep static shapes)
+    return shape_of(x, t) if getattr(x, "_is_symbolic", False) else run(_shape, (x,), out_type=t)
 
 
 def size(input, out_type=None, name=None):
     """The number of elements of `input`, as a scalar int32 (or `out_type`) Tensor."""
-    return run(_size, (_tensor(input),), out_type=_out_type(out_type, "size"))
+    x = _tensor(input)
+    t = _out_type(out_type, "size")
+    dims = _dims(x)
+    if getattr(x, "_is_symbolic", False) and fully_known(dims):
+        return convert_to_tensor(np.asarray(int(np.prod(dims, dtype=np.int64)), t._np))
+    return run(_size, (x,), out_type=t)
 
 
 def rank(input, name=None):
     """The rank (number of dimensions) of `input`, as a scalar int32 Tensor."""
-    return run(_rank, (_tensor(input),))
+    x = _tensor(input)
+    if getattr(x, "_is_symbolic", False) and _dims(x) is not None:
+        return convert_to_tensor(np.int32(len(_dims(x))))
+    return run(_rank, (x,))
 
 
 def shape_n(input, out_type=dtypes.int32, name=None):
     """The shapes of a list of tensors, as a list of 1-D Tensors."""
-    t = _out_type(out_type, "shape_n")
-    return [run(_shape, (_tensor(x),), out_type=t) for x in input]
+    return [shape(x, out_type) for x in input]
 
 
 def _ensure_shape_rule(x, shape):
@@ -826,17 +913,17 @@ def meshgrid(*args, **kwargs):
     n = len(vecs)
     if n == 0:
         return []
-    sizes = [int(v.shape[0]) for v in vecs]
+    sizes = [static_dims(v)[0] for v in vecs]
     positions = list(range(n))
     if indexing == "xy" and n > 1:
         positions[0], positions[1] = 1, 0
     full = [0] * n
-    for p, s in zip(positions, sizes):
-        full[p] = s
+    for p, v in zip(positions, vecs):
+        full[p] = dim_of(v, 0) if None in sizes else static_dims(v)[0]
     out = []
-    for v, p, s in zip(vecs, positions, sizes):
+    for v, p in zip(vecs, positions):
         dims = [1] * n
-        dims[p] = s
+        dims[p] = -1
         out.append(broadcast_to(reshape(v, dims), full))
     return out
 
@@ -857,13 +944,29 @@ def repeat(input, repeats, axis=None, name=None):
     axis = _axis(axis, len(dims), "repeat")
     reps = _int_list(repeats, "repeat", "repeats")
     n = dims[axis]
-    if len(reps) not in (1, n) or any(r < 0 for r in reps):
+    if (n is not None and len(reps) not in (1, n)) or any(r < 0 for r in reps):
         raise InvalidArgumentError(f"repeat: repeats must be a non-negative int or a list of "
                                    f"{n} of them (dimension {axis} of {_describe(x)}), got "
                                    f"{list(reps)}.")
-    idx = np.repeat(np.arange(n, dtype=np.int64), reps if len(reps) == n else reps[0])
     from dtf.ops.indexing_ops import gather  # indexing builds on this module
 
+    if n is None and len(reps) == 1:
+        # One count for every slice, n known only at run time: tile each slice along a new
+        # axis next to it, then merge the two.
+        multiples = [1] * (len(dims) + 1)
+        multiples[axis + 1] = reps[0]
+        tiled = tile(expand_dims(x, axis + 1), multiples)
+        if None in dims[:axis] + dims[axis + 1:]:
+            from dtf.ops.math_ops import multiply
+
+            factor = np.ones(len(dims), np.int32)
+            factor[axis] = reps[0]
+            return reshape(tiled, multiply(shape_of(x), factor))
+        return reshape(tiled, dims[:axis] + (-1,) + dims[axis + 1:])
+    if n is None:  # one count per slice: the dim must be len(reps) when the graph runs
+        x = ensure_shape(x, dims[:axis] + (len(reps),) + dims[axis + 1:])
+        n = len(reps)
+    idx = np.repeat(np.arange(n, dtype=np.int64), reps if len(reps) == n else reps[0])
     return gather(x, idx, axis=axis)
 
 
@@ -889,6 +992,12 @@ def roll(input, shift, axis, name=None):
         total[a] = total.get(a, 0) + s
     for a, s in sorted(total.items()):
         n = dims[a]
-        if n and s % n:
+        if n is None:  # the dim is known only at run time: so are the indices
+            from dtf.ops.creation_ops import range as range_
+            from dtf.ops.math_ops import floormod
+
+            size = dim_of(x, a)
+            x = gather(x, floormod(range_(size) - s, size), axis=a)
+        elif n and s % n:
             x = gather(x, (np.arange(n, dtype=np.int64) - s) % n, axis=a)
     return x

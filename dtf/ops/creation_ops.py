@@ -204,7 +204,36 @@ def _shape_arg(shape, op) -> tuple:
     return dims
 
 
+def _is_symbolic(x) -> bool:
+    return getattr(x, "_is_symbolic", False)
+
+
+def _symbolic_shape(shape) -> bool:
+    """Whether a shape argument holds a value known only when a traced graph runs."""
+    return _is_symbolic(shape) or (isinstance(shape, (list, tuple))
+                                   and any(_is_symbolic(d) for d in shape))
+
+
+def _filled_at_run_time(shape, dtype, value, op):
+    """`_filled` for a shape or value known only when a traced graph runs: a `fill` node."""
+    from dtf.ops import dynamic_shapes
+
+    dims, runtime = dynamic_shapes.shape_arg(shape, op)
+    if dims is not None and any(d is not None and d < 0 for d in dims):
+        from dtf.errors import InvalidArgumentError
+        raise InvalidArgumentError(f"{op}: shape {list(dims)} has a negative dimension.")
+    if runtime is None:
+        if not _is_symbolic(value):
+            return _filled(dims, dtype, value.numpy() if isinstance(value, Tensor) else value, op)
+        runtime = convert_to_tensor(np.asarray(dims, dtype=np.int32).reshape(-1))
+    if not (isinstance(value, Tensor) or _is_symbolic(value)):
+        value = convert_to_tensor(np.asarray(value, dtype=dtypes.as_dtype(dtype)._np))
+    return dynamic_shapes.fill(runtime, value, dims)
+
+
 def _filled(shape, dtype, value, op):
+    if _symbolic_shape(shape):
+        return _filled_at_run_time(shape, dtype, value, op)
     dims = _shape_arg(shape, op)
     dtype = dtypes.as_dtype(dtype)
     xp = _backend.backend_for(_backend.current_device()).xp
@@ -222,17 +251,36 @@ def ones(shape, dtype=dtypes.float32, name=None):
 
 
 def fill(dims, value, name=None):
-    """A tensor of shape `dims` filled with the scalar `value` (dtype from the value)."""
+    """A tensor of shape `dims` filled with the scalar `value` (dtype from the value). In a
+    traced function `dims` may be `dtf.shape(x)` and `value` a symbolic scalar; the gradient
+    with respect to `value` is the sum of the output's gradient.
+
+    Example:
+        >>> dtf.fill([2, 2], 7).numpy()
+        array([[7, 7],
+               [7, 7]], dtype=int32)
+    """
     v = convert_to_tensor(value)
-    if v.ndim != 0:
+    if v.ndim is not None and v.ndim != 0:
         from dtf.errors import InvalidArgumentError
         raise InvalidArgumentError(f"fill: value must be a scalar, got shape {v.shape}.")
+    if _is_symbolic(v) or _symbolic_shape(dims):
+        return _filled_at_run_time(dims, v.dtype, v, "fill")
     return _filled(dims, v.dtype, v.numpy(), "fill")
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name=None):
-    """An identity matrix (or a batch of them)."""
+    """An identity matrix (or a batch of them). In a traced function the sizes may be
+    symbolic scalars (`dtf.shape(x)[0]`).
+
+    Example:
+        >>> dtf.eye(2, 3).numpy()
+        array([[1., 0., 0.],
+               [0., 1., 0.]], dtype=float32)
+    """
     dtype = dtypes.as_dtype(dtype)
+    if _is_symbolic(num_rows) or _is_symbolic(num_columns) or _symbolic_shape(batch_shape):
+        return _eye_at_run_time(num_rows, num_columns, batch_shape, dtype)
     xp = _backend.backend_for(_backend.current_device()).xp
     m = xp.eye(int(num_rows), int(num_rows if num_columns is None else num_columns),
                dtype=dtype._np)
@@ -240,6 +288,24 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
         batch = _shape_arg(batch_shape, "eye")
         m = xp.broadcast_to(m, batch + m.shape).copy()
     return Tensor(m)
+
+
+def _eye_at_run_time(num_rows, num_columns, batch_shape, dtype):
+    """`eye` of sizes known only when the graph runs: row index == column index."""
+    from dtf.ops.array_ops import broadcast_to, concat, expand_dims, shape
+    from dtf.ops.math_ops import equal
+
+    rows = range(num_rows, dtype=dtypes.int32)
+    cols = rows if num_columns is None else range(num_columns, dtype=dtypes.int32)
+    out = cast(equal(expand_dims(rows, 1), expand_dims(cols, 0)), dtype)
+    if batch_shape is None:
+        return out
+    from dtf.ops import dynamic_shapes
+
+    dims, runtime = dynamic_shapes.shape_arg(batch_shape, "eye")
+    if runtime is None:
+        runtime = convert_to_tensor(np.asarray(dims, dtype=np.int32).reshape(-1))
+    return broadcast_to(out, concat([runtime, shape(out)], 0))
 
 
 def _like_rule(x, dtype=None):
@@ -272,6 +338,8 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):
     """`[start, start + delta, ...)` up to `limit`, as `tf.range` (dtype from the arguments)."""
     if limit is None:
         start, limit = 0, start
+    if _is_symbolic(start) or _is_symbolic(limit) or _is_symbolic(delta):
+        return _range_at_run_time(start, limit, delta, dtype)
     args = [a.numpy() if isinstance(a, Tensor) else a for a in (start, limit, delta)]
     if dtype is None:
         kinds = [convert_to_tensor(a).dtype for a in args]
@@ -283,6 +351,31 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):
         raise InvalidArgumentError("range: delta must not be zero.")
     xp = _backend.backend_for(_backend.current_device()).xp
     return Tensor(xp.arange(args[0], args[1], args[2]).astype(dtype._np))
+
+
+def _range_at_run_time(start, limit, delta, dtype):
+    """`range` with a bound known only when the graph runs: a `range` node."""
+    from dtf.ops import dynamic_shapes
+
+    order = [dtypes.int32, dtypes.int64, dtypes.float32, dtypes.float64]
+    if dtype is None:
+        kinds = [a.dtype for a in (start, limit, delta) if _is_symbolic(a) or
+                 isinstance(a, Tensor)] + [convert_to_tensor(a).dtype for a in
+                                           (start, limit, delta) if not (
+                                               _is_symbolic(a) or isinstance(a, Tensor))]
+        dtype = max(kinds, key=lambda d: order.index(d) if d in order else 0)
+    dtype = dtypes.as_dtype(dtype)
+    bounds = []
+    for a in (start, limit, delta):
+        if _is_symbolic(a) or isinstance(a, Tensor):
+            if a.shape.rank not in (0, None):
+                from dtf.errors import InvalidArgumentError
+                raise InvalidArgumentError(f"range: start, limit and delta must be scalars, "
+                                           f"got shape {a.shape}. [Op:Range]")
+            bounds.append(a if a.dtype == dtype else cast(a, dtype))
+        else:
+            bounds.append(convert_to_tensor(np.asarray(a, dtype=dtype._np)))
+    return dynamic_shapes.range_(*bounds, dtype=dtype)
 
 
 def linspace(start, stop, num, name=None, axis=0):

@@ -14,23 +14,36 @@ from dtf.errors import InvalidArgumentError
 from dtf.ops.array_ops import reshape
 from dtf.ops.array_utils import (
     _axis,
-    _builtin_slice,
     _check_nd_range,
     _check_range,
     _describe,
     _dims,
-    _index_error,
     _index_tensor,
-    _int_list,
     _int_scalar,
     _prod,
     _scalar,
     _scatter_add,
-    _shape_list,
     _tensor,
 )
 from dtf.ops.creation_ops import convert_to_tensor
+from dtf.ops.dynamic_shapes import (
+    fully_known,
+    host_ints,
+    runtime_shape,
+    shape_arg,
+    shape_of,
+    static_dims,
+)
 from dtf.ops.registry import Spec, primitive, run
+from dtf.ops.slicing_ops import (  # noqa: F401  (re-exported: indexing's public names)
+    _strided_slice,
+    _strided_slice_grad,
+    decode_key,
+    encode_key,
+    getitem,
+    slice,
+    strided_slice,
+)
 from dtf.tensor import Tensor
 
 __all__ = [
@@ -77,11 +90,21 @@ def _gather(xp, params, indices, axis, batch_dims):
 
 @_gather.def_vjp
 def _(g, out, params, indices, axis, batch_dims):
-    dim = params.shape[axis]
-    return run(_gather_grad, (g, indices), axis=axis, batch_dims=batch_dims, dim=dim), None
+    return gather_grad(g, indices, params, axis, batch_dims), None
 
 
-def _gather_grad_rule(g, indices, axis, batch_dims, dim):
+def gather_grad(g, indices, params, axis, batch_dims):
+    """The adjoint of `gather(params, indices)`: `params`' dim `axis` is read at run time when
+    it is unknown now."""
+    dims = static_dims(params)
+    dim = None if dims is None else dims[axis]
+    if dim is not None:
+        return run(_gather_grad, (g, indices), axis=axis, batch_dims=batch_dims, dim=dim)
+    return run(_gather_grad, (g, indices, shape_of(params)), axis=axis, batch_dims=batch_dims,
+               dim=None)
+
+
+def _gather_grad_rule(g, indices, *runtime, axis, batch_dims, dim):
     if g.shape is None or indices.shape is None:
         return Spec(None, g.dtype)
     ni = len(indices.shape) - batch_dims
@@ -89,9 +112,12 @@ def _gather_grad_rule(g, indices, axis, batch_dims, dim):
 
 
 @primitive("gather_grad", shape=_gather_grad_rule)
-def _gather_grad(xp, g, indices, axis, batch_dims, dim):
+def _gather_grad(xp, g, indices, *runtime, axis, batch_dims, dim):
     # The adjoint of gather: sums the slices of `g` into the rows `indices` picked (an
-    # unsorted-segment-sum); repeated indices accumulate.
+    # unsorted-segment-sum); repeated indices accumulate. Without a static `dim`, the params'
+    # shape vector comes as an extra input.
+    if runtime:
+        dim = host_ints(runtime[0])[axis]
     ni = indices.ndim - batch_dims
     out_shape = g.shape[:axis] + (dim,) + g.shape[axis + ni:]
     b, pre = _gather_layout(out_shape, axis, batch_dims)
@@ -109,8 +135,9 @@ def _gather_grad(xp, g, indices, axis, batch_dims, dim):
 
 
 @_gather_grad.def_vjp
-def _(gg, out, g, indices, axis, batch_dims, dim):
-    return run(_gather, (gg, indices), axis=axis, batch_dims=batch_dims), None
+def _(gg, out, g, indices, *runtime, axis, batch_dims, dim):
+    return (run(_gather, (gg, indices), axis=axis, batch_dims=batch_dims), None) + \
+        (None,) * len(runtime)
 
 
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
@@ -184,15 +211,23 @@ def _gather_nd(xp, params, indices, batch_dims):
 
 @_gather_nd.def_vjp
 def _(g, out, params, indices, batch_dims):
-    return run(_scatter_nd, (indices, g), shape=tuple(params.shape), batch_dims=batch_dims), None
+    dims = static_dims(params)
+    if fully_known(dims):
+        return run(_scatter_nd, (indices, g), shape=tuple(dims), batch_dims=batch_dims), None
+    return run(_scatter_nd, (indices, g, shape_of(params)), shape=dims,
+               batch_dims=batch_dims), None
 
 
-def _scatter_nd_rule(indices, updates, shape, batch_dims):
+def _scatter_nd_rule(indices, updates, *runtime, shape, batch_dims):
+    if shape is None:
+        n = runtime[0].shape[0] if runtime[0].shape is not None else None
+        return Spec(None if n is None else (None,) * n, updates.dtype)
     return Spec(tuple(shape), updates.dtype)
 
 
 @primitive("scatter_nd", shape=_scatter_nd_rule)
-def _scatter_nd(xp, indices, updates, shape, batch_dims):
+def _scatter_nd(xp, indices, updates, *runtime, shape, batch_dims):
+    shape = runtime_shape(shape, runtime)  # dims None in the attribute come from the input
     k = indices.shape[-1]
     _check_nd_range(xp, indices, shape[batch_dims:batch_dims + k], "scatter_nd", "ScatterNd",
                     "output", ("indices", indices), ("updates", updates))
@@ -205,8 +240,8 @@ def _scatter_nd(xp, indices, updates, shape, batch_dims):
 
 
 @_scatter_nd.def_vjp
-def _(g, out, indices, updates, shape, batch_dims):
-    return None, run(_gather_nd, (g, indices), batch_dims=batch_dims)
+def _(g, out, indices, updates, *runtime, shape, batch_dims):
+    return (None, run(_gather_nd, (g, indices), batch_dims=batch_dims)) + (None,) * len(runtime)
 
 
 def gather_nd(params, indices, batch_dims=0, name=None, bad_indices_policy=""):
@@ -275,11 +310,15 @@ def scatter_nd(indices, updates, shape, bad_indices_policy="", name=None):
     """
     idx = _index_tensor(indices, "scatter_nd")
     upd = _tensor(updates)
-    shape = _shape_list(shape, "scatter_nd")
-    if any(d < 0 for d in shape):
-        raise InvalidArgumentError(f"scatter_nd: shape {list(shape)} must be non-negative.")
-    _check_updates("scatter_nd", "ScatterNd", _dims(idx), shape, _dims(upd))
-    return run(_scatter_nd, (idx, upd), shape=shape, batch_dims=0)
+    dims, runtime = shape_arg(shape, "scatter_nd")
+    if dims is None:
+        return run(_scatter_nd, (idx, upd, runtime), shape=None, batch_dims=0)
+    if any(d is not None and d < 0 for d in dims):
+        raise InvalidArgumentError(f"scatter_nd: shape {list(dims)} must be non-negative.")
+    _check_updates("scatter_nd", "ScatterNd", _dims(idx), dims, _dims(upd))
+    if runtime is not None:
+        return run(_scatter_nd, (idx, upd, runtime), shape=dims, batch_dims=0)
+    return run(_scatter_nd, (idx, upd), shape=dims, batch_dims=0)
 
 
 def _tensor_scatter_rule(tensor, indices, updates):
@@ -411,9 +450,17 @@ def boolean_mask(tensor, mask, axis=None, name="boolean_mask"):
         raise ValueError(f"boolean_mask: Shapes {tuple(part)} and {tuple(md)} are incompatible: "
                          f"the mask's shape must equal dims {axis}..{axis + k - 1} of the "
                          f"tensor's shape {list(td)}.")
-    if k > 1:
-        n = None if None in part else _prod(part)
-        t = reshape(t, td[:axis] + (n,) + td[axis + k:])
+    if k > 1:  # the masked dims become one
+        outer = td[:axis] + td[axis + k:]
+        if None in outer:  # the other dims are read at run time
+            from dtf.ops.array_ops import concat
+
+            dims = shape_of(t)
+            merged = concat([dims[:axis], convert_to_tensor(np.array([-1], np.int32)),
+                             dims[axis + k:]], 0)
+            t = reshape(t, merged)
+        else:
+            t = reshape(t, td[:axis] + (-1,) + td[axis + k:])
         m = reshape(m, (-1,))
     idx = reshape(where(m), (-1,))
     return gather(t, idx, axis=axis)
@@ -484,216 +531,3 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
                                    f"received: {axis} (indices {_describe(idx)}). [Op:OneHot]")
     return run(_one_hot, (idx,), depth=depth, on_value=values[0], off_value=values[1],
                axis=int(axis), dtype=dtype)
-
-
-# -- slice, strided_slice (composites) -------------------------------------------------------
-def slice(input_, begin, size, name=None):
-    """The slice of `input_` starting at `begin` with `size` elements per dim (-1: the rest).
-
-    Example:
-        >>> dtf.slice(dtf.constant([[1, 2, 3], [4, 5, 6]]), [0, 1], [2, -1]).numpy()
-        array([[2, 3],
-               [5, 6]], dtype=int32)
-    """
-    x = _tensor(input_)
-    dims = _dims(x)
-    begin = _int_list(begin, "slice", "begin")
-    sizes = _int_list(size, "slice", "size")
-    if len(begin) != len(dims) or len(sizes) != len(dims):
-        raise InvalidArgumentError(
-            f"slice: Expected begin and size arguments to be 1-D tensors of size {len(dims)}, "
-            f"but got shapes [{len(begin)}] and [{len(sizes)}] instead ({_describe(x)}). "
-            "[Op:Slice]")
-    key = []
-    for i, (b, s, d) in enumerate(zip(begin, sizes, dims)):
-        e = d if s == -1 else b + s
-        if b < 0 or s < -1 or (d is not None and (b > d or e > d)):
-            raise InvalidArgumentError(
-                f"slice: Expected size[{i}] in [0, {None if d is None else d - b}], but got {s} "
-                f"(begin[{i}] = {b}, dimension {i} of {_describe(x)}). [Op:Slice]")
-        key.append(("s", b, e, None))
-    return run(_strided_slice, (x,), key=tuple(key))
-
-
-def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
-                  new_axis_mask=0, shrink_axis_mask=0, var=None, name=None):
-    """TensorFlow's mask-driven slicing, `input_[begin:end:strides]` per dim (what `t[...]`
-    compiles to)."""
-    begin = _int_list(begin, "strided_slice", "begin")
-    end = _int_list(end, "strided_slice", "end")
-    strides = (1,) * len(begin) if strides is None else \
-        _int_list(strides, "strided_slice", "strides")
-    if not len(begin) == len(end) == len(strides):
-        raise InvalidArgumentError("strided_slice: begin, end and strides must have one length, "
-                                   f"got {len(begin)}, {len(end)} and {len(strides)}.")
-    key = []
-    for i, (b, e, s) in enumerate(zip(begin, end, strides)):
-        bit = 1 << i
-        if ellipsis_mask & bit:
-            key.append(Ellipsis)
-        elif new_axis_mask & bit:
-            key.append(None)
-        elif shrink_axis_mask & bit:
-            key.append(b)
-        else:
-            if s == 0:
-                raise InvalidArgumentError("strided_slice: strides must be non-zero.")
-            key.append(_builtin_slice(None if begin_mask & bit else b,
-                                      None if end_mask & bit else e, s))
-    return getitem(input_ if var is None else var, tuple(key))
-
-
-# -- indexing (strided slice) -------------------------------------------------------------------
-# A key is encoded as a tuple of hashable items so that it can be a primitive's attribute:
-# ("i", n) an index, ("s", start, stop, step) a slice, ("e",) an Ellipsis, ("n",) a new axis.
-def _scalar_int(v, what):
-    if isinstance(v, Tensor) or getattr(v, "_is_dtf_variable", False):
-        if v.ndim != 0 or not v.dtype.is_integer:
-            raise TypeError(f"Only integer scalar tensors are valid {what}, got {v!r}.")
-        return int(v.numpy())
-    if v is None:
-        return None
-    try:
-        return v.__index__()
-    except AttributeError:
-        raise TypeError(f"Only integers, slices (`:`), ellipsis (`...`), dtf.newaxis (`None`) "
-                        f"and scalar int32/int64 tensors are valid indices, got {v!r}") from None
-
-
-def encode_key(key) -> tuple:
-    items = key if isinstance(key, tuple) else (key,)
-    out = []
-    for k in items:
-        if k is Ellipsis:
-            out.append(("e",))
-        elif k is None:
-            out.append(("n",))
-        elif isinstance(k, _builtin_slice):
-            out.append(("s", _scalar_int(k.start, "slice bounds"),
-                        _scalar_int(k.stop, "slice bounds"), _scalar_int(k.step, "slice steps")))
-        else:
-            out.append(("i", _scalar_int(k, "indices")))
-    if sum(1 for k in out if k[0] == "e") > 1:
-        raise ValueError("An index can only have a single ellipsis ('...').")
-    return tuple(out)
-
-
-def decode_key(key) -> tuple:
-    out = []
-    for k in key:
-        tag = k[0]
-        out.append(k[1] if tag == "i" else _builtin_slice(k[1], k[2], k[3]) if tag == "s"
-                   else Ellipsis if tag == "e" else None)
-    return tuple(out)
-
-
-def _key_dims(key, rank):
-    """For each item of an encoded key, the input dimension it consumes (None: none)."""
-    n_consumed = sum(1 for k in key if k[0] in "is")
-    out, i = [], 0
-    for k in key:
-        if k[0] == "e":
-            i += rank - n_consumed
-            out.append(None)
-        elif k[0] == "n":
-            out.append(None)
-        else:
-            out.append(i)
-            i += 1
-    return out
-
-
-def _slice_rule(x, key):
-    if x.shape is None:
-        return Spec(None, x.dtype)
-    dims = list(x.shape)
-    out, i = [], 0
-    n_consumed = sum(1 for k in key if k[0] in "is")
-    for k in key:
-        if k[0] == "e":
-            take = len(dims) - n_consumed
-            out.extend(dims[i:i + take])
-            i += take
-        elif k[0] == "n":
-            out.append(1)
-        elif k[0] == "i":
-            i += 1
-        else:
-            d = dims[i]
-            out.append(None if d is None else len(range(*_builtin_slice(k[1], k[2], k[3])
-                                                          .indices(d))))
-            i += 1
-    out.extend(dims[i:])
-    return Spec(tuple(out), x.dtype)
-
-
-@primitive("strided_slice", shape=_slice_rule)
-def _strided_slice(xp, x, key):
-    try:
-        return x[decode_key(key)]  # a view: tensors never change, so sharing memory is safe
-    except IndexError:
-        for k, dim in zip(key, _key_dims(key, x.ndim)):
-            if k[0] == "i" and not -x.shape[dim] <= k[1] < x.shape[dim]:
-                raise _index_error("strided_slice", "StridedSlice",
-                                   f"slice index {k[1]} of dimension {dim} out of bounds",
-                                   ("input", x)) from None
-        raise
-
-
-@_strided_slice.def_vjp
-def _(g, out, x, key):
-    return (run(_strided_slice_grad, (g,), shape=tuple(x.shape), key=key),)
-
-
-def _slice_grad_rule(g, shape, key):
-    return Spec(tuple(shape), g.dtype)
-
-
-@primitive("strided_slice_grad", shape=_slice_grad_rule)
-def _strided_slice_grad(xp, g, shape, key):
-    out = xp.zeros(shape, dtype=g.dtype)
-    out[decode_key(key)] = g
-    return out
-
-
-@_strided_slice_grad.def_vjp
-def _(gg, out, g, shape, key):
-    return (run(_strided_slice, (gg,), key=key),)
-
-
-def getitem(tensor, key, _slice_of=None):
-    """`tensor[key]` with NumPy's basic indexing: ints, slices, `...`, `None`, scalar int
-    tensors. A non-scalar int tensor or list gathers along axis 0; a bool tensor masks."""
-    if _is_advanced(key):
-        k = convert_to_tensor(key)
-        if k.dtype == dtypes.bool:
-            return boolean_mask(tensor, k)
-        return gather(tensor, k, axis=0)
-    x = tensor if isinstance(tensor, Tensor) else convert_to_tensor(tensor)
-    ekey = encode_key(key)
-    n_index = sum(1 for k in ekey if k[0] in "is")
-    if n_index > x.ndim:
-        raise IndexError(f"Too many indices for a tensor of rank {x.ndim}: {key!r} "
-                         f"(shape {x.shape}).")
-    if _slice_of is not None:
-        from dtf.ops import registry
-        from dtf.variables import VariableSlice
-
-        idx = decode_key(ekey)
-
-        def make(array):
-            t = VariableSlice(array)
-            t._variable, t._key = _slice_of, idx
-            return t
-
-        return registry.execute(_strided_slice, (x,), {"key": ekey}, make)
-    return run(_strided_slice, (x,), key=ekey)
-
-
-def _is_advanced(key):
-    if isinstance(key, (list, np.ndarray)):
-        return True
-    if isinstance(key, Tensor) or getattr(key, "_is_dtf_variable", False) or \
-            getattr(key, "_is_symbolic", False):
-        return key.ndim != 0 or key.dtype == dtypes.bool
-    return False

@@ -169,21 +169,31 @@ def _shape_text(x):
 
 def unbroadcast(g, x):
     """Sums `g` over the axes along which `x` was broadcast, giving `x`'s shape."""
-    gshape = g._value.shape if type(g) is Tensor else tuple(g.shape)
-    xshape = x._value.shape if type(x) is Tensor else tuple(x.shape)
-    if gshape == xshape:
+    gshape = g._value.shape if type(g) is Tensor else _static_tuple(g)
+    xshape = x._value.shape if type(x) is Tensor else _static_tuple(x)
+    if gshape == xshape and (type(x) is Tensor or None not in xshape):
         return g
     # array_ops and reduce_ops build on this module, so they are imported here, past the
     # common no-broadcast exit above.
     from dtf.ops.array_ops import reshape
     from dtf.ops.reduce_ops import reduce_sum
 
+    if xshape is None or gshape is None or None in xshape:
+        # Which axes were broadcast is known only when the graph runs (a dim of x may be 1).
+        from dtf.ops.dynamic_shapes import sum_to
+
+        return sum_to(g, x)
     lead = len(gshape) - len(xshape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, d in enumerate(xshape) if d == 1 and gshape[i + lead] != 1)
     if axes:
         g = reduce_sum(g, axis=axes)
-    return reshape(g, xshape) if tuple(g.shape) != tuple(xshape) else g
+    return reshape(g, xshape) if _static_tuple(g) != tuple(xshape) else g
+
+
+def _static_tuple(t):
+    dims = t.shape.dims
+    return None if dims is None else tuple(dims)
 
 
 # -- binary arithmetic --------------------------------------------------------------------------

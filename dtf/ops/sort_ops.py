@@ -8,7 +8,7 @@ from dtf import dtypes
 from dtf.errors import InvalidArgumentError
 from dtf.ops.array_ops import _transpose
 from dtf.ops.array_utils import TopKV2, _axis, _describe, _dims, _int_scalar, _tensor
-from dtf.ops.indexing_ops import _gather, _gather_grad
+from dtf.ops.indexing_ops import _gather, _gather_grad, gather_grad
 from dtf.ops.registry import Spec, primitive, run
 
 __all__ = [
@@ -52,7 +52,12 @@ def _(g, out, x, axis, descending):
         perm = _move_last_perm(x.ndim, axis)
         g = run(_transpose, (g,), perm=perm)
         idx = run(_transpose, (idx,), perm=perm)
-    gx = run(_gather_grad, (g, idx), axis=last, batch_dims=last, dim=x.shape[axis])
+    dim = _dims(x)[axis]
+    if dim is not None:
+        gx = run(_gather_grad, (g, idx), axis=last, batch_dims=last, dim=dim)
+    else:  # the sorted dim is read at run time, from x with that dim moved last
+        moved = x if axis == last else run(_transpose, (x,), perm=perm)
+        gx = gather_grad(g, idx, moved, last, last)
     if axis != last:
         gx = run(_transpose, (gx,), perm=tuple(int(i) for i in np.argsort(perm)))
     return (gx,)
