@@ -603,18 +603,19 @@ def _noise_dims(x_shape, noise_shape):
     return tuple(x_shape[i] if d is None else d for i, d in enumerate(noise_shape))
 
 
-def _dropout_rule(x, rate, noise_shape, seed):
+def _dropout_rule(x, rate, noise_shape, seed, reservation=None):
     return Spec(x.shape, x.dtype), Spec(_noise_dims(x.shape, noise_shape), x.dtype)
 
 
 @primitive("dropout", shape=_dropout_rule, num_outputs=2, stateful=True)
-def _dropout(xp, x, rate, noise_shape, seed):
+def _dropout(xp, x, rate, noise_shape, seed, reservation=None):
     from dtf.ops import random_ops
 
     dtype = dtypes.from_numpy(x.dtype)
     shape = _noise_dims(x.shape, noise_shape)
     # TensorFlow draws dropout's mask with random_uniform: it shares uniform's seed counters.
-    gp, gen = random_ops._generator(xp, random_ops._entropy(("uniform", dtype.name), seed))
+    gp, gen = random_ops._generator(xp, random_ops.entropy_for(("uniform", dtype.name), seed,
+                                                               reservation))
     keep = random_ops._to_module(xp, random_ops._unit_uniform(gp, gen, shape, dtype)) >= \
         x.dtype.type(rate)
     mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - rate))
@@ -622,7 +623,7 @@ def _dropout(xp, x, rate, noise_shape, seed):
 
 
 @_dropout.def_vjp
-def _(g, out, x, rate, noise_shape, seed):
+def _(g, out, x, rate, noise_shape, seed, reservation=None):
     return (g[0] * out[1],)
 
 
@@ -666,7 +667,10 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
         noise_shape = _noise_shape_arg(x, noise_shape)
     if rate == 0:
         return x
-    return run(_dropout, (x,), rate=float(rate), noise_shape=noise_shape, seed=seed)[0]
+    from dtf.ops.random_ops import reserve
+
+    return run(_dropout, (x,), rate=float(rate), noise_shape=noise_shape, seed=seed,
+               reservation=reserve(("uniform", x.dtype.name), seed))[0]
 
 
 def _noise_shape_arg(x, noise_shape):

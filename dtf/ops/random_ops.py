@@ -34,6 +34,7 @@ graph passes must neither merge (CSE) nor constant-fold them: they are registere
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 
@@ -42,6 +43,7 @@ import numpy as np
 from dtf import backend as _backend
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
+from dtf.ops import registry
 from dtf.ops.creation_ops import convert_to_tensor
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
@@ -127,6 +129,37 @@ def _entropy(kind: tuple, op_seed):
         n = _state.kernel_counts.get(key, 0)
         _state.kernel_counts[key] = n + 1
         return (_truncate(global_seed), 1, _truncate(op_seed), n)  # cases 3 and 4
+
+
+# -- draws reserved while tracing --------------------------------------------------------------
+# A random node of a traced function takes its first numbers from the place in the seed
+# sequences where the trace met it, and later ones from the sequences as they run on: so a
+# traced function gives, call after call, the numbers the same calls would give eagerly, even
+# when the trace also runs eager draws (a Keras layer building its weights between two random
+# ops). The token is a plain int attribute of the node, so graphs stay plain data.
+_reserved: dict = {}
+_tokens = itertools.count(1)
+_NOT_RESERVED = object()
+
+
+def reserve(kind: tuple, op_seed):
+    """Inside a trace: takes this draw's entropy now and returns the token its node carries
+    (None outside a trace, where ops draw when called)."""
+    if not registry.is_tracing():
+        return None
+    token = next(_tokens)
+    _reserved[token] = _entropy(kind, op_seed)
+    return token
+
+
+def entropy_for(kind: tuple, op_seed, token):
+    """The entropy a random node draws with: the one reserved by its trace, the first time it
+    runs, and the next of its sequence after that."""
+    if token is not None:
+        entropy = _reserved.pop(token, _NOT_RESERVED)
+        if entropy is not _NOT_RESERVED:
+            return entropy
+    return _entropy(kind, op_seed)
 
 
 # -- generators: the device seam --------------------------------------------------------------
@@ -315,53 +348,69 @@ def _check_broadcast(a, b, op):
                                    f"to the shape. [Op:{op}]") from None
 
 
-# -- draws whose shape is only known when the graph runs ---------------------------------------
+# -- draws inside traced graphs, and of shapes known only when they run ------------------------
+def _uniform_int(gp, gen, shape, dtype, lo, hi):
+    return gen.integers(lo, hi, size=shape, dtype=dtype._np)
+
+
 _SAMPLERS = {"normal": _standard_normal, "truncated_normal": _truncated_standard_normal,
-             "uniform": _unit_uniform}
+             "uniform": _unit_uniform, "uniform_int": _uniform_int}
 
 
-def _random_draw_rule(shape, kind, dtype, seed):
+def _random_draw_rule(shape, kind, dtype, seed, dims=None, bounds=(), reservation=None):
+    if dims is not None:
+        return Spec(tuple(dims), dtypes.as_dtype(dtype))
     n = None if shape.shape is None else shape.shape[0]
     return Spec(None if n is None else (None,) * n, dtypes.as_dtype(dtype))
 
 
 @primitive("random_draw", shape=_random_draw_rule, differentiable=False,
            data_dependent_shape=True, stateful=True)
-def _random_draw(xp, shape, kind, dtype, seed):
-    """Standard normal / truncated normal / unit uniform values of a shape given as a tensor:
-    the creation ops on symbolic shapes (`dtf.shape(x)[0]` in a Keras layer or a traced
-    function) become this stateful node, which draws fresh values each time it runs."""
+def _random_draw(xp, shape, kind, dtype, seed, dims=None, bounds=(), reservation=None):
+    """Standard normal / truncated normal / unit uniform / uniform integer (`bounds` = (lo,
+    hi)) values of a shape given as a tensor. The creation ops inside a traced function (and on
+    symbolic shapes, `dtf.shape(x)[0]` in a Keras layer) become this stateful node, which draws
+    fresh values each time it runs, reading the seed state then (`dims`: what is known of the
+    shape statically; `reservation`: see `reserve`)."""
     dtype = dtypes.as_dtype(dtype)
-    dims = tuple(int(d) for d in _backend.backend_of(shape).to_host(shape).reshape(-1))
-    gp, gen = _generator(xp, _entropy((kind, dtype.name), seed))
-    return _to_module(xp, _SAMPLERS[kind](gp, gen, dims, dtype))
+    shape_dims = tuple(int(d) for d in _backend.backend_of(shape).to_host(shape).reshape(-1))
+    if any(d < 0 for d in shape_dims):
+        raise InvalidArgumentError(f"random_draw: Dimension must be >= 0 in shape "
+                                   f"{list(shape_dims)}. [Op:{kind}]")
+    gp, gen = _generator(xp, entropy_for((kind, dtype.name), seed, reservation))
+    return _to_module(xp, _SAMPLERS[kind](gp, gen, shape_dims, dtype, *bounds))
 
 
 def _symbolic_shape(shape):
-    """The shape as a 1-D int tensor when it involves symbolic values, else None."""
-    if getattr(shape, "_is_symbolic", False):
-        return shape
-    if isinstance(shape, (list, tuple)) and any(getattr(d, "_is_symbolic", False)
-                                                for d in shape):
-        from dtf.ops.array_ops import stack
-        from dtf.ops.math_ops import cast
+    """Whether a shape argument involves values known only when a graph runs."""
+    return getattr(shape, "_is_symbolic", False) or (
+        isinstance(shape, (list, tuple)) and any(getattr(d, "_is_symbolic", False)
+                                                 for d in shape))
 
-        return stack([cast(d, dtypes.int32) if getattr(d, "_is_symbolic", False)
-                      else convert_to_tensor(int(d), dtype=dtypes.int32) for d in shape])
-    return None
+
+def _draw_node(kind, seed, shape, dtype, op, bounds=()):
+    """A `random_draw` node: for a shape known only when the graph runs, or for any draw inside
+    a traced function (which must give new numbers on every call, not one constant)."""
+    if _symbolic_shape(shape):
+        from dtf.ops.dynamic_shapes import shape_arg
+
+        dims, runtime = shape_arg(shape, op)
+        if dims is not None and any(d is not None and d < 0 for d in dims):
+            raise InvalidArgumentError(f"{op}: Dimension must be >= 0 in shape {list(dims)}. "
+                                       f"[Op:{op}]")
+    else:
+        dims, runtime = _shape_arg(shape, op), None
+    if runtime is None:
+        runtime = convert_to_tensor(np.asarray(dims, dtype=np.int32).reshape(-1))
+    return run(_random_draw, (runtime,), kind=kind, dtype=dtype.name, seed=seed,
+               dims=None if dims is None else tuple(dims), bounds=tuple(bounds),
+               reservation=reserve((kind, dtype.name), seed))
 
 
 def _draw_any(kind, seed, shape, dtype, op):
-    """`_draw` for static shapes; a `random_draw` node for symbolic ones."""
-    dynamic = _symbolic_shape(shape)
-    if dynamic is not None:
-        out = run(_random_draw, (dynamic,), kind=kind, dtype=dtype.name, seed=seed)
-        if isinstance(shape, (list, tuple)):  # the dims given as ints are known statically
-            from dtf.tensor_shape import TensorShape
-
-            out._shape = out.shape.merge_with(TensorShape(
-                [None if getattr(d, "_is_symbolic", False) else int(d) for d in shape]))
-        return out
+    """`_draw` eagerly; a `random_draw` node in a traced function or for symbolic shapes."""
+    if registry.is_tracing() or _symbolic_shape(shape):
+        return _draw_node(kind, seed, shape, dtype, op)
     return _draw((kind, dtype.name), seed, _SAMPLERS[kind], _shape_arg(shape, op), dtype)
 
 
@@ -415,7 +464,6 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
     dtype = _dtype_arg(dtype, _UNIFORM_DTYPES, "uniform")
     seed = None if seed is None else _seed_int(seed, "uniform")
     if dtype.is_integer:
-        shape = _shape_arg(shape, "uniform")
         if maxval is None:
             raise ValueError(f"uniform: Must specify maxval for integer dtype {dtype!r}.")
         lo = convert_to_tensor(minval, dtype=dtype)
@@ -428,7 +476,10 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
         if lo >= hi:
             raise InvalidArgumentError(f"uniform: Need minval < maxval, got {lo} >= {hi} "
                                        "[Op:RandomUniformInt]")
-        return _draw(("uniform_int", dtype.name), seed, _uniform_int, shape, dtype, lo, hi)
+        if registry.is_tracing() or _symbolic_shape(shape):
+            return _draw_node("uniform_int", seed, shape, dtype, "uniform", bounds=(lo, hi))
+        return _draw(("uniform_int", dtype.name), seed, _uniform_int,
+                     _shape_arg(shape, "uniform"), dtype, lo, hi)
     if maxval is None:
         maxval = 1
     rnd = _draw_any("uniform", seed, shape, dtype, "uniform")
@@ -441,18 +492,14 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
     return _scale_shift(rnd, maxval - minval, minval, dtype, "uniform")
 
 
-def _uniform_int(gp, gen, shape, dtype, lo, hi):
-    return gen.integers(lo, hi, size=shape, dtype=dtype._np)
-
-
 # -- shuffle ----------------------------------------------------------------------------------
 def _same_rule(x, **attrs):
     return Spec(x.shape, x.dtype)
 
 
 @primitive("random_shuffle", shape=_same_rule, differentiable=False, stateful=True)
-def _random_shuffle(xp, x, seed=None):
-    entropy = _entropy(("shuffle", x.dtype.name), seed)
+def _random_shuffle(xp, x, seed=None, reservation=None):
+    entropy = entropy_for(("shuffle", x.dtype.name), seed, reservation)
     if x.ndim == 0 or x.shape[0] <= 1:
         return x.copy()
     _, gen = _generator(xp, entropy)
@@ -470,22 +517,24 @@ def shuffle(value, seed=None, name=None):
     """
     x = convert_to_tensor(value)
     seed = None if seed is None else _seed_int(seed, "shuffle")
-    return run(_random_shuffle, (x,), seed=seed)
+    return run(_random_shuffle, (x,), seed=seed,
+               reservation=reserve(("shuffle", x.dtype.name), seed))
 
 
 # -- categorical ------------------------------------------------------------------------------
-def _categorical_rule(logits, num_samples, dtype, seed=None):
+def _categorical_rule(logits, num_samples, dtype, seed=None, reservation=None):
     batch = None if logits.shape is None else logits.shape[0]
     return Spec((batch, num_samples), dtype)
 
 
 @primitive("categorical", shape=_categorical_rule, differentiable=False, stateful=True)
-def _categorical(xp, logits, num_samples, dtype, seed=None):
+def _categorical(xp, logits, num_samples, dtype, seed=None, reservation=None):
     batch, classes = logits.shape
     if classes == 0:
         raise InvalidArgumentError(f"categorical: num_classes should be positive, got 0 (logits "
                                    f"shape [{batch}, 0]). [Op:Multinomial]")
-    gp, gen = _generator(xp, _entropy(("categorical", logits.dtype.name, dtype.name), seed))
+    gp, gen = _generator(xp, entropy_for(("categorical", logits.dtype.name, dtype.name), seed,
+                                         reservation))
     if batch == 0 or num_samples == 0:
         return xp.zeros((batch, num_samples), dtype=dtype._np)
     lg = _to_generator_module(gp, logits).astype(np.float64)
@@ -535,7 +584,8 @@ def categorical(logits, num_samples, dtype=None, seed=None, name=None):
         raise InvalidArgumentError(f"categorical: num_samples should be non-negative, got "
                                    f"{num_samples}. [Op:Multinomial]")
     seed = None if seed is None else _seed_int(seed, "categorical")
-    return run(_categorical, (logits,), num_samples=num_samples, dtype=dtype, seed=seed)
+    return run(_categorical, (logits,), num_samples=num_samples, dtype=dtype, seed=seed,
+               reservation=reserve(("categorical", logits.dtype.name, dtype.name), seed))
 
 
 # -- stateless ops ----------------------------------------------------------------------------
