@@ -366,9 +366,18 @@ def custom_gradient(f=None):
             with watcher:
                 result, grad_fn = f(*args, **kwargs)
         flat_out = nest.flatten(result)
-        outputs = tuple(Tensor(o._value) if isinstance(o, Tensor) else o for o in flat_out)
+        symbolic = any(getattr(o, "_is_symbolic", False) for o in flat_out)
+        if symbolic:  # a traced function: fresh graph tensors the custom entry can produce
+            from dtf.ops.creation_ops import identity
+
+            with stop_recording():
+                outputs = tuple(identity(o) if getattr(o, "_is_symbolic", False) else o
+                                for o in flat_out)
+        else:
+            outputs = tuple(Tensor(o._value) if isinstance(o, Tensor) else o for o in flat_out)
         arg_inputs = [a for a in nest.flatten((args, kwargs))
-                      if isinstance(a, Tensor) or getattr(a, "_is_dtf_variable", False)]
+                      if isinstance(a, Tensor) or getattr(a, "_is_dtf_variable", False)
+                      or getattr(a, "_is_symbolic", False)]
         variables = [v for v in watcher.watched_variables()
                      if not any(v is a for a in arg_inputs)]
         takes_variables = "variables" in inspect.signature(grad_fn).parameters or any(
@@ -402,7 +411,10 @@ def custom_gradient(f=None):
                 for v in variables:
                     if v.trainable:
                         tape._watch_variable(v)
-        state.record(prim, all_inputs, {}, outputs if len(outputs) > 1 else outputs[0])
+        if symbolic:
+            state.record_symbolic(prim, all_inputs, {}, outputs)
+        else:
+            state.record(prim, all_inputs, {}, outputs if len(outputs) > 1 else outputs[0])
         return nest.pack_sequence_as(result, list(outputs))
 
     return wrapped

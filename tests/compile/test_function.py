@@ -417,3 +417,20 @@ def test_run_functions_eagerly_calls_the_python_function():
         dtf.config.run_functions_eagerly(False)
     assert len(calls) == 2 and isinstance(calls[0], dtf.Tensor)
     assert f.experimental_get_tracing_count() == 0
+
+
+def test_custom_gradient_inside_a_compiled_function():
+    @dtf.custom_gradient
+    def clip_grad(x):
+        return dtf.identity(x * 1.0), lambda dy: dtf.clip_by_value(dy, -1.0, 1.0)
+
+    @dtf.function
+    def f(x):
+        with dtf.GradientTape() as tape:
+            tape.watch(x)
+            y = dtf.reduce_sum(clip_grad(x) * 5.0)
+        return y, tape.gradient(y, x)
+
+    y, g = f(dtf.constant([1.0, 2.0]))
+    assert float(y) == 15.0
+    np.testing.assert_array_equal(g.numpy(), [1.0, 1.0])
