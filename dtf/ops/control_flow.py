@@ -939,17 +939,31 @@ def _while(cond, body, loop_vars, shape_invariants, maximum_iterations, name, tr
     n = 0
     symbolic = _is_sym(limit) or any(_is_sym(x) for x in flat) or (
         trace_eager and context.is_tracing())
+    # A flat list/tuple of Tensors (the common case) skips packing and flattening.
+    simple = not single and not any(nest.is_nested(x) for x in structure)
+    args = list(flat) if simple or single else _loop_args(structure, flat, single)
     while not symbolic and (limit is None or n < limit):
-        go = cond(*_loop_args(structure, flat, single))
-        if _is_sym(go):
+        go = cond(*args)
+        if type(go) is Tensor and go._value.dtype == np.bool_ and go._value.ndim == 0:
+            if not go._value:
+                break
+        elif _is_sym(go):
             symbolic = True
             break
-        if not _truth(go):
+        elif not _truth(go):
             break
-        out = body(*_loop_args(structure, flat, single))
-        flat = _body_results(out, structure, flat, single)
+        out = body(*args)
+        new = None
+        if type(out) is Tensor and len(flat) == 1 and (single or simple):
+            out = (out,)  # one loop variable, returned bare
+        if (simple or single) and type(out) in (list, tuple) and len(out) == len(flat):
+            new = [x if type(x) is Tensor else None for x in out]
+            if None in new or any(a._value.dtype != b._value.dtype for a, b in zip(flat, new)):
+                new = None
+        flat = new if new is not None else _body_results(out, structure, flat, single)
+        args = flat if new is not None else _loop_args(structure, flat, single)
         n += 1
-        symbolic = any(_is_sym(x) for x in flat)
+        symbolic = new is None and any(_is_sym(x) for x in flat)
     if symbolic:
         remaining = limit if limit is None or _is_sym(limit) or n == 0 else limit - n
         flat = _build_while(cond, body, structure, flat, single, shape_invariants, remaining, name)

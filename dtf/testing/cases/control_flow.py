@@ -57,10 +57,13 @@ def _cond_structure(x, y):
     return out["a"], out["b"][0], out["b"][1]
 
 
+def _draw(x):
+    return dtf.random.uniform((), dtype=x.dtype)
+
+
 def _cond_stateful(x):
     # the random draw makes the branch stateful; times zero keeps the result deterministic
-    return dtf.cond(dtf.reduce_sum(x) > 0,
-                    lambda: dtf.tanh(x) + 0.0 * dtf.random.uniform((), dtype=x.dtype), lambda: x * x)
+    return dtf.cond(dtf.reduce_sum(x) > 0, lambda: dtf.tanh(x) + 0.0 * _draw(x), lambda: x * x)
 
 
 def _switch(x, index):
@@ -92,7 +95,7 @@ def _while_data_dependent(x):
 
 def _while_stateful(x):
     return dtf.while_loop(lambda i, a: i < 2,
-                          lambda i, a: (i + 1, dtf.sin(a) * x + 0.0 * dtf.random.uniform((), dtype=x.dtype)),
+                          lambda i, a: (i + 1, dtf.sin(a) * x + 0.0 * _draw(x)),
                           (0, x))[1]
 
 

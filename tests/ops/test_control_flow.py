@@ -1,0 +1,479 @@
+"""dtf.cond, dtf.switch_case, dtf.case and dtf.while_loop: eager semantics (TensorFlow 2.21's
+results), graph ops inside dtf.function and on Keras inputs, gradients (first and second order,
+eager, inside a trace and of a compiled function), stateful branches and bodies, and errors.
+
+The per-primitive forward/shape/gradient checks are the op cases of
+`dtf/testing/cases/control_flow.py` (run by tests/ops/test_op_table.py and
+tests/compile/test_symbolic_gradients.py).
+"""
+
+import collections
+
+import numpy as np
+import numpy.testing as npt
+import pytest
+
+import dtf
+from dtf import keras
+from dtf.compile import context
+from dtf.compile.graph import Graph
+from dtf.compile.symbolic import placeholder
+from dtf.errors import InvalidArgumentError
+from dtf.testing.gradcheck import check_gradients
+
+
+def _traced(f, *specs):
+    """f traced on placeholders of `specs` ((shape, dtype) pairs): (placeholders, result, graph
+    of every node made, in program order)."""
+    holders = [placeholder(shape, dtype) for shape, dtype in specs]
+    builder = context.GraphBuilder("test")
+    with context.building(builder):
+        result = f(*holders)
+    flat = dtf.nest.flatten(result)
+    return holders, result, Graph(holders, [t for t in flat if t is not None],
+                                  nodes=builder.nodes)
+
+
+def _node_names(graph):
+    return [n.prim.name for n in graph.nodes]
+
+
+# -- eager ----------------------------------------------------------------------------------------
+class TestEagerCond:
+    def test_runs_only_the_chosen_branch_and_returns_it_as_is(self):
+        calls = []
+        out = dtf.cond(dtf.constant(True), lambda: calls.append("t") or 1,
+                       lambda: calls.append("f") or 2)
+        assert out == 1 and calls == ["t"]  # TF returns the branch's value unconverted
+        assert dtf.cond(False, lambda: 1, lambda: (2, dtf.constant(3.0)))[0] == 2
+
+    def test_pred_tensor_or_numpy_bool(self):
+        x = dtf.constant(3.0)
+        assert float(dtf.cond(x > 2, lambda: x * 2, lambda: x)) == 6.0
+        assert dtf.cond(np.bool_(False), lambda: "a", lambda: "b") == "b"
+
+    def test_tape_records_the_chosen_branch(self):
+        x = dtf.Variable(2.0)
+        with dtf.GradientTape() as tape:
+            y = dtf.cond(x > 0, lambda: x * x * x, lambda: -x)
+        assert float(tape.gradient(y, x)) == 12.0
+
+    def test_second_order(self):
+        x = dtf.constant(2.0)
+        with dtf.GradientTape() as outer:
+            outer.watch(x)
+            with dtf.GradientTape() as inner:
+                inner.watch(x)
+                y = dtf.cond(x > 0, lambda: x ** 3, lambda: x)
+            g = inner.gradient(y, x)
+        assert float(g) == 12.0 and float(outer.gradient(g, x)) == 12.0
+
+    @pytest.mark.parametrize("pred, error, text", [
+        (dtf.constant(1), TypeError, "must be a bool Tensor"),
+        (dtf.constant(1.0), TypeError, "got Tensor(shape=(), dtype=float32)"),
+        (dtf.constant([True, False]), ValueError, "must be a scalar, got Tensor(shape=(2,)"),
+        (None, TypeError, "pred must not be None"),
+        (1, TypeError, "a Python bool or a scalar bool Tensor"),
+    ])
+    def test_bad_pred(self, pred, error, text):
+        with pytest.raises(error, match="dtf.cond") as info:
+            dtf.cond(pred, lambda: 1, lambda: 2)
+        assert text in str(info.value)
+
+    def test_branches_must_be_callable(self):
+        with pytest.raises(TypeError, match="'true_fn' must be callable"):
+            dtf.cond(True, 1, lambda: 2)
+        with pytest.raises(TypeError, match="'false_fn' must be callable"):
+            dtf.cond(True, lambda: 1, None)
+
+
+class TestEagerSwitchAndCase:
+    def test_switch_case_forms(self):
+        fns = [lambda: 1, lambda: 2, lambda: 3]
+        assert dtf.switch_case(dtf.constant(1), fns) == 2
+        assert dtf.switch_case(dtf.constant(7), fns) == 3  # out of range: the last branch
+        assert dtf.switch_case(dtf.constant(-1), fns) == 3
+        assert dtf.switch_case(dtf.constant(7, dtf.int64), {0: lambda: 1, 1: lambda: 2},
+                               default=lambda: 9) == 9
+        assert dtf.switch_case(dtf.constant(1), [(1, lambda: "b"), (0, lambda: "a")]) == "b"
+        assert dtf.switch_case(0, fns) == 1  # a Python int is accepted too
+
+    @pytest.mark.parametrize("index, fns, error, text", [
+        (dtf.constant(1), {0: lambda: 1, 2: lambda: 2}, ValueError,
+         "contiguous range of [0 to 2) but found {0,2}"),
+        (dtf.constant(1.0), [lambda: 1], TypeError, "must be an integer Tensor"),
+        (dtf.constant([1]), [lambda: 1], ValueError, "must be a scalar"),
+        (dtf.constant(1), [], ValueError, "at least one item in 'branch_fns'"),
+        (dtf.constant(1), [lambda: 1, 2], TypeError, "a callable or a 2-tuple"),
+        (dtf.constant(1), [(0, lambda: 1), (1, 2)], TypeError, "branch_fns[1] must be callable"),
+    ])
+    def test_switch_case_errors(self, index, fns, error, text):
+        with pytest.raises(error, match="dtf.switch_case") as info:
+            dtf.switch_case(index, fns)
+        assert text in str(info.value)
+
+    def test_case(self):
+        x = dtf.constant(5)
+        assert dtf.case([(x > 3, lambda: 1), (x > 4, lambda: 2)], default=lambda: 0) == 1
+        assert dtf.case([(x > 7, lambda: 1), (x > 8, lambda: 2)], default=lambda: 0) == 0
+        assert dtf.case([(x > 3, lambda: 1)], default=lambda: 0, exclusive=True) == 1
+        assert dtf.case([], default=lambda: 4) == 4
+
+    def test_case_errors(self):
+        x = dtf.constant(5)
+        with pytest.raises(InvalidArgumentError, match="None of conditions evaluated as True"):
+            dtf.case([(x > 7, lambda: 1), (x > 8, lambda: 2)])
+        with pytest.raises(InvalidArgumentError, match="exclusive=True: more than 1 conditions"):
+            dtf.case([(x > 3, lambda: 1), (x > 4, lambda: 2)], default=lambda: 0,
+                     exclusive=True)
+        with pytest.raises(ValueError, match="no predicates and no default"):
+            dtf.case([])
+        with pytest.raises(TypeError, match="entry 0 is"):
+            dtf.case([x > 3])
+        with pytest.raises(TypeError, match="the predicate of pair 0 must be a bool Tensor"):
+            dtf.case([(x, lambda: 1)])
+
+
+class TestEagerWhileLoop:
+    def test_converts_loop_vars_and_keeps_the_structure(self):
+        out = dtf.while_loop(lambda i: i < 3, lambda i: [i + 1], [0])
+        assert isinstance(out, list) and isinstance(out[0], dtf.Tensor) and int(out[0]) == 3
+        i, d = dtf.while_loop(lambda i, d: i < 3, lambda i, d: (i + 1, {"a": d["a"] * 2}),
+                              (0, {"a": dtf.constant(1.0)}))
+        assert int(i) == 3 and float(d["a"]) == 8.0
+
+    def test_namedtuple_and_single_loop_vars(self):
+        State = collections.namedtuple("State", "i total")
+        out = dtf.while_loop(lambda i, t: i < 4, lambda i, t: State(i + 1, t + 1.5),
+                             State(dtf.constant(0), dtf.constant(0.0)))
+        assert isinstance(out, State) and float(out.total) == 6.0
+        # one loop variable, alone or in a list, may be returned bare by the body
+        assert int(dtf.while_loop(lambda i: i < 5, lambda i: i + 2, 0)) == 6
+        assert int(dtf.while_loop(lambda i: i < 5, lambda i: i + 2, [0])[0]) == 6
+
+    def test_maximum_iterations(self):
+        assert int(dtf.while_loop(lambda i: i < 10, lambda i: [i + 1], [0],
+                                  maximum_iterations=4)[0]) == 4
+        assert int(dtf.while_loop(lambda i: i < 10, lambda i: [i + 1], [0],
+                                  maximum_iterations=dtf.constant(2))[0]) == 2
+
+    def test_shape_may_change_eagerly(self):
+        (x,) = dtf.while_loop(lambda x: dtf.size(x) < 4, lambda x: [dtf.concat([x, x], 0)],
+                              [dtf.constant([1.0])])
+        assert x.shape == (4,)
+
+    def test_gradients_first_and_second_order(self):
+        x = dtf.constant(1.5)
+        with dtf.GradientTape() as outer:
+            outer.watch(x)
+            with dtf.GradientTape() as inner:
+                inner.watch(x)
+                _, y = dtf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * x),
+                                      (0, dtf.constant(1.0)))
+            g = inner.gradient(y, x)
+        npt.assert_allclose(float(g), 3 * 1.5 ** 2)
+        npt.assert_allclose(float(outer.gradient(g, x)), 6 * 1.5)
+
+    def test_back_prop_false_stops_gradients(self):
+        x = dtf.constant(2.0)
+        with dtf.GradientTape() as tape:
+            tape.watch(x)
+            y = dtf.while_loop(lambda a: a < 10.0, lambda a: [a * x], [x], back_prop=False)[0]
+        assert float(y) == 16.0 and tape.gradient(y, x) is None
+
+    def test_errors(self):
+        with pytest.raises(ValueError, match="same structure as loop_vars") as info:
+            dtf.while_loop(lambda i: i < 3, lambda i: (i + 1, 2), [0])
+        assert "loop_vars: [Tensor(shape=(), dtype=int32)]" in str(info.value)
+        with pytest.raises(TypeError, match="loop var 0 enters the loop with type int32 but has "
+                                            "type float32 after 1 iteration"):
+            dtf.while_loop(lambda i: i < 3, lambda i: [dtf.cast(i, dtf.float32)], [1])
+        with pytest.raises(TypeError, match="cond must return a scalar bool Tensor"):
+            dtf.while_loop(lambda i: dtf.constant([True]), lambda i: [i + 1], [1])
+        with pytest.raises(TypeError, match="'body' must be callable"):
+            dtf.while_loop(lambda i: i < 3, 1, [1])
+        with pytest.raises(TypeError, match="'cond' must be callable"):
+            dtf.while_loop(1, lambda i: i, [1])
+        with pytest.raises(ValueError, match="'loop_vars' must be provided"):
+            dtf.while_loop(lambda: True, lambda: (), [])
+        with pytest.raises(TypeError, match="parallel_iterations"):
+            dtf.while_loop(lambda i: i < 3, lambda i: [i + 1], [0], parallel_iterations=0)
+
+
+# -- graph ops --------------------------------------------------------------------------------
+class TestGraphOps:
+    def test_one_cond_node_running_the_chosen_branch(self):
+        _, _, graph = _traced(
+            lambda x: dtf.cond(x > 0, lambda: x * 2.0, lambda: -x), ((), dtf.float32))
+        assert _node_names(graph) == ["greater", "cond"]
+        assert float(graph.run(dtf.constant(3.0))[0]) == 6.0
+        assert float(graph.run(dtf.constant(-2.0))[0]) == 2.0
+
+    def test_python_pred_in_a_trace_calls_the_branch(self):
+        _, _, graph = _traced(lambda x: dtf.cond(True, lambda: x * 2.0, lambda: -x),
+                              ((), dtf.float32))
+        assert _node_names(graph) == ["multiply"]
+
+    def test_merged_shapes(self):
+        _, y, _ = _traced(lambda x: dtf.cond(x > 0, lambda: dtf.zeros([2]), lambda: dtf.zeros([3])),
+                          ((), dtf.float32))
+        assert y.shape.as_list() == [None]
+        _, y, _ = _traced(lambda x: dtf.cond(x > 0, lambda: dtf.zeros([2]), lambda: dtf.zeros([])),
+                          ((), dtf.float32))
+        assert y.shape.rank is None
+
+    def test_branch_mismatch_errors(self):
+        with pytest.raises(TypeError, match="true_fn and false_fn arguments to dtf.cond must have "
+                                            "the same number, type, and overall structure") as e:
+            _traced(lambda x: dtf.cond(x > 0, lambda: (x, x), lambda: x), ((), dtf.float32))
+        assert "true_fn output: (Tensor(shape=(), dtype=float32), " in str(e.value)
+        with pytest.raises(TypeError, match=r"dtypes \(output 0: float32 vs int32\)"):
+            _traced(lambda x: dtf.cond(x > 0, lambda: x, lambda: 2), ((), dtf.float32))
+        with pytest.raises(TypeError, match="structure differ"):
+            _traced(lambda x: dtf.cond(x > 0, lambda: {"a": x}, lambda: {"b": x}),
+                    ((), dtf.float32))
+        with pytest.raises(TypeError, match="branch 0 and branch 1 arguments to dtf.switch_case"):
+            _traced(lambda i: dtf.switch_case(i, [lambda: 1.0, lambda: 1]), ((), dtf.int32))
+
+    def test_symbolic_pred_errors(self):
+        with pytest.raises(TypeError, match="dtf.cond: pred must be a bool Tensor"):
+            _traced(lambda x: dtf.cond(x, lambda: 1.0, lambda: 2.0), ((), dtf.int32))
+        with pytest.raises(ValueError, match="dtf.cond: pred must be a scalar"):
+            _traced(lambda x: dtf.cond(x > 0, lambda: 1.0, lambda: 2.0), ((2,), dtf.float32))
+        _, _, graph = _traced(lambda x: dtf.cond(x, lambda: 1.0, lambda: 2.0), (None, dtf.bool))
+        with pytest.raises(InvalidArgumentError, match="must be a scalar, but it has shape"):
+            graph.run(dtf.constant([True, False]))
+
+    def test_switch_case_and_case_graphs(self):
+        _, _, graph = _traced(
+            lambda i: dtf.switch_case(i, {0: lambda: 10.0, 1: lambda: 20.0}, default=lambda: -1.0),
+            ((), dtf.int32))
+        assert [float(graph.run(dtf.constant(k))[0]) for k in (0, 1, 5, -3)] == \
+            [10.0, 20.0, -1.0, -1.0]
+        _, _, graph = _traced(
+            lambda x: dtf.case([(x > 3, lambda: 1), (x > 4, lambda: 2)], exclusive=True),
+            ((), dtf.int32))
+        assert int(graph.run(dtf.constant(4))[0]) == 1
+        with pytest.raises(InvalidArgumentError, match="exclusive=True: more than 1"):
+            graph.run(dtf.constant(5))
+        with pytest.raises(InvalidArgumentError, match="None of conditions evaluated as True"):
+            graph.run(dtf.constant(0))
+
+    def test_while_loop_graph(self):
+        _, _, graph = _traced(
+            lambda n: dtf.while_loop(lambda i, s: i < n, lambda i, s: (i + 1, s + i), (0, 0)),
+            ((), dtf.int32))
+        assert _node_names(graph) == ["while_loop"]
+        assert [int(v) for v in graph.run(dtf.constant(5))] == [5, 10]
+        assert [int(v) for v in graph.run(dtf.constant(-1))] == [0, 0]
+
+    def test_while_shape_checks_and_invariants(self):
+        grow = (lambda x: dtf.size(x) < 8, lambda x: [dtf.concat([x, x], 0)])
+        with pytest.raises(ValueError, match=r"enters the loop with shape \(1,\), but has shape "
+                                             r"\(2,\) after one iteration. To allow the shape to "
+                                             "vary across iterations, use the `shape_invariants`"):
+            _traced(lambda x: dtf.while_loop(*grow, [x]), ((1,), dtf.float32))
+        _, (y,), graph = _traced(
+            lambda x: dtf.while_loop(*grow, [x], shape_invariants=[dtf.TensorShape([None])]),
+            ((1,), dtf.float32))
+        assert y.shape.as_list() == [None]
+        assert graph.run(dtf.constant([1.0]))[0].shape == (8,)
+        with pytest.raises(ValueError, match="not compatible with the shape"):
+            _traced(lambda x: dtf.while_loop(*grow, [x], shape_invariants=[[3]]),
+                    ((1,), dtf.float32))
+        with pytest.raises(ValueError, match="does not match the structure of loop_vars"):
+            _traced(lambda x: dtf.while_loop(*grow, [x], shape_invariants=[[3], [2]]),
+                    ((1,), dtf.float32))
+
+    def test_while_errors_in_a_trace(self):
+        with pytest.raises(TypeError, match="loop var 0 enters the loop with type float32"):
+            _traced(lambda x: dtf.while_loop(lambda i: i < 3, lambda i: [dtf.cast(i, dtf.int32)],
+                                             [x]), ((), dtf.float32))
+        with pytest.raises(TypeError, match="cond must return a scalar bool Tensor, got "
+                                            r"Tensor\(shape=\(\), dtype=float32\)"):
+            _traced(lambda x: dtf.while_loop(lambda i: i, lambda i: [i], [x]), ((), dtf.float32))
+        with pytest.raises(ValueError, match="same structure as loop_vars"):
+            _traced(lambda x: dtf.while_loop(lambda i: i < 3, lambda i: (i + 1, 2), [x]),
+                    ((), dtf.float32))
+
+    def test_keras_functional_model_with_a_cond(self):
+        inputs = keras.Input((3,))
+        dense = keras.layers.Dense(4)
+        h = dense(inputs)
+        out = dtf.cond(dtf.reduce_sum(h) > 0, lambda: h * 2.0, lambda: h - 1.0)
+        model = keras.Model(inputs, out)
+        for x in (np.ones((2, 3), np.float32), -np.ones((2, 3), np.float32)):
+            eager = dense(x)
+            want = eager * 2.0 if float(dtf.reduce_sum(eager)) > 0 else eager - 1.0
+            npt.assert_allclose(model(x).numpy(), want.numpy(), rtol=1e-6)
+
+
+# -- inside dtf.function ------------------------------------------------------------------------
+class TestInFunction:
+    def test_equals_eager_and_keeps_one_node_each(self):
+        def f(x):
+            y = dtf.cond(dtf.reduce_sum(x) > 0, lambda: x * x, lambda: -x)
+            _, z = dtf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, dtf.sin(a) * x),
+                                  (0, y))
+            return z
+
+        compiled = dtf.function(f)
+        for v in ([1.0, 2.0], [-1.0, -2.0]):
+            x = dtf.constant(v)
+            npt.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
+        graph = compiled.get_concrete_function(dtf.constant([1.0, 2.0])).graph
+        assert sorted(_node_names(graph)) == ["cond", "greater", "reduce_sum", "while_loop"]
+        assert compiled.experimental_get_tracing_count() == 1
+
+    def test_variables_are_read_when_the_graph_runs(self):
+        v = dtf.Variable(1.0)
+        f = dtf.function(lambda x: dtf.cond(x > 0, lambda: x * v, lambda: x - v))
+        assert float(f(dtf.constant(2.0))) == 2.0
+        v.assign(5.0)
+        assert float(f(dtf.constant(2.0))) == 10.0 and float(f(dtf.constant(-1.0))) == -6.0
+
+    def test_assignments_in_branches_and_bodies_run_in_order(self):
+        v = dtf.Variable(0.0)
+
+        @dtf.function
+        def f(x):
+            dtf.cond(x > 0, lambda: v.assign_add(1.0), lambda: v.assign_sub(1.0))
+            return v.read_value() * 2.0
+
+        assert [float(f(dtf.constant(s))) for s in (1.0, 1.0, -1.0)] == [2.0, 4.0, 2.0]
+        graph = f.get_concrete_function(dtf.constant(1.0)).graph
+        cond_node = next(n for n in graph.nodes if n.prim.name == "stateful_cond")
+        assert v in cond_node.attrs["writes"]
+
+        count = dtf.Variable(0)
+
+        @dtf.function
+        def g(n):
+            def body(i):
+                count.assign_add(1)
+                return [i + 1]
+            dtf.while_loop(lambda i: i < n, body, [0])
+            return count.read_value()
+
+        assert int(g(dtf.constant(5))) == 5 and int(g(dtf.constant(3))) == 8
+
+    def test_branches_returning_nothing(self):
+        v = dtf.Variable(0.0)
+
+        def store(x):
+            v.assign(x)
+
+        @dtf.function
+        def f(x):
+            out = dtf.cond(x > 0, lambda: None, lambda: None)
+            dtf.cond(x > 0, lambda: store(x), lambda: None)
+            return out
+
+        assert f(dtf.constant(3.0)) is None and float(v) == 3.0
+
+    def test_gradients_inside_a_trace(self):
+        w = dtf.Variable([0.5, -0.2])
+
+        def step(x):
+            with dtf.GradientTape() as tape:
+                y = dtf.cond(dtf.reduce_sum(x) > 0, lambda: dtf.reduce_sum(x * w * w),
+                             lambda: dtf.reduce_sum(w))
+                _, z = dtf.while_loop(lambda i, a: i < 2, lambda i, a: (i + 1, a * w), (0, x))
+                loss = y + dtf.reduce_sum(z)
+            return loss, tape.gradient(loss, w)
+
+        compiled = dtf.function(step)
+        for v in ([1.0, 2.0], [-1.0, 0.5]):
+            x = dtf.constant(v)
+            for got, want in zip(compiled(x), step(x)):
+                npt.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+    def test_second_order_inside_a_trace(self):
+        @dtf.function
+        def hessian_diag(x):
+            with dtf.GradientTape() as outer:
+                outer.watch(x)
+                with dtf.GradientTape() as inner:
+                    inner.watch(x)
+                    y = dtf.cond(dtf.reduce_sum(x) > 0, lambda: dtf.reduce_sum(x ** 3),
+                                 lambda: dtf.reduce_sum(x * x))
+                    _, z = dtf.while_loop(lambda i, a: i < 2, lambda i, a: (i + 1, a * x),
+                                          (0, dtf.ones_like(x)))
+                    total = y + dtf.reduce_sum(z)
+                g = inner.gradient(total, x)
+            return outer.gradient(g, x)
+
+        x = np.array([0.5, 1.5], np.float32)
+        npt.assert_allclose(hessian_diag(dtf.constant(x)).numpy(), 6 * x + 2, rtol=1e-6)
+        npt.assert_allclose(hessian_diag(dtf.constant(-x)).numpy(), [4.0, 4.0], rtol=1e-6)
+
+    @pytest.mark.parametrize("positive", [True, False])
+    def test_gradcheck_of_a_compiled_function(self, positive):
+        @dtf.function
+        def f(x, w):
+            y = dtf.cond(dtf.reduce_sum(x) > 0, lambda: dtf.tanh(x @ w), lambda: x * x)
+            y = dtf.switch_case(dtf.cast(dtf.reduce_sum(w) > 0, dtf.int32),
+                                [lambda: y * 2.0, lambda: dtf.sin(y)])
+            _, h = dtf.while_loop(lambda i, h: i < 2, lambda i, h: (i + 1, dtf.tanh(h @ w)),
+                                  (0, y))
+            return h
+
+        sign = 1.0 if positive else -1.0
+        x = sign * (np.abs(np.random.default_rng(1).normal(size=(2, 3))) + 0.1)
+        w = np.random.default_rng(2).normal(size=(3, 3))
+        check_gradients(f, [x, w], second_order=True, name="compiled control flow")
+
+    def test_nested_loops_and_conds(self):
+        def f(x):
+            def outer_body(i, acc):
+                inner = dtf.cond(i % 2 == 0, lambda: dtf.while_loop(
+                    lambda j, a: j < i, lambda j, a: (j + 1, a * x), (0, dtf.ones_like(x)))[1],
+                    lambda: acc)
+                return i + 1, acc + inner
+            return dtf.while_loop(lambda i, a: i < 4, outer_body, (0, dtf.zeros_like(x)))[1]
+
+        x = np.array([0.7, 1.2])
+        npt.assert_allclose(dtf.function(f)(dtf.constant(x)).numpy(), f(dtf.constant(x)).numpy())
+        check_gradients(dtf.function(f), [x], second_order=True, name="nested")
+
+    def test_dropout_in_a_branch_differentiates_with_the_mask_it_drew(self):
+        @dtf.function
+        def f(x, training):
+            with dtf.GradientTape() as tape:
+                tape.watch(x)
+                y = dtf.cond(training, lambda: dtf.nn.dropout(x, 0.5), lambda: x)
+            return y, tape.gradient(y, x)
+
+        y, g = f(dtf.ones((1000,)), dtf.constant(True))
+        assert set(np.unique(g.numpy())) == {0.0, 2.0}
+        npt.assert_array_equal(y.numpy(), g.numpy())  # x = 1: the output is the mask
+        y, g = f(dtf.ones((1000,)), dtf.constant(False))
+        assert set(np.unique(y.numpy())) == {1.0} and set(np.unique(g.numpy())) == {1.0}
+
+    def test_random_draws_in_a_body_are_replayed_by_the_gradient(self):
+        @dtf.function
+        def f(x):
+            with dtf.GradientTape() as tape:
+                tape.watch(x)
+                _, y = dtf.while_loop(
+                    lambda i, a: i < 3,
+                    lambda i, a: (i + 1, a * dtf.random.uniform((), 1.0, 2.0)), (0, x))
+            return y, tape.gradient(y, x)
+
+        for _ in range(3):
+            y, g = f(dtf.constant(2.0))
+            npt.assert_allclose(float(g), float(y) / 2.0, rtol=1e-6)
+
+    def test_gradient_of_a_loop_whose_shape_changes_says_why_it_cannot(self):
+        @dtf.function(input_signature=[dtf.TensorSpec([None], dtf.float32)])
+        def f(x):
+            with dtf.GradientTape() as tape:
+                tape.watch(x)
+                (y,) = dtf.while_loop(lambda y: dtf.size(y) < 4,
+                                      lambda y: [dtf.concat([y, y * x[0]], 0)], [x],
+                                      shape_invariants=[dtf.TensorShape([None])])
+                total = dtf.reduce_sum(y)
+            return tape.gradient(total, x)
+
+        with pytest.raises(InvalidArgumentError, match="changed shape across iterations"):
+            f(dtf.constant([1.0]))
