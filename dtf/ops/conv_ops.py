@@ -43,6 +43,7 @@ from dtf.errors import InvalidArgumentError
 from dtf.ops.array_ops import reshape, transpose
 from dtf.ops.array_utils import _dims, _tensor
 from dtf.ops.creation_ops import convert_to_tensor
+from dtf.ops.dynamic_shapes import fully_known, host_ints, shape_arg, shape_of
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
 
@@ -83,6 +84,10 @@ def resolve(op, in_sizes, ksizes, strides, dilations, padding):
     (TensorFlow's message, with the sizes involved)."""
     outs, pads = [], []
     for i, (n, k, s, d) in enumerate(zip(in_sizes, ksizes, strides, dilations)):
+        if k is None:  # a kernel size known only when the graph runs
+            outs.append(None)
+            pads.append(None)
+            continue
         k_eff = (k - 1) * d + 1
         out, pad = output_size(n, k_eff, s, padding if isinstance(padding, str) else padding[i])
         if out is not None and out < 0:
@@ -260,10 +265,8 @@ def _im2col(xp, xpad, outs, ks, strides, dilations, groups):
 @_conv.def_vjp(takes_needed=True)
 def _(g, out, x, w, strides, padding, dilations, needed=(True, True)):
     attrs = {"strides": strides, "padding": padding, "dilations": dilations}
-    gx = run(_conv_backprop_input, (g, w), input_shape=static_shape(x)[1:], **attrs) \
-        if needed[0] else None
-    gw = run(_conv_backprop_filter, (x, g), filter_shape=static_shape(w), **attrs) \
-        if needed[1] else None
+    gx = backprop_input(g, w, x, attrs) if needed[0] else None
+    gw = backprop_filter(x, g, w, attrs) if needed[1] else None
     return gx, gw
 
 
@@ -274,13 +277,35 @@ def static_shape(t):
     return tuple(dims)
 
 
-def _backprop_input_rule(g, w, input_shape, strides, padding, dilations):
+def shape_operands(t):
+    """(the shape attribute, extra inputs) for an op that needs `t`'s shape: the static shape
+    alone when it is fully known, else with Nones and `t`'s runtime shape vector."""
+    dims = static_shape(t)
+    return (dims, ()) if fully_known(dims) else (dims, (shape_of(t),))
+
+
+def backprop_input(g, w, x, attrs):
+    """The gradient of conv(x, w) with respect to x, for the output gradient g."""
+    dims, extra = shape_operands(x)
+    return run(_conv_backprop_input, (g, w) + extra, input_shape=dims[1:], **attrs)
+
+
+def backprop_filter(x, g, w, attrs):
+    """The gradient of conv(x, w) with respect to w, for the output gradient g."""
+    dims, extra = shape_operands(w)
+    return run(_conv_backprop_filter, (x, g) + extra, filter_shape=dims, **attrs)
+
+
+def _backprop_input_rule(g, w, *runtime, input_shape, strides, padding, dilations):
     n = None if g.shape is None else g.shape[0]
     return Spec((n,) + tuple(input_shape), g.dtype)
 
 
 @primitive("conv_backprop_input", shape=_backprop_input_rule)
-def _conv_backprop_input(xp, g, w, input_shape, strides, padding, dilations):
+def _conv_backprop_input(xp, g, w, *runtime, input_shape, strides, padding, dilations):
+    # Dims of `input_shape` known only at run time come from the input's full shape vector.
+    if runtime:
+        input_shape = host_ints(runtime[0])[1:]
     rank = g.ndim - 2
     ks = w.shape[:rank]
     c = input_shape[-1]
@@ -336,20 +361,22 @@ def _conv_backprop_input(xp, g, w, input_shape, strides, padding, dilations):
 
 
 @_conv_backprop_input.def_vjp(takes_needed=True)
-def _(u, out, g, w, input_shape, strides, padding, dilations, needed=(True, True)):
+def _(u, out, g, w, *runtime, input_shape, strides, padding, dilations, needed=None):
     attrs = {"strides": strides, "padding": padding, "dilations": dilations}
+    needed = needed or (True, True)
     gg = run(_conv, (u, w), **attrs) if needed[0] else None
-    gw = run(_conv_backprop_filter, (u, g), filter_shape=static_shape(w), **attrs) \
-        if needed[1] else None
-    return gg, gw
+    gw = backprop_filter(u, g, w, attrs) if needed[1] else None
+    return (gg, gw) + (None,) * len(runtime)
 
 
-def _backprop_filter_rule(x, g, filter_shape, strides, padding, dilations):
+def _backprop_filter_rule(x, g, *runtime, filter_shape, strides, padding, dilations):
     return Spec(tuple(filter_shape), x.dtype)
 
 
 @primitive("conv_backprop_filter", shape=_backprop_filter_rule)
-def _conv_backprop_filter(xp, x, g, filter_shape, strides, padding, dilations):
+def _conv_backprop_filter(xp, x, g, *runtime, filter_shape, strides, padding, dilations):
+    if runtime:  # the filters' shape known only at run time: their shape vector
+        filter_shape = host_ints(runtime[0])
     rank = x.ndim - 2
     ks = tuple(filter_shape[:rank])
     cg, o = filter_shape[-2], filter_shape[-1]
@@ -383,12 +410,12 @@ def _conv_backprop_filter(xp, x, g, filter_shape, strides, padding, dilations):
 
 
 @_conv_backprop_filter.def_vjp(takes_needed=True)
-def _(v, out, x, g, filter_shape, strides, padding, dilations, needed=(True, True)):
+def _(v, out, x, g, *runtime, filter_shape, strides, padding, dilations, needed=None):
     attrs = {"strides": strides, "padding": padding, "dilations": dilations}
-    gx = run(_conv_backprop_input, (g, v), input_shape=static_shape(x)[1:], **attrs) \
-        if needed[0] else None
+    needed = needed or (True, True)
+    gx = backprop_input(g, v, x, attrs) if needed[0] else None
     gg = run(_conv, (x, v), **attrs) if needed[1] else None
-    return gx, gg
+    return (gx, gg) + (None,) * len(runtime)
 
 
 # -- conv + bias + activation, fused ------------------------------------------------------------
@@ -449,10 +476,11 @@ def _bias_grad(xp, g):
 
 @_bias_grad.def_vjp
 def _(u, out, g):
-    from dtf.ops.array_ops import broadcast_to
+    from dtf.ops.array_ops import broadcast_like, broadcast_to
 
     shape = static_shape(g)
-    return (broadcast_to(reshape(u, (1,) * (len(shape) - 1) + (-1,)), shape),)
+    row = reshape(u, (1,) * (len(shape) - 1) + (-1,))
+    return (broadcast_to(row, shape) if fully_known(shape) else broadcast_like(row, g),)
 
 
 # -- the layers' entry points ------------------------------------------------------------------
@@ -703,6 +731,20 @@ def convolution(input, filters, strides=None, padding="VALID", data_format=None,
 
 # -- transposed convolutions --------------------------------------------------------------------
 def _output_shape_arg(output_shape, rank, op):
+    """(dims, runtime vector or None): `output_shape` may hold values known only when a traced
+    graph runs (`dtf.shape(x)[0]` for the batch)."""
+    if getattr(output_shape, "_is_symbolic", False) or (
+            isinstance(output_shape, (list, tuple)) and
+            any(getattr(d, "_is_symbolic", False) for d in output_shape)):
+        dims, runtime = shape_arg(output_shape, op)
+        if dims is None or len(dims) != rank + 2:
+            raise ValueError(f"{op}: output_shape must have length {rank + 2} (batch, {rank} "
+                             f"spatial dims, channels), got {output_shape!r}.")
+        return list(dims), runtime
+    return _static_output_shape(output_shape, rank, op), None
+
+
+def _static_output_shape(output_shape, rank, op):
     if isinstance(output_shape, Tensor) or getattr(output_shape, "_is_dtf_variable", False):
         output_shape = np.asarray(output_shape.numpy()).tolist()
     if hasattr(output_shape, "as_list"):
@@ -746,10 +788,14 @@ def _conv_transpose_nd(op, input, filters, output_shape, rank, strides, padding,
     strides = spatial_arg(strides, rank, op, "strides", first)
     dilations = spatial_arg(dilations, rank, op, "dilations", first)
     padding = padding_arg(padding, rank, op, first)
-    out_dims = _output_shape_arg(output_shape, rank, op)
+    out_dims, runtime = _output_shape_arg(output_shape, rank, op)
     if first:
         x = to_channels_last(x, rank)
         out_dims = [out_dims[0]] + out_dims[2:] + [out_dims[1]]
+        if runtime is not None:
+            from dtf.ops.indexing_ops import gather
+
+            runtime = gather(runtime, np.array([0] + list(range(2, rank + 2)) + [1]))
     xs, ws = _dims(x), _dims(w)
     if x.dtype != w.dtype:
         _check_specs(op, xs, ws, x.dtype, w.dtype, rank)
@@ -778,7 +824,8 @@ def _conv_transpose_nd(op, input, filters, output_shape, rank, strides, padding,
                 f"{op}: output_shape {out_dims} is not compatible with the input's spatial "
                 f"shape {list(xs[1:-1])}: a convolution of that shape with these filters "
                 f"{list(ws)}, strides {list(strides)} and padding {padding} gives {list(outs)}.")
-    y = run(_conv_backprop_input, (x, w), input_shape=input_shape, strides=strides,
+    extra = () if runtime is None else (runtime,)
+    y = run(_conv_backprop_input, (x, w) + extra, input_shape=input_shape, strides=strides,
             padding=padding, dilations=dilations)
     return to_channels_first(y, rank) if first else y
 
@@ -845,17 +892,23 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilation
     xs, ws = _dims(x), _dims(w)
     if x.dtype != w.dtype:
         _check_specs(op, xs, ws, x.dtype, w.dtype, 2)
-    if ws is None or len(ws) != 4 or None in ws:
-        raise InvalidArgumentError(f"{op}: filter must be a fully known rank-4 tensor (height, "
-                                   f"width, in_channels, channel_multiplier), got shape {ws}.")
+    if ws is None or len(ws) != 4:
+        raise InvalidArgumentError(f"{op}: filter must be a rank-4 tensor (height, width, "
+                                   f"in_channels, channel_multiplier), got shape {ws}.")
     if xs is not None and len(xs) != 4:
         raise InvalidArgumentError(f"{op}: input must be a rank-4 tensor (batch, height, width,"
                                    f" channels), got shape {list(xs)}.")
-    if xs is not None and xs[-1] is not None and xs[-1] != ws[2]:
+    if xs is not None and None not in (xs[-1], ws[2]) and xs[-1] != ws[2]:
         raise InvalidArgumentError(
             f"{op}: input depth {xs[-1]} must equal the filter's in_channels {ws[2]} (input "
             f"shape {list(xs)}, filter shape {list(ws)}).")
-    kernel = reshape(w, (ws[0], ws[1], 1, ws[2] * ws[3]))
+    if fully_known(ws):
+        kernel = reshape(w, (ws[0], ws[1], 1, ws[2] * ws[3]))
+    else:  # one group per input channel: (height, width, 1, in_channels * multiplier)
+        from dtf.ops.array_ops import concat
+
+        kernel = reshape(w, concat([shape_of(w)[:2], convert_to_tensor(
+            np.array([1, -1], np.int32))], 0))
     if xs is not None:
         resolve(op, xs[1:-1], ws[:2], strides, dilations, padding)
     y = run(_conv, (x, kernel), strides=strides, padding=padding, dilations=dilations)
@@ -876,7 +929,7 @@ def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding
     op = "separable_conv2d"
     ps = _dims(_tensor(pointwise_filter)) if not isinstance(pointwise_filter, np.ndarray) \
         else pointwise_filter.shape
-    if ps is not None and (len(ps) != 4 or ps[0] != 1 or ps[1] != 1):
+    if ps is not None and (len(ps) != 4 or ps[0] not in (1, None) or ps[1] not in (1, None)):
         raise InvalidArgumentError(f"{op}: pointwise_filter must have shape (1, 1, "
                                    f"in_channels * channel_multiplier, out_channels), got "
                                    f"{list(ps)}.")

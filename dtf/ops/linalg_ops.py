@@ -17,8 +17,9 @@ import numpy as np
 
 from dtf.errors import InvalidArgumentError
 from dtf.ops import shape_rules as rules
-from dtf.ops.array_ops import broadcast_to, reshape, stack
+from dtf.ops.array_ops import broadcast_like, broadcast_to, expand_dims, reshape, stack
 from dtf.ops.creation_ops import cast, convert_to_tensor, eye
+from dtf.ops.dynamic_shapes import dim_of, fully_known, static_dims
 from dtf.ops.math_ops import abs as abs_
 from dtf.ops.math_ops import add_n, binary_args, conj, real, sqrt, unbroadcast
 from dtf.ops.math_ops import pow as pow_
@@ -124,7 +125,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         b, transpose_b = conj(b), not transpose_b
     ka = a.shape[-2] if transpose_a else a.shape[-1]
     kb = b.shape[-1] if transpose_b else b.shape[-2]
-    if ka != kb:
+    if ka is not None and kb is not None and ka != kb:
         raise InvalidArgumentError(
             f"Matrix size-incompatible: In[0]: {a.shape}, In[1]: {b.shape} (transpose_a="
             f"{transpose_a}, transpose_b={transpose_b}, dtype {a.dtype.name}) [Op:MatMul]")
@@ -295,17 +296,30 @@ def _einsum_vjp(g, out, *operands, equation):
             grads.append(None)
             continue
         grad_eq, eyes, labels, kept = _einsum_grad_plan(equation, k)
-        shape = tuple(x.shape)
+        shape = static_dims(x)
+        known = fully_known(shape)
         size = dict(zip(ins[k], shape))
         others = [conj(operands[j]) for j in range(len(operands)) if j != k]
-        eye_ops = [eye(size[c], dtype=x.dtype) for c, _ in eyes]
+        # a repeated label's identity matrix; its size read at run time when unknown now
+        eye_ops = [eye(size[c] if size[c] is not None else dim_of(x, ins[k].index(c)),
+                       dtype=x.dtype) for c, _ in eyes]
         if not others and not eye_ops and grad_eq.split("->")[0] == kept:
             gk = g  # the gradient einsum would be the identity
         else:
             gk = run(_einsum_prim, (g, *others, *eye_ops), equation=grad_eq)
-        if len(kept) != len(labels):
-            gk = reshape(gk, tuple(d if c in kept else 1 for c, d in zip(labels, shape)))
-            gk = broadcast_to(gk, shape)
+        if len(kept) != len(labels):  # labels summed away: broadcast back along them
+            if known:
+                gk = reshape(gk, tuple(d if c in kept else 1 for c, d in zip(labels, shape)))
+                gk = broadcast_to(gk, shape)
+            else:
+                for axis, c in enumerate(labels):
+                    if c not in kept:
+                        gk = expand_dims(gk, axis)
+                gk = broadcast_like(gk, x)
+        if not known:
+            # A dim of size 1 broadcast against the other operands (an ellipsis dim) shows only
+            # at run time: sum the gradient back to the operand's shape then.
+            gk = unbroadcast(gk, x)
         grads.append(gk)
     return tuple(grads)
 
@@ -563,8 +577,8 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
         else:
             result = sqrt(reduce_max(eigvalsh(gram), axis=-1))
         if keepdims:
-            result = reshape(result, tuple(1 if i in axes else d
-                                           for i, d in enumerate(x.shape)))
+            for a in sorted(axes):
+                result = expand_dims(result, a)
         return result
     magnitude = abs_(x)
     if ord == 1:
@@ -620,10 +634,11 @@ def cross(a, b, name=None):
     """
 
     a, b = binary_args("cross", a, b)
-    if a.ndim < 1 or a.shape[-1] != 3 or b.ndim < 1 or b.shape[-1] != 3:
+    if a.ndim < 1 or a.shape[-1] not in (3, None) or b.ndim < 1 or b.shape[-1] not in (3, None):
         raise InvalidArgumentError(f"cross: both inputs need a last dimension of 3, got shapes "
                                    f"{a.shape} and {b.shape}.")
-    if tuple(a.shape) != tuple(b.shape):
+    if a.ndim != b.ndim or any(p is not None and q is not None and p != q
+                               for p, q in zip(a.shape, b.shape)):
         raise InvalidArgumentError(f"cross: inputs must have the same shape, got {a.shape} and "
                                    f"{b.shape}.")
     a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]

@@ -105,12 +105,26 @@ def diag_part(input, name="diag_part", k=0, padding_value=0, align="RIGHT_LEFT")
                                   f"got k={k!r}; call it once per diagonal and dtf.stack them.")
     k = int(k)
     m, n = x.shape[-2], x.shape[-1]
+    if m is None or n is None:
+        return _diag_part_at_run_time(x, k)
     if not -m < k < max(n, 1) and not (m == 0 or n == 0):
         raise InvalidArgumentError(f"diag_part: diagonal index k={k} is out of bounds for "
                                    f"matrices of shape {x.shape}.")
     rows, cols, _length = _diag_extent((m, n), k)
     if (rows.start, rows.stop, cols.start, cols.stop) != (0, m, 0, n):
         x = x[..., rows, cols]
+    return _einsum_internal(_matrix_equation(x.ndim, "ii", "i"), x)
+
+
+def _diag_part_at_run_time(x, k):
+    """diag_part of matrices whose size is known only when the graph runs: the square block
+    the k-th diagonal crosses, cut with runtime bounds, then its main diagonal."""
+    from dtf.ops.dynamic_shapes import dim_of
+    from dtf.ops.math_ops import maximum, minimum
+
+    x = x[..., :, k:] if k >= 0 else x[..., -k:, :]
+    length = maximum(minimum(dim_of(x, -2), dim_of(x, -1)), 0)
+    x = x[..., :length, :length]
     return _einsum_internal(_matrix_equation(x.ndim, "ii", "i"), x)
 
 
@@ -125,7 +139,7 @@ def trace(x, name=None):
 
     x = _tensor(x)
     _check_matrix(x, "trace")
-    if x.shape[-1] == x.shape[-2]:
+    if x.shape[-1] == x.shape[-2] and x.shape[-1] is not None:
         return _einsum_internal(_matrix_equation(x.ndim, "ii", ""), x)
     return reduce_sum(diag_part(x), axis=-1)
 
@@ -154,6 +168,9 @@ def diag(diagonal, name="diag", k=0, num_rows=-1, num_cols=-1, padding_value=0,
     length = v.shape[-1]
     row0, col0 = max(-k, 0), max(k, 0)
     given_rows, given_cols = num_rows not in (None, -1), num_cols not in (None, -1)
+    if length is None:
+        return _diag_at_run_time(v, k, row0, col0, num_rows if given_rows else None,
+                                 num_cols if given_cols else None, padding_value)
     if not given_rows and not given_cols:  # square, just large enough
         rows = cols = length + abs(k)
     else:  # a size not given is the smallest that holds the diagonal
@@ -178,6 +195,35 @@ def diag(diagonal, name="diag", k=0, num_rows=-1, num_cols=-1, padding_value=0,
         m = np.arange(length)
         mask[m + row0, m + col0] = 1
         out = out + constant((1 - mask) * np.asarray(padding_value, dtype=dt))
+    return out
+
+
+def _diag_at_run_time(v, k, row0, col0, num_rows, num_cols, padding_value):
+    """`diag` of a diagonal whose length is known only when the graph runs: the placement of
+    each entry, out[..., m + row0, m + col0] = v[..., m], is built with dtf ops from the
+    runtime sizes (the static path builds the same tensor in NumPy)."""
+    from dtf.ops.array_ops import expand_dims
+    from dtf.ops.creation_ops import cast, convert_to_tensor
+    from dtf.ops.creation_ops import range as range_
+    from dtf.ops.dynamic_shapes import dim_of
+    from dtf.ops.math_ops import equal, logical_and
+    from dtf.ops.reduce_ops import reduce_any
+
+    length = dim_of(v, -1)
+    if num_rows is None and num_cols is None:  # square, just large enough
+        rows = cols = length + abs(k)
+    else:  # a size not given is the smallest that holds the diagonal
+        rows = length + row0 if num_rows is None else convert_to_tensor(int(num_rows))
+        cols = length + col0 if num_cols is None else convert_to_tensor(int(num_cols))
+    m = expand_dims(expand_dims(range_(length), -1), -1)
+    at_row = equal(expand_dims(range_(rows), -1) - row0, m)
+    at_col = equal(expand_dims(range_(cols), 0) - col0, m)
+    placement = logical_and(at_row, at_col)  # (length, rows, cols)
+    out = _einsum_internal(_matrix_equation(v.ndim, "m", "ij", extra=",mij"), v,
+                           cast(placement, v.dtype))
+    if padding_value not in (0, None):
+        off = cast(reduce_any(placement, axis=0), v.dtype)
+        out = out + (1 - off) * convert_to_tensor(padding_value, dtype=v.dtype)
     return out
 
 
@@ -279,9 +325,9 @@ def _det(xp, x):
 
 def _batch_scalar(t, x):
     """Reshapes per-matrix values `t` (shape batch) to broadcast against matrices `x`."""
-    from dtf.ops.array_ops import reshape
+    from dtf.ops.array_ops import expand_dims
 
-    return reshape(t, tuple(x.shape[:-2]) + (1, 1))
+    return expand_dims(expand_dims(t, -1), -1)
 
 
 @_det.def_vjp
@@ -415,14 +461,12 @@ def _cholesky(xp, x):
 
 @_cholesky.def_vjp
 def _(g, out, x):
-    # TensorFlow's formula (Murray 2016): symmetric, like the input the op assumes.
-    from dtf.ops.creation_ops import constant
-
-    n = out.shape[-1]
-    half_lower = np.tril(np.ones((n, n))) - 0.5 * np.eye(n)
+    # TensorFlow's formula (Murray 2016): symmetric, like the input the op assumes. The lower
+    # triangle with the diagonal halved, through band_part (no matrix of the size n).
     l_inverse = inv(out)
-    middle = matmul(out, g, adjoint_a=True) * constant(half_lower.astype(
-        out.dtype.as_numpy_dtype))
+    product = matmul(out, g, adjoint_a=True)
+    middle = run(_band_part, (product,), num_lower=-1, num_upper=0) - \
+        0.5 * run(_band_part, (product,), num_lower=0, num_upper=0)
     grad = matmul(matmul(l_inverse, middle, adjoint_a=True), l_inverse)
     return ((grad + _transpose_last(grad, conjugate=True)) * 0.5,)
 
@@ -456,27 +500,24 @@ def _(gs, outs, x):
     # TensorFlow's formula: A = V diag(w) V^H gives
     # dA = V (diag(gw) + F o (V^H gV)) V^H with F_ij = 1 / (w_j - w_i) off the diagonal,
     # then the part the op reads (the lower triangle) is kept.
-    from dtf.ops.creation_ops import cast, constant
+    from dtf.ops.creation_ops import cast
 
     gw, gv = gs
     w, v = outs
-    n = x.shape[-1]
     dtype = x.dtype
     diff = w[..., None, :] - w[..., :, None]
-    off_diagonal = constant((1 - np.eye(n)).astype(w.dtype.as_numpy_dtype))
-    f = diff / (diff * diff + 1e-20) * off_diagonal  # TensorFlow's safe reciprocal
+    f = diff / (diff * diff + 1e-20)  # TensorFlow's safe reciprocal
+    f = f - run(_band_part, (f,), num_lower=0, num_upper=0)  # off the diagonal only
     inner = diag(cast(gw, dtype)) + cast(f, dtype) * matmul(v, gv, adjoint_a=True)
     return (_lower_gradient(matmul(v, matmul(inner, v, adjoint_b=True))),)
 
 
 def _lower_gradient(grad):
-    """Folds a full-matrix gradient onto the lower triangle the op reads."""
-    from dtf.ops.creation_ops import constant
-
-    n = grad.shape[-1]
-    halve_diagonal = (np.ones((n, n)) - 0.5 * np.eye(n)).astype(grad.dtype.as_numpy_dtype)
+    """Folds a full-matrix gradient onto the lower triangle the op reads (the diagonal
+    halved: it is counted in both `grad` and its transpose)."""
     both = grad + _transpose_last(grad, conjugate=True)
-    return run(_band_part, (both,), num_lower=-1, num_upper=0) * constant(halve_diagonal)
+    return run(_band_part, (both,), num_lower=-1, num_upper=0) - \
+        0.5 * run(_band_part, (both,), num_lower=0, num_upper=0)
 
 
 @primitive("self_adjoint_eigvals", shape=lambda x: _eigh_rule(x)[0])

@@ -408,8 +408,11 @@ def _sparse_xent(xp, logits, labels):
 @_sparse_xent.def_vjp
 def _(g, out, logits, labels):
     from dtf.ops.creation_ops import range as _range
+    from dtf.ops.dynamic_shapes import dim_of
 
     classes = logits.shape[-1]
+    if classes is None:  # known only when the graph runs
+        classes = dim_of(logits, -1, labels.dtype)
     one_hot = cast(equal(labels[..., None], _range(classes, dtype=labels.dtype)), logits.dtype)
     return g[..., None] * (softmax(logits) - one_hot), None
 

@@ -39,12 +39,13 @@ from dtf.ops.conv_ops import (
     pad_spatial,
     padding_arg,
     resolve,
+    shape_operands,
     spatial_arg,
-    static_shape,
     tap_slices,
     to_channels_first,
     to_channels_last,
 )
+from dtf.ops.dynamic_shapes import host_ints
 from dtf.ops.registry import Spec, primitive, run
 
 __all__ = [
@@ -193,17 +194,20 @@ def _avg_pool(xp, x, ksize, strides, padding, dilations):
 
 @_avg_pool.def_vjp
 def _(g, out, x, ksize, strides, padding, dilations):
-    return (run(_avg_pool_grad, (g,), input_shape=static_shape(x)[1:], ksize=ksize, strides=strides,
-                padding=padding, dilations=dilations),)
+    dims, extra = shape_operands(x)
+    return (run(_avg_pool_grad, (g,) + extra, input_shape=dims[1:], ksize=ksize,
+                strides=strides, padding=padding, dilations=dilations),)
 
 
-def _avg_grad_rule(g, input_shape, ksize, strides, padding, dilations):
+def _avg_grad_rule(g, *runtime, input_shape, ksize, strides, padding, dilations):
     n = None if g.shape is None else g.shape[0]
     return Spec((n,) + tuple(input_shape), g.dtype)
 
 
 @primitive("avg_pool_grad", shape=_avg_grad_rule)
-def _avg_pool_grad(xp, g, input_shape, ksize, strides, padding, dilations):
+def _avg_pool_grad(xp, g, *runtime, input_shape, ksize, strides, padding, dilations):
+    if runtime:  # dims known only at run time: the input's shape vector
+        input_shape = host_ints(runtime[0])[1:]
     shape = (g.shape[0],) + tuple(input_shape)
     outs, pads, taps = _geometry("avg_pool_grad", shape, ksize, strides, padding, dilations)
     work = np.dtype(np.float32) if g.dtype == np.float16 else g.dtype
@@ -220,9 +224,9 @@ def _avg_pool_grad(xp, g, input_shape, ksize, strides, padding, dilations):
 
 
 @_avg_pool_grad.def_vjp
-def _(u, out, g, input_shape, ksize, strides, padding, dilations):
+def _(u, out, g, *runtime, input_shape, ksize, strides, padding, dilations):
     return (run(_avg_pool, (u,), ksize=ksize, strides=strides, padding=padding,
-                dilations=dilations),)
+                dilations=dilations),) + (None,) * len(runtime)
 
 
 # -- nearest-neighbour upsampling --------------------------------------------------------------

@@ -29,10 +29,11 @@ def _norm2(x):
 
 
 def _gram_chol(a):
-    """cholesky of a A^T + n I: the input to the op is symmetric by construction."""
-    n = a.shape[-1]
-    return dtf.linalg.cholesky(dtf.matmul(a, a, transpose_b=True) + n * dtf.eye(
-        n, dtype=dtf.float64))
+    """cholesky of a A^T + n I: the input to the op is symmetric by construction (n read with
+    dtf.shape, so the case also runs on inputs of unknown dims)."""
+    n = dtf.shape(a)[-1]
+    return dtf.linalg.cholesky(dtf.matmul(a, a, transpose_b=True) + dtf.cast(
+        n, dtf.float64) * dtf.eye(n, dtype=dtf.float64))
 
 
 _INT_A = np.array([[1, 2, 3], [4, 5, 6]], np.int32)
