@@ -65,7 +65,7 @@ def test_plan_reports_every_pass_and_prints():
     assert list(plan.report) == ["simplify", "fold_constants",
                                  "eliminate_common_subexpressions", "eliminate_dead_code",
                                  "fuse_elementwise", "reuse_buffers", "release_temporaries",
-                                 "fuse_forward_backward", "codegen"]
+                                 "fuse_forward_backward", "flat_optimizer_step", "codegen"]
     simplified = plan.report["simplify"]
     assert (simplified.count, simplified.nodes_before, simplified.nodes_after) == (1, 2, 1)
     text = str(plan)
