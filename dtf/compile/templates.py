@@ -76,13 +76,15 @@ def _relu_template(gen, i, node, args):
 
 
 def _relu_grad_template(gen, i, node, args):
+    """`g * (out > 0)`: TensorFlow's ReluGrad kernel (a NaN or infinite gradient where the unit
+    is off gives NaN, as there), four times faster than a select; into g's buffer when it is a
+    dead temporary."""
     g, out = args
     dtype = static_dtype(g)
     if dtype.kind not in "iuf" or static_dtype(out).kind not in "iuf":
         return False
-    zero = gen._zero(dtype)
-    return gen._fresh_statement(
-        i, node, f"xp.where({gen._expr(out)} > 0, {gen._expr(g)}, {zero})")
+    mask = f"({gen._expr(out)} > 0)"
+    return gen._elementwise(i, node, [g], "multiply", [(mask, static_shape(out))])
 
 
 def _select_template(gen, i, node, args):

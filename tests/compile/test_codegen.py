@@ -439,3 +439,16 @@ def test_compiled_training_step_equals_eager():
         npt.assert_allclose(float(compiled_step(x, y)), float(eager_step(x, y)), rtol=1e-5)
     for a, b in zip(compiled_model.get_weights(), eager_model.get_weights()):
         npt.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_relu_gradient_follows_tensorflow_kernel():
+    """ReluGrad is `g * (features > 0)` in TensorFlow (TF 2.21 gives [nan, 1, -0] for
+    g = [inf, 1, -5] at features [0, 2, 0]); the plan computes it so, into g's buffer."""
+    g, out = placeholder((3,)), placeholder((3,))
+    grad = _node("relu_grad", dtf.exp(g), out)
+    plan = lower(Graph([g, out], [grad]))
+    assert "xp.multiply(t0, (in1 > 0), out=t0)" in plan.source
+    with np.errstate(over="ignore", invalid="ignore"):
+        got = plan(np.array([100.0, 0.0, np.log(5.0)], np.float32),
+                   np.array([0.0, 2.0, 0.0], np.float32))[0]
+    assert np.isnan(got[0]) and got[1] == 1.0 and got[2] == 0.0
