@@ -18,7 +18,16 @@ averages, gradient accumulation or loss scale, no variable constraints, one dtyp
 are checked again on every call: a changed option sends the step back to `_apply_arrays`.
 
 Example:
+    >>> variables = [dtf.Variable(np.ones((2, 3), np.float32)), dtf.Variable(np.zeros(3, np.float32))]
+    >>> optimizer = keras.optimizers.SGD(learning_rate=0.5)
+    >>> optimizer.build(variables)
     >>> step = FlatStep.for_optimizer(optimizer, variables)  # None when it does not qualify
+    >>> step.total, step.offsets
+    (9, [0, 6])
+    >>> int(step(np, np.ones(9, np.float32)))  # the gradients, flat; returns iterations
+    1
+    >>> variables[1].numpy()
+    array([-0.5, -0.5, -0.5], dtype=float32)
 """
 
 from __future__ import annotations

@@ -167,3 +167,32 @@ def test_compiled_step_computes_gradients_into_the_flat_buffer():
         npt.assert_allclose(plan(xv)[0], expected.numpy(), rtol=1e-6)
     for a, b in zip(variables, eager_vars):
         npt.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_gradients_the_step_returns_are_copied_into_the_buffer_not_computed_there():
+    from dtf.compile import state_ops  # noqa: F401  (registers optimizer_apply)
+    from dtf.ops import registry
+
+    variables = _variables(seed=4)[:2]
+    optimizer = keras.optimizers.SGD(0.1)
+    optimizer.build(variables)
+    x = placeholder((6, 5))
+    builder = context.GraphBuilder("returns_grads")
+    with context.building(builder):
+        with dtf.GradientTape() as tape:
+            loss = dtf.reduce_sum(dtf.square(dtf.matmul(x, variables[0]) + variables[1]))
+        grads = tape.gradient(loss, variables)
+        registry.run(registry.get("optimizer_apply"), tuple(grads), optimizer=optimizer,
+                     variables=tuple(variables), writes=tuple(optimizer.variables))
+    plan = lower(Graph([x], [loss, grads[0]], nodes=builder.nodes))
+    detail = plan.report["flat_optimizer_step"].detail
+    assert "1 gradients computed into the flat buffer, 1 copied" in detail
+    xv = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
+    w, b = (v.numpy().copy() for v in variables)
+    expected = xv.T @ (2 * (xv @ w + b))
+    _, grad = plan(xv)
+    npt.assert_allclose(grad, expected, rtol=1e-5)
+    npt.assert_allclose(variables[0].numpy(), w - 0.1 * expected, rtol=1e-5)
+    kept = grad.copy()
+    plan(xv)  # the returned gradient is not the next step's buffer
+    npt.assert_array_equal(grad, kept)
