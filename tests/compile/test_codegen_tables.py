@@ -25,7 +25,7 @@ def _observe(calls):
 
         def observed(xp, *arrays, _prim=prim, _impl=prim.impl, **attrs):
             out = _impl(xp, *arrays, **attrs)
-            calls.append((_prim.name, arrays, attrs, out))
+            calls.append((_prim.name, arrays, attrs, out, _impl))
             return out
 
         prim.impl = observed
@@ -54,6 +54,8 @@ def _run_case(case):
 
 @pytest.fixture(scope="module")
 def observed_calls():
+    """(primitive name, input arrays, attrs, output, impl) of every primitive call of every op
+    case, forward and backward."""
     calls = []
     with _observe(calls):
         for case in all_cases():
@@ -68,7 +70,7 @@ def _arrays(value):
 
 def test_fresh_primitives_never_share_memory_with_inputs(observed_calls):
     seen = set()
-    for name, arrays, attrs, out in observed_calls:
+    for name, arrays, attrs, out, impl in observed_calls:
         if name not in prim_table.FRESH:
             continue
         seen.add(name)
@@ -76,6 +78,9 @@ def test_fresh_primitives_never_share_memory_with_inputs(observed_calls):
             for a in _arrays(arrays):
                 assert o is not a and not np.shares_memory(o, a), \
                     f"{name} (attrs {attrs}) returned memory shared with an input"
+        # nor memory it keeps: a second call on the same inputs returns other arrays
+        for o, again in zip(_arrays(out), _arrays(impl(np, *arrays, **attrs))):
+            assert not np.shares_memory(o, again), f"{name} (attrs {attrs}) reuses its output"
     # the table's entries are exercised, not just listed
     missing = {n for n in prim_table.FRESH if n in registry.all_primitives()} - seen
     assert not missing, f"FRESH primitives no op case ran: {sorted(missing)}"
@@ -83,7 +88,7 @@ def test_fresh_primitives_never_share_memory_with_inputs(observed_calls):
 
 def test_ufunc_primitives_equal_their_ufunc(observed_calls):
     checked = set()
-    for name, arrays, attrs, out in observed_calls:
+    for name, arrays, attrs, out, _ in observed_calls:
         if name not in prim_table.UFUNCS or attrs or not arrays:
             continue
         kind = np.asarray(arrays[0]).dtype.kind
