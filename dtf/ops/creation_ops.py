@@ -223,8 +223,8 @@ def _filled_at_run_time(shape, dtype, value, op):
         from dtf.errors import InvalidArgumentError
         raise InvalidArgumentError(f"{op}: shape {list(dims)} has a negative dimension.")
     if runtime is None:
-        if not _is_symbolic(value):
-            return _filled(dims, dtype, value.numpy() if isinstance(value, Tensor) else value, op)
+        if not (_is_symbolic(value) or isinstance(value, Tensor)):
+            return _filled(dims, dtype, value, op)
         runtime = convert_to_tensor(np.asarray(dims, dtype=np.int32).reshape(-1))
     if not (isinstance(value, Tensor) or _is_symbolic(value)):
         value = convert_to_tensor(np.asarray(value, dtype=dtypes.as_dtype(dtype)._np))
@@ -264,7 +264,9 @@ def fill(dims, value, name=None):
     if v.ndim is not None and v.ndim != 0:
         from dtf.errors import InvalidArgumentError
         raise InvalidArgumentError(f"fill: value must be a scalar, got shape {v.shape}.")
-    if _is_symbolic(v) or _symbolic_shape(dims):
+    if isinstance(value, Tensor) or _is_symbolic(v) or _symbolic_shape(dims) or \
+            getattr(value, "_is_dtf_variable", False):
+        # A tensor value: the `fill` op, through which its gradient flows (TensorFlow's Fill).
         return _filled_at_run_time(dims, v.dtype, v, "fill")
     return _filled(dims, v.dtype, v.numpy(), "fill")
 

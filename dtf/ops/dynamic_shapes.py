@@ -334,8 +334,11 @@ def _tile_grad_rule(g, shape, multiples, dims):
 
 @primitive("tile_grad", shape=_tile_grad_rule, data_dependent_shape=True)
 def _tile_grad(xp, g, shape, multiples, dims):
-    # The adjoint of tile: every copy of the input adds its gradient back.
+    # The adjoint of tile: every copy of the input adds its gradient back. A count known only
+    # at run time (None) is the gradient's dim over the input's (any count fits an empty dim).
     x_dims = host_ints(shape)
+    multiples = [(n // d if d else 1) if m is None else m
+                 for m, n, d in zip(multiples, g.shape, x_dims)]
     split = tuple(v for m, d in zip(multiples, x_dims) for v in (m, d))
     out = g.reshape(split).sum(axis=tuple(range(0, 2 * len(x_dims), 2)))
     return out[()] if out.ndim == 0 else out
@@ -343,9 +346,13 @@ def _tile_grad(xp, g, shape, multiples, dims):
 
 @_tile_grad.def_vjp
 def _(gg, out, g, shape, multiples, dims):
-    from dtf.ops.array_ops import _tile
+    from dtf.ops.math_ops import floordiv, maximum
+    from dtf.ops.repeat_ops import _tile
 
-    return run(_tile, (gg,), multiples=multiples), None
+    if None not in multiples:
+        return run(_tile, (gg,), multiples=multiples), None
+    counts = floordiv(shape_of(g), maximum(shape, 1))  # as the forward pass found them
+    return run(_tile, (gg, counts), multiples=multiples), None
 
 
 def tile_grad(g, x, multiples):

@@ -252,7 +252,7 @@ def _index_list(value, op, what):
 
         known = static_value(value)
         return tuple(k if k is not None else value[i] for i, k in enumerate(known))
-    if isinstance(value, (list, tuple)) and any(is_symbolic(v) for v in value):
+    if isinstance(value, (list, tuple)):
         return tuple(v if is_symbolic(v) else _int_list(v, op, what)[0] for v in value)
     return _int_list(value, op, what)
 

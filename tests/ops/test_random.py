@@ -334,3 +334,44 @@ def test_random_primitives_are_marked_stateful_for_graph_passes():
 
     stateful = {n for n, p in registry.all_primitives().items() if p.stateful}
     assert {"random_shuffle", "categorical", "dropout", "random_draw"} <= stateful
+
+
+# -- random ops in traced functions ------------------------------------------------------------
+@pytest.mark.parametrize("op_seed", [None, 4])
+def test_a_traced_function_draws_fresh_numbers_on_every_call(op_seed):
+    """As eager calls under the same set_seed: a random op in a trace is a node that draws when
+    the graph runs, not a constant drawn at trace time."""
+    fn = dtf.function(lambda: (dtf.random.normal([3], seed=op_seed),
+                               dtf.random.uniform([4], 0, 50, dtype=dtf.int32, seed=op_seed)))
+    dtf.random.set_seed(2024)
+    traced = [[t.numpy() for t in fn()] for _ in range(3)]
+    dtf.random.set_seed(2024)
+    eager = [[dtf.random.normal([3], seed=op_seed).numpy(),
+              dtf.random.uniform([4], 0, 50, dtype=dtf.int32, seed=op_seed).numpy()]
+             for _ in range(3)]
+    assert not np.array_equal(traced[0][0], traced[1][0])
+    for t, e in zip(traced, eager):
+        np.testing.assert_array_equal(t[0], e[0])
+        np.testing.assert_array_equal(t[1], e[1])
+    assert fn.experimental_get_tracing_count() == 1
+
+
+def test_a_trace_keeps_the_eager_sequence_around_eager_draws_it_makes():
+    """A random op traced between two eager draws (a layer building its weights in
+    init_scope) takes its first numbers from where the trace met it, as the eager call would."""
+    def step():
+        with dtf.init_scope():
+            before = dtf.random.uniform([2])
+        noise = dtf.random.normal([2])
+        with dtf.init_scope():
+            after = dtf.random.uniform([2])
+        return before, noise, after
+
+    dtf.random.set_seed(5)
+    eager_first = [t.numpy() for t in step()]
+    eager_next = dtf.random.normal([2]).numpy()
+    dtf.random.set_seed(5)
+    traced = dtf.function(lambda: step()[1])
+    first = traced().numpy()
+    np.testing.assert_array_equal(first, eager_first[1])
+    np.testing.assert_array_equal(traced().numpy(), eager_next)
