@@ -73,6 +73,14 @@ class Plan:
         graph: the Graph after the passes.
         source: the generated Python source.
         report: a `PlanReport` of every pass.
+
+    Example:
+        >>> x = placeholder((3,))
+        >>> plan = lower(Graph([x], [dtf.exp(x) + 1.0]))
+        >>> plan(np.zeros(3, np.float32))
+        [array([2., 2., 2.], dtype=float32)]
+        >>> print(plan.report["fuse_elementwise"])
+        fuse_elementwise: 1 (2 -> 2 nodes); 1 chains computed in one buffer (out=)
     """
 
     def __init__(self, graph, source, bindings, node_of_line, node_args, function_name, report):
