@@ -791,3 +791,68 @@ def test_vae_functional_fit(capsys):
     assert re.search(r"64/64 \[=+\] - .*step - loss: \d\.\d{4}", out), out
     losses = history.history["loss"]
     assert len(losses) == 2 and losses[1] < losses[0]
+
+
+# -- the guide's compiled steps give the eager losses (issue 5) ---------------------------------
+def _seed_steps(example):
+    """(model builder, step function maker, batches) for one of the guide's @tf.function steps:
+    the MLP, the subclassed VAE and the hypernetwork."""
+    x_train, y_train = _small_mnist()
+    x = x_train[:192].reshape(-1, 784).astype("float32") / 255
+    y = y_train[:192].astype("int64")
+    batches = [(tf.constant(x[i:i + 64]), tf.constant(y[i:i + 64])) for i in (0, 64, 128)]
+    if example == "mlp":
+        def build():
+            model = keras.Sequential([keras.layers.Dense(32, activation="relu"),
+                                      keras.layers.Dense(32, activation="relu"),
+                                      keras.layers.Dense(10)])
+            loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+
+            def train_on_batch(x, y):
+                with tf.GradientTape() as tape:
+                    logits = model(x)
+                    loss = loss_fn(y, logits)
+                    gradients = tape.gradient(loss, model.trainable_weights)
+                optimizer.apply_gradients(zip(gradients, model.trainable_weights))
+                return loss
+
+            return train_on_batch
+    elif example == "vae":
+        def build():
+            vae = VariationalAutoEncoder(original_dim=784, intermediate_dim=64, latent_dim=32)
+            loss_fn = tf.keras.losses.MeanSquaredError()
+            optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+
+            def training_step(x, y):
+                with tf.GradientTape() as tape:
+                    reconstructed = vae(x)
+                    loss = loss_fn(x, reconstructed)
+                    loss += sum(vae.losses)
+                grads = tape.gradient(loss, vae.trainable_weights)
+                optimizer.apply_gradients(zip(grads, vae.trainable_weights))
+                return loss
+
+            return training_step
+    else:
+        def build():
+            outer_model, inner_model, input_dim, classes = _hypernetwork()
+            loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            optimizer = tf.keras.optimizers.Adam(learning_rate=1e-4)
+            step = _hyper_step(outer_model, inner_model, input_dim, classes, loss_fn, optimizer)
+            return lambda x, y: step(x[:1], y[:1])  # the guide trains it one sample at a time
+    return build, batches
+
+
+@pytest.mark.parametrize("example", ["mlp", "vae", "hypernetwork"])
+def test_compiled_steps_give_the_eager_losses(example):
+    build, batches = _seed_steps(example)
+    runs = []
+    for compiled in (False, True):
+        tf.random.set_seed(11)  # the same initial weights and the same sampling noise
+        step = build()
+        if compiled:
+            step = tf.function(step)
+        runs.append([float(step(x, y)) for x, y in batches])
+    np.testing.assert_allclose(runs[1], runs[0], rtol=2e-5)
+    assert step.experimental_get_tracing_count() == 1
