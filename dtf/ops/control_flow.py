@@ -226,9 +226,15 @@ class _Traced:
         self.flat = flat
 
 
+def _is_ta(x) -> bool:
+    return getattr(x, "_is_dtf_tensor_array", False)
+
+
 def _to_graph_value(x):
     if x is None or _is_sym(x) or isinstance(x, Tensor):
         return x
+    if _is_ta(x):
+        return x.flow  # a TensorArray crosses control flow as its buffer
     return creation_ops.convert_to_tensor(x)
 
 
@@ -476,8 +482,9 @@ def _build_switch(selector, fns, name, labels, op="cond"):
     prim = _stateful_cond_prim if stateful else _cond_prim
     outs = run(prim, (selector, *operands), **attrs)
     flat = list(flat_first)
+    leaves = nest.flatten(traced[0].structure)
     for k, i in enumerate(positions):
-        flat[i] = outs[k]
+        flat[i] = leaves[i]._with_buffer(outs[k]) if _is_ta(leaves[i]) else outs[k]
     return nest.pack_sequence_as(traced[0].structure, flat)
 
 
@@ -750,7 +757,7 @@ def _while_rule(*inputs, out_shapes, out_dtypes, **_):
 
 
 def _while_impl(xp, *arrays, cond_graph, body_graph, n_vars, cond_map, body_map, max_slot,
-                residuals, out_shapes, out_dtypes, keep_residuals=False, variables=(),
+                residuals, history, out_shapes, out_dtypes, keep_residuals=False, variables=(),
                 var_slots=(), writes=()):
     m = n_vars
     loop = list(arrays[:m])
@@ -759,7 +766,8 @@ def _while_impl(xp, *arrays, cond_graph, body_graph, n_vars, cond_map, body_map,
     body_args = [operands[j] for j in body_map]
     limit = None if max_slot < 0 else int(operands[max_slot])
     keep = bool(keep_residuals or _tape_state.active_tapes or _keeping[0])
-    history = [[] for _ in range(m)] if keep else None
+    stacked = [j for j in range(m) if history[j] == "stack"] if keep else []
+    rows = {j: [] for j in stacked}
     stateful = {i: [] for i in residuals} if keep and residuals else None
     n = 0
     with _Eager(keep):
@@ -770,9 +778,8 @@ def _while_impl(xp, *arrays, cond_graph, body_graph, n_vars, cond_map, body_map,
                                            f"but it returned shape {list(go.shape)}.")
             if not go:
                 break
-            if keep:
-                for rows, x in zip(history, loop):
-                    rows.append(x)
+            for j in stacked:
+                rows[j].append(loop[j])
             if stateful is not None:
                 loop, recorded = _run_arrays(body_graph, loop + body_args, collect=residuals)
                 for i in residuals:
@@ -783,7 +790,7 @@ def _while_impl(xp, *arrays, cond_graph, body_graph, n_vars, cond_map, body_map,
     result = list(loop) + [np.int32(n)]
     for j in range(m):
         spec_shape, dtype = out_shapes[m + 1 + j], out_dtypes[m + 1 + j]
-        result.append(_stack(xp, history[j], out_shapes[j], dtype) if keep else
+        result.append(_stack(xp, rows[j], out_shapes[j], dtype) if j in rows else
                       _placeholder_array(xp, spec_shape, dtype))
     k = 2 * m + 1
     for i in residuals:
@@ -806,7 +813,7 @@ def _is_zero(t) -> bool:
 
 
 def _while_vjp(g, out, *inputs, cond_graph, body_graph, n_vars, cond_map, body_map, max_slot,
-               residuals, out_shapes, out_dtypes, keep_residuals=False, variables=(),
+               residuals, history, out_shapes, out_dtypes, keep_residuals=False, variables=(),
                var_slots=(), writes=()):
     m = n_vars
     operands = inputs[m:]
@@ -818,7 +825,7 @@ def _while_vjp(g, out, *inputs, cond_graph, body_graph, n_vars, cond_map, body_m
         return (None,) * len(inputs)
     if _is_sym(out[0]):
         _keep_residuals_of(out)
-    count, history = out[m], out[m + 1:2 * m + 1]
+    count, stacks = out[m], out[m + 1:2 * m + 1]
     layout, k = {}, 2 * m + 1
     for i in residuals:
         layout[i] = tuple(range(k, k + len(body_graph.nodes[i].outputs)))
@@ -832,7 +839,8 @@ def _while_vjp(g, out, *inputs, cond_graph, body_graph, n_vars, cond_map, body_m
     n_f = len(loop_f)
 
     def reverse_body(k, *state):
-        xs = [run(_history_read, (h, k)) for h in history]
+        xs = [run(_history_read, (h, k)) if kind == "stack" else final
+              for h, kind, final in zip(stacks, history, out[:m])]
         replay = {i: tuple(run(_history_read, (out[p], k)) for p in ps)
                   for i, ps in layout.items()}
         with GradientTape(watch_accessed_variables=False) as tape:
@@ -915,7 +923,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
 
 
 def _to_loop_value(x):
-    if _is_sym(x) or isinstance(x, Tensor):
+    if _is_sym(x) or isinstance(x, Tensor) or _is_ta(x):
         return x
     if x is None:
         raise ValueError("dtf.while_loop: a loop variable is None: every loop variable must be "
@@ -937,7 +945,7 @@ def _while(cond, body, loop_vars, shape_invariants, maximum_iterations, name, tr
         limit = int(limit._value if isinstance(limit, Tensor) else
                     limit.read_value()._value if _is_var(limit) else limit)
     n = 0
-    symbolic = _is_sym(limit) or any(_is_sym(x) for x in flat) or (
+    symbolic = _is_sym(limit) or any(_is_sym(getattr(x, "_buffer", x)) for x in flat) or (
         trace_eager and context.is_tracing())
     # A flat list/tuple of Tensors (the common case) skips packing and flattening.
     simple = not single and not any(nest.is_nested(x) for x in structure)
@@ -963,7 +971,7 @@ def _while(cond, body, loop_vars, shape_invariants, maximum_iterations, name, tr
         flat = new if new is not None else _body_results(out, structure, flat, single)
         args = flat if new is not None else _loop_args(structure, flat, single)
         n += 1
-        symbolic = new is None and any(_is_sym(x) for x in flat)
+        symbolic = new is None and any(_is_sym(getattr(x, "_buffer", x)) for x in flat)
     if symbolic:
         remaining = limit if limit is None or _is_sym(limit) or n == 0 else limit - n
         flat = _build_while(cond, body, structure, flat, single, shape_invariants, remaining, name)
@@ -1027,9 +1035,11 @@ def _maybe_tensor(x):
         return None
 
 
-def _invariants(structure, flat, shape_invariants, single):
+def _invariants(structure, flat, shape_invariants, single, arrays):
     if shape_invariants is None:
-        return [TensorShape(_spec_of(x).shape and list(_spec_of(x).shape)) for x in flat]
+        return [_ta_invariant(a, x) if a is not None else
+                TensorShape(_spec_of(x).shape and list(_spec_of(x).shape))
+                for x, a in zip(flat, arrays)]
     try:
         leaves = _paired(structure, [shape_invariants] if single else shape_invariants)
     except (TypeError, KeyError, ValueError):
@@ -1039,6 +1049,9 @@ def _invariants(structure, flat, shape_invariants, single):
                          f"the structure of loop_vars: give one TensorShape per loop variable.")
     out = []
     for j, (x, s) in enumerate(zip(flat, leaves)):
+        if arrays[j] is not None:  # a TensorArray keeps its own (its elements' shape is free)
+            out.append(_ta_invariant(arrays[j], x))
+            continue
         inv = s if isinstance(s, TensorShape) else TensorShape(s)
         if not inv.is_compatible_with(x.shape):
             raise ValueError(f"dtf.while_loop: the shape invariant {inv} of loop var {j} is not "
@@ -1069,22 +1082,64 @@ def _at_most_as_specific(shape, invariant) -> bool:
     return all(b is None or a == b for a, b in zip(shape.dims, invariant.dims))
 
 
+def _ta_invariant(ta, buffer):
+    """What a TensorArray's buffer keeps across iterations: its shape, less the length when it
+    may grow; nothing when it is still the unwritten marker."""
+    dims = _spec_of(buffer).shape
+    if not dims:
+        return TensorShape(None)
+    return TensorShape([None if ta.dynamic_size else dims[0]] + list(dims[1:]))
+
+
+def _history_kinds(body, m):
+    """Per loop variable: "final" when its VJP can use the loop's final value instead of a
+    stacked per-iteration history (the body passes it through unchanged, or only writes into it
+    as a TensorArray buffer, whose VJP needs no values); else "stack"."""
+    kinds = []
+    for j in range(m):
+        start = body.inputs[j]
+        if body._resolve(body.outputs[j]) is start:
+            kinds.append("final")
+            continue
+        reach, only_writes = {id(start)}, True
+        for node in body.nodes:
+            hits = [k for k, t in enumerate(node.inputs) if id(body._resolve(t)) in reach]
+            if not hits:
+                continue
+            if node.prim.name != "tensor_array_write" or hits != [0]:
+                only_writes = False
+                break
+            reach.update(id(o) for o in node.outputs)
+        kinds.append("final" if only_writes else "stack")
+    return tuple(kinds)
+
+
 def _build_while(cond, body, structure, flat, single, shape_invariants, limit, name):
-    invariants = _invariants(structure, flat, shape_invariants, single)
+    arrays = [x if _is_ta(x) else None for x in flat]  # TensorArrays travel as their buffers
+    buffers = [x.flow if a is not None else x for x, a in zip(flat, arrays)]
+    invariants = _invariants(structure, buffers, shape_invariants, single, arrays)
     holders = [placeholder(inv, x.dtype, name=f"{name}_loop_var_{j}")
-               for j, (inv, x) in enumerate(zip(invariants, flat))]
-    traced_cond = _trace(lambda *p: cond(*_loop_args(structure, list(p), single)), holders,
-                         f"{name}_cond")
+               for j, (inv, x) in enumerate(zip(invariants, buffers))]
+
+    def args(values):
+        values = [a._with_buffer(v) if a is not None else v for a, v in zip(arrays, values)]
+        return _loop_args(structure, values, single)
+
+    traced_cond = _trace(lambda *p: cond(*args(p)), holders, f"{name}_cond")
     go = traced_cond.flat
     if len(go) != 1 or go[0] is None or go[0].dtype != dtypes.bool or \
             (_spec_of(go[0]).shape not in (None, ())):
         shown = _structure_text(traced_cond.structure, go)
         raise TypeError(f"dtf.while_loop: cond must return a scalar bool Tensor, got {shown}.")
-    traced_body = _trace(lambda *p: body(*_loop_args(structure, list(p), single)), holders,
-                         f"{name}_body")
+    traced_body = _trace(lambda *p: body(*args(p)), holders, f"{name}_body")
     new = _body_results(traced_body.structure, structure, flat, single)
-    for j, (x, t, inv) in enumerate(zip(flat, new, invariants)):
-        shape = t.shape if not isinstance(t, Tensor) else TensorShape(list(t._value.shape))
+    for j, (a, t, inv) in enumerate(zip(arrays, new, invariants)):
+        if (a is None) != (not _is_ta(t)):
+            raise TypeError(f"dtf.while_loop: loop var {j} enters the loop as a "
+                            f"{'TensorArray' if a is not None else 'Tensor'} but the body "
+                            f"returned a {type(t).__name__} for it.")
+        shape = _spec_of(t.flow if a is not None else t).shape
+        shape = TensorShape(None if shape is None else list(shape))
         if not _at_most_as_specific(shape, inv):
             raise ValueError(
                 f"Input tensor `loop var {j}` enters the loop with shape {inv}, but has shape "
@@ -1101,7 +1156,7 @@ def _build_while(cond, body, structure, flat, single, shape_invariants, limit, n
     m = len(flat)
     inv_shapes = [_shape_tuple(s) for s in invariants]
     out_shapes = inv_shapes + [()] + [None if s is None else (None,) + s for s in inv_shapes]
-    out_dtypes = [x.dtype for x in flat] + [dtypes.int32] + [x.dtype for x in flat]
+    out_dtypes = [x.dtype for x in buffers] + [dtypes.int32] + [x.dtype for x in buffers]
     for i in body_res:
         for o in traced_body.graph.nodes[i].outputs:
             s = _shape_tuple(o.shape)
@@ -1109,11 +1164,12 @@ def _build_while(cond, body, structure, flat, single, shape_invariants, limit, n
             out_dtypes.append(o.dtype)
     attrs = {"cond_graph": graphs[0], "body_graph": graphs[1], "n_vars": m,
              "cond_map": cond_map, "body_map": body_map, "max_slot": max_slot,
-             "residuals": body_res, "out_shapes": tuple(out_shapes),
-             "out_dtypes": tuple(out_dtypes), "keep_residuals": False, "variables": variables,
-             "var_slots": var_slots}
+             "residuals": body_res, "history": _history_kinds(graphs[1], m),
+             "out_shapes": tuple(out_shapes), "out_dtypes": tuple(out_dtypes),
+             "keep_residuals": False, "variables": variables, "var_slots": var_slots}
     stateful = bool(cond_res or body_res)
     if stateful:
         attrs["writes"] = writes
-    outs = run(_stateful_while_prim if stateful else _while_prim, (*flat, *operands), **attrs)
-    return list(outs[:m])
+    outs = run(_stateful_while_prim if stateful else _while_prim, (*buffers, *operands), **attrs)
+    return [a._with_buffer(o, new[j].element_shape) if a is not None else o
+            for j, (a, o) in enumerate(zip(arrays, outs[:m]))]

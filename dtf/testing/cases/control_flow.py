@@ -1,5 +1,7 @@
 """Cases for the control-flow primitives (`cond`, `stateful_cond`, `while_loop`,
-`stateful_while_loop`, `case_index`, `history_read`, `history_read_grad`).
+`stateful_while_loop`, `case_index`, `history_read`, `history_read_grad`) and for
+`dtf.TensorArray`'s graph storage (`tensor_array_write`, `_read`, `_read_grad`, `_mask`,
+`_stack`, `_size`).
 
 Eagerly `dtf.cond` and friends just run Python, so each case builds its function into a graph
 (`in_graph`: placeholders, a GraphBuilder, `Graph.run` on the inputs) to exercise the graph ops;
@@ -108,6 +110,46 @@ def _history(h, k):
     return control_flow._history_read(h, k)
 
 
+def _ta_write_read(x):
+    # rows written in reverse order, one read back, the whole array stacked
+    ta = dtf.TensorArray(x.dtype, size=3)
+    for i in range(3):
+        ta = ta.write(2 - i, x[i] * float(i + 1))
+    return ta.stack(), ta.read(1)
+
+
+def _ta_scatter_gather(x):
+    ta = dtf.TensorArray(x.dtype, size=4, element_shape=[2], clear_after_read=False)
+    ta = ta.scatter([3, 0], x)
+    return ta.gather([0, 3, 0]), ta.stack()  # row 0 read twice: gradients add up
+
+
+def _ta_dynamic(x):
+    ta = dtf.TensorArray(x.dtype, size=1, dynamic_size=True)
+    ta = ta.write(0, x).write(2, x * x)
+    return ta.stack(), ta.size()
+
+
+def _ta_rnn(x, w):
+    n = dtf.shape(x)[0]
+    xs = dtf.TensorArray(x.dtype, size=n).unstack(x)
+    out = dtf.TensorArray(x.dtype, size=n, element_shape=x.shape[1:])
+
+    def body(i, h, out):
+        h = dtf.tanh(xs.read(i) + dtf.linalg.matvec(w, h))
+        return i + 1, h, out.write(i, h)
+
+    return dtf.while_loop(lambda i, h, out: i < n, body, (0, dtf.zeros_like(x[0]), out))[2].stack()
+
+
+def _ta_rnn_reference(x, w):
+    h, rows = np.zeros(x.shape[1]), []
+    for row in x:
+        h = np.tanh(row + w @ h)
+        rows.append(h)
+    return np.stack(rows)
+
+
 _POS = rand(3, seed=11) + 1.5  # sum > 0
 _NEG = rand(3, seed=12) - 1.5  # sum < 0
 
@@ -143,6 +185,14 @@ CASES = [
            lambda x: np.sin(np.sin(x) * x) * x),
     OpCase("history_read", _history, [rand(4, 2, 3, seed=27), np.array(2, np.int32)],
            lambda h, k: h[k]),
+    OpCase("tensor_array/write_read_stack", in_graph(_ta_write_read), [rand(3, 2, seed=28)],
+           lambda x: (np.stack([x[2] * 3, x[1] * 2, x[0]]), x[1] * 2)),
+    OpCase("tensor_array/scatter_gather", in_graph(_ta_scatter_gather), [rand(2, 2, seed=29)],
+           lambda x: (np.stack([x[1], x[0], x[1]]), np.stack([x[1], 0 * x[0], 0 * x[0], x[0]]))),
+    OpCase("tensor_array/dynamic_size", in_graph(_ta_dynamic), [rand(2, seed=30)],
+           lambda x: (np.stack([x, 0 * x, x * x]), np.int32(3))),
+    OpCase("tensor_array/rnn_in_while_loop", in_graph(_ta_rnn),
+           [rand(4, 3, seed=31), rand(3, 3, seed=32)], lambda x, w: _ta_rnn_reference(x, w)),
 ]
 
 
