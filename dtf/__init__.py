@@ -44,6 +44,7 @@ from dtf.sparse.sparse_tensor import SparseTensor  # noqa: F401
 from dtf.tensor import Tensor, is_tensor  # noqa: F401
 from dtf.tensor_shape import TensorShape  # noqa: F401
 from dtf.tensor_spec import TensorSpec  # noqa: F401
+from dtf.tensor_array import TensorArray  # noqa: F401
 from dtf.variables import Variable, VariableAggregation, VariableSynchronization  # noqa: F401
 
 _operators.install_all()
