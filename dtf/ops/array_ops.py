@@ -563,25 +563,35 @@ def split(value, num_or_size_splits, axis=0, num=None, name="split"):
                 "[Op:Split]")
         sizes = (d // n,) * n
     else:
-        sizes = _int_list(num_or_size_splits, "split", "num_or_size_splits")
-        if not sizes:
-            raise ValueError("split: num_or_size_splits must not be empty.")
-        if num is not None and num != len(sizes):
-            raise ValueError(f"split: num={num} but num_or_size_splits has {len(sizes)} entries.")
-        if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+        try:
+            if getattr(num_or_size_splits, "_is_symbolic", False):
+                raise TypeError  # (iterating it would add nodes)
+            sizes = _int_list(num_or_size_splits, "split", "num_or_size_splits")
+        except TypeError:  # scalar tensors among the sizes: symbolic ones are read at run time
+            sizes, runtime = shape_arg(num_or_size_splits, "split")
+            if sizes is None:
+                raise ValueError("split: num_or_size_splits must have a known length: it is "
+                                 "the number of outputs.") from None
+            if runtime is not None:
+                return list(run(_split, (x, runtime), sizes=sizes, num_split=None, axis=axis))
+    if not sizes:
+        raise ValueError("split: num_or_size_splits must not be empty.")
+    if num is not None and num != len(sizes):
+        raise ValueError(f"split: num={num} but num_or_size_splits has {len(sizes)} entries.")
+    if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+        raise InvalidArgumentError(
+            f"split: sizes {list(sizes)} may have at most one -1 and no other negative size."
+            " [Op:SplitV]")
+    known = sum(s for s in sizes if s != -1)
+    if d is not None:
+        if (-1 in sizes and known > d) or (-1 not in sizes and known != d):
             raise InvalidArgumentError(
-                f"split: sizes {list(sizes)} may have at most one -1 and no other negative size."
-                " [Op:SplitV]")
-        known = sum(s for s in sizes if s != -1)
-        if d is not None:
-            if (-1 in sizes and known > d) or (-1 not in sizes and known != d):
-                raise InvalidArgumentError(
-                    f"split: Determined shape must either match input shape along split_dim "
-                    f"exactly if fully specified, or be less than the size of the input along "
-                    f"split_dim if not fully specified. Got: {known} (sizes {list(sizes)}, "
-                    f"dimension {axis} of {_describe(x)}) [Op:SplitV]")
-            if -1 in sizes:
-                sizes = tuple(d - known if s == -1 else s for s in sizes)
+                f"split: Determined shape must either match input shape along split_dim "
+                f"exactly if fully specified, or be less than the size of the input along "
+                f"split_dim if not fully specified. Got: {known} (sizes {list(sizes)}, "
+                f"dimension {axis} of {_describe(x)}) [Op:SplitV]")
+        if -1 in sizes:
+            sizes = tuple(d - known if s == -1 else s for s in sizes)
     return list(run(_split, (x,), sizes=sizes, num_split=None, axis=axis))
 
 

@@ -467,7 +467,7 @@ def boolean_mask(tensor, mask, axis=None, name="boolean_mask"):
 
 
 # -- one_hot ------------------------------------------------------------------------------------
-def _one_hot_rule(indices, depth, on_value, off_value, axis, dtype):
+def _one_hot_rule(indices, *runtime, depth, on_value, off_value, axis, dtype):
     if indices.shape is None:
         return Spec(None, dtype)
     out = list(indices.shape)
@@ -476,7 +476,12 @@ def _one_hot_rule(indices, depth, on_value, off_value, axis, dtype):
 
 
 @primitive("one_hot", shape=_one_hot_rule, differentiable=False)
-def _one_hot(xp, indices, depth, on_value, off_value, axis, dtype):
+def _one_hot(xp, indices, *runtime, depth, on_value, off_value, axis, dtype):
+    if runtime:  # a depth known only when the graph runs (None in the attribute)
+        depth = int(runtime[0])
+        if depth < 0:
+            raise InvalidArgumentError(f"one_hot: depth must be non-negative, got {depth}. "
+                                       "[Op:OneHot]")
     shape = [1] * (indices.ndim + 1)
     shape[axis] = depth
     hot = xp.expand_dims(indices, axis) == xp.arange(depth).reshape(shape)
@@ -494,8 +499,17 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
                [0., 0., 1.]], dtype=float32)
     """
     idx = _index_tensor(indices, "one_hot")
-    depth = _int_scalar(depth, "one_hot", "depth")
-    if depth < 0:
+    runtime = ()
+    if getattr(depth, "_is_symbolic", False):  # `dtf.shape(logits)[-1]` in a traced function
+        from dtf.ops.dynamic_shapes import static_value
+
+        if depth.shape.rank != 0 or not depth.dtype.is_integer:
+            raise TypeError(f"one_hot: depth must be a scalar int, got {depth!r}.")
+        known = static_value(depth)
+        depth, runtime = (known, ()) if known is not None else (None, (depth,))
+    else:
+        depth = _int_scalar(depth, "one_hot", "depth")
+    if depth is not None and depth < 0:
         raise InvalidArgumentError(f"one_hot: depth must be non-negative, got {depth}. "
                                    "[Op:OneHot]")
     given = [convert_to_tensor(v) for v in (on_value, off_value)
@@ -529,5 +543,5 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     elif not 0 <= axis <= r:
         raise InvalidArgumentError(f"one_hot: Expected axis to be -1 or between [0, {r}). But "
                                    f"received: {axis} (indices {_describe(idx)}). [Op:OneHot]")
-    return run(_one_hot, (idx,), depth=depth, on_value=values[0], off_value=values[1],
-               axis=int(axis), dtype=dtype)
+    return run(_one_hot, (idx,) + runtime, depth=depth, on_value=values[0],
+               off_value=values[1], axis=int(axis), dtype=dtype)

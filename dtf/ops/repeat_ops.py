@@ -66,6 +66,8 @@ def tile(input, multiples, name=None):
     x = _tensor(input)
     runtime = None
     try:
+        if getattr(multiples, "_is_symbolic", False):
+            raise TypeError  # (iterating it would add nodes)
         multiples = _int_list(multiples, "tile", "multiples")
     except TypeError:  # scalar tensors among the counts, symbolic ones perhaps
         multiples, runtime = shape_arg(multiples, "tile")

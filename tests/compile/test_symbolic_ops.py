@@ -232,6 +232,26 @@ def test_conv2d_transpose_to_a_runtime_output_shape():
     assert outs[0].shape.as_list()[1:] == [6, 6, 4]
 
 
+def test_one_hot_of_a_runtime_depth():
+    labels = np.array([0, 3, 1], np.int32)
+    outs = _check(lambda x, y: dtf.one_hot(y, dtf.shape(x)[1]), _X, labels)
+    assert outs[0].shape.as_list() == [None, None]
+    x = placeholder((None, 4))
+    assert dtf.one_hot(placeholder((None,), dtf.int32), dtf.shape(x)[1]).shape.as_list() == \
+        [None, 4]
+
+
+def test_split_by_runtime_sizes():
+    def fn(x):
+        with dtf.GradientTape() as tape:
+            tape.watch(x)
+            a, b = dtf.split(x, [1, dtf.shape(x)[1] - 1], axis=1)
+            loss = dtf.reduce_sum(a * 2.0) + dtf.reduce_sum(b * b)
+        return a, b, tape.gradient(loss, x)
+
+    _check(fn, _X)
+
+
 def test_unstack_of_an_unknown_dim_needs_num():
     x = placeholder((None, 3))
     with pytest.raises(ValueError, match="num"):
@@ -304,3 +324,9 @@ def test_runtime_shape_errors_name_the_op():
         dtf.reshape(placeholder((None,)), placeholder((None,), dtf.float32))
     with pytest.raises(dtf.errors.InvalidArgumentError, match="only one dimension may be -1"):
         dtf.reshape(placeholder((None,)), [-1, dtf.shape(placeholder((None,)))[0], -1])
+
+
+def test_a_shape_vector_argument_adds_no_stray_nodes():
+    names = _names(lambda x: (dtf.tile(x, dtf.shape(x) // dtf.shape(x)),
+                              dtf.split(x, dtf.stack([1, dtf.shape(x)[0] - 1]))), _X)
+    assert names.count("strided_slice") == 1  # shape(x)[0]: nothing unstacks the vectors
