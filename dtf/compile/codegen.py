@@ -171,13 +171,26 @@ def _describe(kind, ref, local):
     return f"{name}{list(value.shape)}"
 
 
-def lower(graph, optimize: bool = True) -> Plan:
-    """Runs the passes on `graph` (in place, unless `optimize=False`) and lowers it to a Plan.
+def _copy_graph(graph):
+    """A Graph sharing `graph`'s nodes, whose node list and replacements the passes may
+    change without touching `graph`'s."""
+    copied = object.__new__(type(graph))
+    copied.__dict__.update(graph.__dict__)
+    copied.nodes = list(graph.nodes)
+    copied._replace = dict(graph._replace)
+    return copied
+
+
+def lower(graph, optimize: bool = True, copy: bool = False) -> Plan:
+    """Runs the passes on `graph` and lowers it to a Plan.
 
     Args:
         graph: a `dtf.compile.graph.Graph` (a traced program, or a graph between symbolic
             inputs and outputs).
         optimize: run simplification, constant folding, CSE and dead-code elimination first.
+            They change `graph` itself (its node list shrinks: node indices move), unless
+            `copy`.
+        copy: run the passes on a copy of `graph` (`plan.graph`), leaving `graph` as it was.
 
     Returns:
         A `Plan`: `plan(*arrays)` -> list of output arrays; `plan.source`, `plan.report`.
@@ -187,6 +200,8 @@ def lower(graph, optimize: bool = True) -> Plan:
         >>> lower(Graph([x], [dtf.exp(x) * 1.0])).report["simplify"].count
         1
     """
+    if copy:
+        graph = _copy_graph(graph)
     report = PlanReport()
     if optimize:
         for result in _passes.run_passes(graph):

@@ -452,3 +452,15 @@ def test_relu_gradient_follows_tensorflow_kernel():
         got = plan(np.array([100.0, 0.0, np.log(5.0)], np.float32),
                    np.array([0.0, 2.0, 0.0], np.float32))[0]
     assert np.isnan(got[0]) and got[1] == 1.0 and got[2] == 0.0
+
+
+def test_lower_a_copy_leaves_the_graph_as_it_was():
+    x = placeholder((3,))
+    graph = Graph([x], [dtf.exp(x) * 1.0 + 0.0])
+    nodes = list(graph.nodes)
+    plan = lower(graph, copy=True)
+    assert graph.nodes == nodes and graph._replace == {}
+    assert len(plan.graph.nodes) == 1 and plan.graph is not graph
+    npt.assert_allclose(plan(np.ones(3, np.float32))[0], np.exp(np.ones(3)), rtol=1e-6)
+    lower(graph)  # in place, by default
+    assert len(graph.nodes) == 1
