@@ -267,8 +267,10 @@ class TensorArray:
         self._dynamic_size = bool(dynamic_size)
         self._clear_after_read = True if clear_after_read is None else bool(clear_after_read)
         self._infer_shape = infer_shape
-        self._element_shape = TensorShape(None) if element_shape is None else \
-            TensorShape(element_shape)
+        # what the arrays derived from one another share eagerly (one storage, as in
+        # TensorFlow); in a trace each has its own
+        self._shared = {"element_shape": TensorShape(None) if element_shape is None else
+                        TensorShape(element_shape)}
         self._name = name or tensor_array_name or "TensorArray"
         self._list = None  # eager storage: a list of Tensors (None: not written)
         self._read_once: set = set()
@@ -295,7 +297,11 @@ class TensorArray:
 
     @property
     def element_shape(self) -> TensorShape:
-        return self._element_shape
+        return self._shared["element_shape"]
+
+    @property
+    def _element_shape(self) -> TensorShape:
+        return self._shared["element_shape"]
 
     @property
     def flow(self):
@@ -351,8 +357,10 @@ class TensorArray:
         ta.__dict__.update(self.__dict__)
         if buffer is not None:
             ta._buffer, ta._list = buffer, None
+        if ta._list is None:
+            ta._shared = dict(self._shared)
         if element_shape is not None:
-            ta._element_shape = element_shape
+            ta._shared["element_shape"] = element_shape
         if size is not None:
             ta._size = size
         return ta

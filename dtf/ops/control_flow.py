@@ -39,6 +39,8 @@ sub-graph interpreter and the residual bookkeeping, which read best side by side
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from dtf import dtypes, nest
@@ -101,7 +103,11 @@ def _placeholder_array(xp, shape, dtype):
 # -- running sub-graphs ------------------------------------------------------------------------
 # Nested nodes keep their residuals while an enclosing node is keeping its own (the enclosing
 # node's residuals include its nested nodes' outputs).
-_keeping = [0]
+class _Keeping(threading.local):
+    depth = 0
+
+
+_keeping = _Keeping()
 _lower = []  # [dtf.compile.codegen.lower, or None]: resolved on first use
 
 
@@ -144,12 +150,12 @@ class _Eager:
         for s in self.scopes:
             s.__enter__()
         if self.keep:
-            _keeping[0] += 1
+            _keeping.depth += 1
         return self
 
     def __exit__(self, *exc):
         if self.keep:
-            _keeping[0] -= 1
+            _keeping.depth -= 1
         for s in reversed(self.scopes):
             s.__exit__(*exc)
         return False
@@ -347,7 +353,7 @@ def _cond_impl(xp, selector, *operands, branches, maps, n_user, residuals, out_s
     graph = branches[idx]
     args = [operands[j] for j in maps[idx]]
     mine = residuals[idx]
-    keep = bool(mine) and bool(keep_residuals or _tape_state.active_tapes or _keeping[0])
+    keep = bool(mine) and bool(keep_residuals or _tape_state.active_tapes or _keeping.depth)
     with _Eager(keep):
         if keep:
             outs, collected = _run_arrays(graph, args, collect=mine)
@@ -765,7 +771,7 @@ def _while_impl(xp, *arrays, cond_graph, body_graph, n_vars, cond_map, body_map,
     cond_args = [operands[j] for j in cond_map]
     body_args = [operands[j] for j in body_map]
     limit = None if max_slot < 0 else int(operands[max_slot])
-    keep = bool(keep_residuals or _tape_state.active_tapes or _keeping[0])
+    keep = bool(keep_residuals or _tape_state.active_tapes or _keeping.depth)
     stacked = [j for j in range(m) if history[j] == "stack"] if keep else []
     rows = {j: [] for j in stacked}
     stateful = {i: [] for i in residuals} if keep and residuals else None

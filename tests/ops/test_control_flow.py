@@ -200,6 +200,27 @@ class TestEagerWhileLoop:
             dtf.while_loop(lambda i: i < 3, lambda i: [i + 1], [0], parallel_iterations=0)
 
 
+def _all_four(x, w):
+    """cond, switch_case, case and while_loop in one differentiable function."""
+    y = dtf.cond(dtf.reduce_sum(x) > 0, lambda: dtf.tanh(x @ w), lambda: x * x)
+    y = dtf.switch_case(dtf.cast(dtf.reduce_sum(w) > 0, dtf.int32),
+                        [lambda: y * 2.0, lambda: dtf.sin(y)])
+    s = dtf.reduce_mean(y)
+    y = dtf.case([(s < -0.5, lambda: y * 3.0), (s < 0.5, lambda: dtf.exp(y))],
+                 default=lambda: y * y)
+    _, h = dtf.while_loop(lambda i, h: i < 2, lambda i, h: (i + 1, dtf.tanh(h @ w)), (0, y))
+    return h
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "dtf.function"])
+@pytest.mark.parametrize("sign", [1.0, -1.0], ids=["positive", "negative"])
+def test_gradcheck_first_and_second_order(compiled, sign):
+    x = sign * (np.abs(np.random.default_rng(1).normal(size=(2, 3))) + 0.1)
+    w = sign * np.abs(np.random.default_rng(2).normal(size=(3, 3))) * 0.3
+    f = dtf.function(_all_four) if compiled else _all_four
+    check_gradients(f, [x, w], second_order=True, name="control flow")
+
+
 # -- graph ops --------------------------------------------------------------------------------
 class TestGraphOps:
     def test_one_cond_node_running_the_chosen_branch(self):
@@ -407,22 +428,6 @@ class TestInFunction:
         npt.assert_allclose(hessian_diag(dtf.constant(x)).numpy(), 6 * x + 2, rtol=1e-6)
         npt.assert_allclose(hessian_diag(dtf.constant(-x)).numpy(), [4.0, 4.0], rtol=1e-6)
 
-    @pytest.mark.parametrize("positive", [True, False])
-    def test_gradcheck_of_a_compiled_function(self, positive):
-        @dtf.function
-        def f(x, w):
-            y = dtf.cond(dtf.reduce_sum(x) > 0, lambda: dtf.tanh(x @ w), lambda: x * x)
-            y = dtf.switch_case(dtf.cast(dtf.reduce_sum(w) > 0, dtf.int32),
-                                [lambda: y * 2.0, lambda: dtf.sin(y)])
-            _, h = dtf.while_loop(lambda i, h: i < 2, lambda i, h: (i + 1, dtf.tanh(h @ w)),
-                                  (0, y))
-            return h
-
-        sign = 1.0 if positive else -1.0
-        x = sign * (np.abs(np.random.default_rng(1).normal(size=(2, 3))) + 0.1)
-        w = np.random.default_rng(2).normal(size=(3, 3))
-        check_gradients(f, [x, w], second_order=True, name="compiled control flow")
-
     def test_nested_loops_and_conds(self):
         def f(x):
             def outer_body(i, acc):
@@ -477,3 +482,184 @@ class TestInFunction:
 
         with pytest.raises(InvalidArgumentError, match="changed shape across iterations"):
             f(dtf.constant([1.0]))
+
+
+# -- TensorArray ----------------------------------------------------------------------------------
+class TestEagerTensorArray:
+    """Eager semantics as TensorFlow 2.21's (results recorded from it)."""
+
+    def test_write_read_stack(self):
+        ta = dtf.TensorArray(dtf.float32, size=3)
+        ta2 = ta.write(0, [1.0, 2.0])
+        assert ta2 is not ta  # a new object over the same storage, as in TensorFlow
+        ta.write(0, [3, 4])  # ints are converted; overwriting is allowed
+        npt.assert_array_equal(ta.read(0).numpy(), [3.0, 4.0])
+        assert ta.element_shape == dtf.TensorShape([2])
+        npt.assert_array_equal(ta.stack().numpy(), np.zeros((3, 2)))  # the read cleared it
+        assert int(ta.size()) == 3
+
+    def test_errors(self):
+        ta = dtf.TensorArray(dtf.float32, size=3).write(0, [1.0, 2.0])
+        with pytest.raises(dtf.errors.OutOfRangeError,
+                           match="Tried to write to index 3 but array is not resizeable and "
+                                 "size is: 3"):
+            ta.write(3, [3.0, 4.0])
+        with pytest.raises(ValueError, match=r"Incompatible shape for value \(\(3,\)\), "
+                                             r"expected \(\(2,\)\)"):
+            ta.write(1, [3.0, 4.0, 5.0])
+        ta.read(0)
+        with pytest.raises(InvalidArgumentError, match="Could not read index 0 twice because it "
+                                                       "was cleared after a previous read"):
+            ta.read(0)
+        with pytest.raises(dtf.errors.OutOfRangeError,
+                           match="Tried to read from index 5 but array size is: 3"):
+            ta.read(5)
+        with pytest.raises(ValueError, match="Cannot unstack 4 tensors into a TensorArray of "
+                                             "static size 3"):
+            dtf.TensorArray(dtf.float32, size=3).unstack([1.0, 2.0, 3.0, 4.0])
+        with pytest.raises(ValueError, match="Size must be provided"):
+            dtf.TensorArray(dtf.float32)
+        with pytest.raises(TypeError, match="TensorArray dtype is int32 but Op is trying to "
+                                            "write dtype float32"):
+            dtf.TensorArray(dtf.int32, size=1).write(0, dtf.constant(1.0))
+
+    def test_dynamic_size_and_empty(self):
+        ta = dtf.TensorArray(dtf.float32, size=0, dynamic_size=True).write(2, 1.0)
+        assert int(ta.size()) == 3
+        npt.assert_array_equal(ta.stack().numpy(), [0.0, 0.0, 1.0])
+        assert dtf.TensorArray(dtf.float32, size=0, dynamic_size=True).stack().shape == (0,)
+        npt.assert_array_equal(
+            dtf.TensorArray(dtf.float32, size=2, element_shape=[2]).stack().numpy(),
+            np.zeros((2, 2)))
+
+    def test_unstack_gather_scatter_concat_split(self):
+        ta = dtf.TensorArray(dtf.float32, size=2, clear_after_read=False).unstack(
+            [[1.0, 2.0], [3.0, 4.0]])
+        assert [r.numpy().tolist() for r in (ta.read(0), ta.read(0))] == [[1.0, 2.0]] * 2
+        npt.assert_array_equal(ta.gather([1, 0, 1]).numpy(), [[3, 4], [1, 2], [3, 4]])
+        npt.assert_array_equal(ta.concat().numpy(), [1, 2, 3, 4])
+        npt.assert_array_equal(
+            dtf.TensorArray(dtf.float32, size=3).scatter([2, 0], [[1.0], [2.0]]).stack().numpy(),
+            [[2.0], [0.0], [1.0]])
+        parts = dtf.TensorArray(dtf.float32, size=2).split([1.0, 2.0, 3.0], [1, 2])
+        npt.assert_array_equal(parts.read(1).numpy(), [2.0, 3.0])
+        ragged = dtf.TensorArray(dtf.float32, size=2, infer_shape=False)
+        ragged = ragged.write(0, [1.0]).write(1, [1.0, 2.0])
+        npt.assert_array_equal(ragged.concat().numpy(), [1.0, 1.0, 2.0])
+
+    def test_tape_gradients(self):
+        x = dtf.constant([1.0, 2.0, 3.0])
+        with dtf.GradientTape() as tape:
+            tape.watch(x)
+            source = dtf.TensorArray(dtf.float32, size=3).unstack(x)
+            squares = dtf.TensorArray(dtf.float32, size=3)
+            for i in range(3):
+                squares = squares.write(i, source.read(i) ** 2)
+            y = dtf.reduce_sum(squares.stack())
+        npt.assert_array_equal(tape.gradient(y, x).numpy(), [2.0, 4.0, 6.0])
+
+    def test_in_an_eager_while_loop(self):
+        def body(i, ta):
+            return i + 1, ta.write(i, dtf.cast(i, dtf.float32) * 2.0)
+
+        _, ta = dtf.while_loop(lambda i, ta: i < 3, body,
+                               (0, dtf.TensorArray(dtf.float32, size=3)))
+        npt.assert_array_equal(ta.stack().numpy(), [0.0, 2.0, 4.0])
+
+
+def _rnn_outputs(x, w):
+    """An RNN over the rows of x with TensorArrays in a while_loop (TensorFlow's idiom)."""
+    n = dtf.shape(x)[0]
+    inputs = dtf.TensorArray(x.dtype, size=n).unstack(x)
+    outputs = dtf.TensorArray(x.dtype, size=n)
+
+    def body(i, h, outputs):
+        h = dtf.tanh(inputs.read(i) + dtf.linalg.matvec(w, h))
+        return i + 1, h, outputs.write(i, h)
+
+    _, _, outputs = dtf.while_loop(lambda i, h, o: i < n, body,
+                                   (0, dtf.zeros_like(x[0]), outputs))
+    return outputs.stack()
+
+
+class TestTensorArrayInFunction:
+    _SIGNATURE = [dtf.TensorSpec([None, None], dtf.float64)] * 2
+
+    def _data(self):
+        rng = np.random.default_rng(0)
+        return rng.normal(size=(4, 3)), rng.normal(size=(3, 3)) * 0.5
+
+    def test_rnn_equals_eager_and_keeps_no_history_for_the_output_array(self):
+        x, w = self._data()
+        want = _rnn_outputs(dtf.constant(x), dtf.constant(w)).numpy()
+        for f in (dtf.function(_rnn_outputs),
+                  dtf.function(_rnn_outputs, input_signature=self._SIGNATURE)):
+            npt.assert_allclose(f(dtf.constant(x), dtf.constant(w)).numpy(), want, rtol=1e-12)
+        graph = dtf.function(_rnn_outputs, input_signature=self._SIGNATURE) \
+            .get_concrete_function().graph
+        loop = next(n for n in graph.nodes if n.prim.name == "while_loop")
+        assert loop.attrs["history"] == ("stack", "stack", "final")
+
+    def test_element_shape_is_inferred_through_the_loop(self):
+        seen = {}
+
+        @dtf.function
+        def f(x):
+            ta = dtf.TensorArray(dtf.float32, size=0, dynamic_size=True)
+            _, ta = dtf.while_loop(
+                lambda i, ta: i < 3,
+                lambda i, ta: (i + 1, ta.write(i, x * dtf.cast(i, dtf.float32))), (0, ta))
+            seen["shape"], seen["element_shape"] = ta.stack().shape, ta.element_shape
+            return ta.stack()
+
+        npt.assert_array_equal(f(dtf.constant([1.0, 2.0])).numpy(), [[0, 0], [1, 2], [2, 4]])
+        assert seen == {"shape": dtf.TensorShape([None, 2]),
+                        "element_shape": dtf.TensorShape([2])}  # as TensorFlow's
+
+    def test_graph_reads_and_errors(self):
+        @dtf.function
+        def unwritten_known(x):
+            return dtf.TensorArray(dtf.float32, size=2).write(0, x).read(1)
+
+        npt.assert_array_equal(unwritten_known(dtf.constant([1.0, 2.0])).numpy(), [0.0, 0.0])
+
+        @dtf.function
+        def unwritten_unknown(x):
+            return dtf.TensorArray(dtf.float32, size=2).read(1) + x
+
+        with pytest.raises(InvalidArgumentError, match="element shape is not fully defined"):
+            unwritten_unknown(dtf.constant(1.0))
+
+        @dtf.function
+        def past_the_end(i):
+            return dtf.TensorArray(dtf.float32, size=2).write(i, 1.0).stack()
+
+        with pytest.raises(dtf.errors.OutOfRangeError,
+                           match="Tried to write to index 2 but array is not resizeable"):
+            past_the_end(dtf.constant(2))
+
+        @dtf.function
+        def split_concat(x):
+            ta = dtf.TensorArray(dtf.float32, size=2).split(x, [2, 2])
+            return ta.read(1), ta.concat(), ta.size()
+
+        second, whole, size = split_concat(dtf.constant([1.0, 2.0, 3.0, 4.0]))
+        assert second.numpy().tolist() == [3.0, 4.0] and whole.numpy().tolist() == \
+            [1.0, 2.0, 3.0, 4.0] and int(size) == 2
+
+    def test_gradients(self):
+        x, w = self._data()
+
+        def loss_and_grads(x, w):
+            with dtf.GradientTape() as tape:
+                tape.watch([x, w])
+                loss = dtf.reduce_sum(_rnn_outputs(x, w) ** 2)
+            return tape.gradient(loss, [x, w])
+
+        want = loss_and_grads(dtf.constant(x), dtf.constant(w))
+        got = dtf.function(loss_and_grads, input_signature=self._SIGNATURE)(
+            dtf.constant(x), dtf.constant(w))
+        for g, e in zip(got, want):
+            npt.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12)
+        check_gradients(dtf.function(_rnn_outputs, input_signature=self._SIGNATURE), [x, w],
+                        second_order=True, name="compiled TensorArray RNN")
