@@ -30,6 +30,7 @@ from dtf.ops.creation_ops import convert_to_tensor
 from dtf.ops.dynamic_shapes import (
     dim_of,
     fully_known,
+    infer_reshape_dims,
     runtime_shape,
     shape_arg,
     shape_of,
@@ -117,7 +118,7 @@ def reshape(tensor, shape, name=None):
     if dims is not None and dims.count(-1) > 1:
         raise InvalidArgumentError(f"reshape: only one dimension may be -1, got {list(dims)}.")
     if runtime is not None:
-        return run(_reshape, (x, runtime), shape=dims)
+        return run(_reshape, (x, runtime), shape=infer_reshape_dims(x, dims, shape))
     n = x._value.size if type(x) is Tensor else None
     if n is not None:
         known = int(np.prod([d for d in dims if d != -1], dtype=np.int64))

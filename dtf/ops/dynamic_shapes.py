@@ -116,8 +116,18 @@ def _unknown(t):
     return _UNKNOWN if dims[0] is None else [None] * dims[0]
 
 
-def _partial(t):
-    """An int or None (rank 0), a list of ints and Nones (rank 1), or _UNKNOWN."""
+class _DimOf:
+    """An unknown dim that is known to equal dim `axis` of `tensor` (dtf.shape(x)[i])."""
+
+    __slots__ = ("axis", "tensor")
+
+    def __init__(self, tensor, axis):
+        self.tensor, self.axis = tensor, axis
+
+
+def _partial(t, sources=False):
+    """An int or None (rank 0), a list of ints and Nones (rank 1), or _UNKNOWN. With `sources`,
+    an unknown dim read from a tensor's shape is a `_DimOf` instead of None."""
     if isinstance(t, Tensor):
         value = t.numpy()
         return value.tolist() if value.ndim <= 1 and value.dtype.kind in "iu" else _UNKNOWN
@@ -128,7 +138,9 @@ def _partial(t):
     ins = node.inputs
     if name == "shape":
         dims = static_dims(ins[0])
-        return _unknown(t) if dims is None else list(dims)
+        if dims is None:
+            return _unknown(t)
+        return [_DimOf(ins[0], i) if d is None and sources else d for i, d in enumerate(dims)]
     if name == "size":
         dims = static_dims(ins[0])
         return int(np.prod(dims)) if fully_known(dims) else None
@@ -136,9 +148,9 @@ def _partial(t):
         dims = static_dims(ins[0])
         return None if dims is None else len(dims)
     if name == "cast":
-        return _partial(ins[0])
+        return _partial(ins[0], sources)
     if name == "strided_slice" and len(ins) == 1:
-        base = _partial(ins[0])
+        base = _partial(ins[0], sources)
         if isinstance(base, list):
             from dtf.ops.indexing_ops import decode_key
 
@@ -147,11 +159,11 @@ def _partial(t):
                 picked = np.array(base, dtype=object)[decode_key(key)]
                 return picked.tolist() if isinstance(picked, np.ndarray) else picked
     elif name == "stack" and node.attrs.get("axis", 0) == 0:
-        parts = [_partial(s) for s in ins]
-        if all(p is None or isinstance(p, int) for p in parts):
+        parts = [_partial(s, sources) for s in ins]
+        if all(p is None or isinstance(p, (int, _DimOf)) for p in parts):
             return parts
     elif name == "concat" and node.attrs.get("axis") == 0:
-        parts = [_partial(s) for s in ins]
+        parts = [_partial(s, sources) for s in ins]
         if all(isinstance(p, list) for p in parts):
             return [d for p in parts for d in p]
     elif name in _SCALAR_ARITHMETIC:
@@ -176,6 +188,38 @@ def static_value(t):
     """
     value = _partial(t)
     return None if value is _UNKNOWN else value
+
+
+def infer_reshape_dims(x, dims, shape):
+    """Reshape's static dims when `shape` (the argument, with its -1) builds the unknown dims of
+    the result from `x`'s own (TensorFlow's rule for `reshape(x, [dtf.shape(x)[0], -1])`): the -1
+    is then the product of `x`'s other dims over the known ones. `dims` is returned as given
+    when that cannot be told."""
+    x_dims = static_dims(x)
+    if x_dims is None or dims is None or list(dims).count(-1) != 1:
+        return dims
+    if is_symbolic(shape):
+        sources = _partial(shape, sources=True)
+    elif isinstance(shape, (list, tuple)):
+        sources = [_partial(d, sources=True) if is_symbolic(d) else d for d in shape]
+    else:
+        return dims
+    if not isinstance(sources, list) or len(sources) != len(dims):
+        return dims
+    used = set()
+    for d, src in zip(dims, sources):
+        if d is None:
+            if not (isinstance(src, _DimOf) and src.tensor is x and src.axis not in used):
+                return dims
+            used.add(src.axis)
+    rest = [d for i, d in enumerate(x_dims) if i not in used]
+    known = [d for d in dims if d is not None and d != -1]
+    if None in rest or 0 in known:
+        return dims
+    total, out = int(np.prod(rest, dtype=np.int64)), int(np.prod(known, dtype=np.int64))
+    if total % out:
+        return dims
+    return tuple(total // out if d == -1 else d for d in dims)
 
 
 # -- shape arguments ----------------------------------------------------------------------------

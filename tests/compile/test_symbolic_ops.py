@@ -136,6 +136,14 @@ def test_reshape_keeps_static_dims_it_can_infer():
     assert dtf.reshape(x, [dtf.shape(x)[0], -1]).shape.as_list() == [5, 12]
     y = placeholder((None, 3, 4))
     assert dtf.reshape(y, [dtf.shape(y)[0], 12]).shape.as_list() == [None, 12]
+    # TensorFlow's rule: the -1 is what the dims not taken from y's own shape leave
+    assert dtf.reshape(y, [dtf.shape(y)[0], -1]).shape.as_list() == [None, 12]
+    assert dtf.reshape(y, [-1, dtf.shape(y)[0], 2]).shape.as_list() == [6, None, 2]
+    assert dtf.reshape(y, dtf.stack([dtf.shape(y)[0], 2, -1])).shape.as_list() == [None, 2, 6]
+    z = placeholder((None, 3))
+    assert dtf.reshape(y, [dtf.shape(z)[0], -1]).shape.as_list() == [None, None]
+    assert dtf.reshape(y, [dtf.shape(y)[0], dtf.shape(y)[0], -1]).shape.as_list() == \
+        [None, None, None]
 
 
 def test_reshape_gradient_through_a_runtime_shape():
