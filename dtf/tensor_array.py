@@ -135,7 +135,7 @@ def _(gg, out, g, like, index):
     return run(_mask, (gg, g, index)), None, None
 
 
-def _read_rule(buffer, index, element_shape):
+def _read_rule(buffer, index, element_shape, what="tensor_array"):
     if buffer.shape is None or _is_marker(buffer.shape):
         rest = element_shape
     else:
@@ -146,8 +146,9 @@ def _read_rule(buffer, index, element_shape):
 
 
 @primitive("tensor_array_read", shape=_read_rule)
-def _read(xp, buffer, index, element_shape):
-    """Rows `index` (a scalar: read; a vector: gather) of the buffer."""
+def _read(xp, buffer, index, element_shape, what="tensor_array"):
+    """Rows `index` (a scalar: read; a vector: gather) of the buffer. `what`: "loop history"
+    when a while_loop's VJP reads the stacked values of its iterations (for its errors)."""
     idx = np.asarray(index)
     if buffer.ndim == 0:  # nothing written yet: zeros when the element shape is known
         if element_shape is None or None in element_shape:
@@ -159,12 +160,18 @@ def _read(xp, buffer, index, element_shape):
     n = buffer.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = int(idx.max()) if idx.max() >= n else int(idx.min())
+        if what == "loop history":
+            raise InvalidArgumentError(
+                f"dtf.while_loop gradient: iteration {bad} is not in the loop's recorded history "
+                f"of {n} iterations. The history could not be kept: a loop variable or a "
+                "stateful op's output changed shape across iterations, which while_loop "
+                "gradients do not support.")
         raise OutOfRangeError(f"Tried to read from index {bad} but array size is: {n}")
     return buffer[idx]
 
 
 @_read.def_vjp
-def _(g, out, buffer, index, element_shape):
+def _(g, out, buffer, index, element_shape, what="tensor_array"):
     return run(_read_grad, (buffer, index, g)), None
 
 

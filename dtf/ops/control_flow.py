@@ -33,8 +33,9 @@ Example:
     >>> dtf.while_loop(lambda i, s: i < 4, lambda i, s: (i + 1, s + i), (0, 0))
     (<dtf.Tensor: shape=(), dtype=int32, numpy=4>, <dtf.Tensor: shape=(), dtype=int32, numpy=6>)
 
-This module is a little over the size guide: the four public functions share the tracing, the
-sub-graph interpreter and the residual bookkeeping, which read best side by side.
+This module is over the size guide (about 1100 lines): cond and while_loop share the tracing,
+the sub-graph interpreter, the residual bookkeeping and the VJP machinery, and splitting them
+would spread one mechanism over several files.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from dtf.errors import InvalidArgumentError
 from dtf.ops import creation_ops, registry
 from dtf.ops.registry import Spec, primitive, run
 from dtf.tensor import Tensor
+from dtf.tensor_array import _read as _read_rows
 from dtf.tensor_shape import TensorShape
 
 __all__ = ["case", "cond", "switch_case", "while_loop"]
@@ -313,15 +315,19 @@ def _structure_text(structure, flat):
     return show(structure)
 
 
-def _same_structure(a, b) -> bool:
+def _same_structure(a, b, loose=False) -> bool:
+    """Same nesting (and None leaves in the same places). `loose`: a list and a tuple count as
+    the same (TensorFlow repacks a loop body's results into the loop variables' structure)."""
     if isinstance(a, dict) or isinstance(b, dict):
         return isinstance(a, dict) and isinstance(b, dict) and \
             sorted(map(repr, a)) == sorted(map(repr, b)) and \
-            all(_same_structure(a[k], b[k]) for k in a)
+            all(_same_structure(a[k], b[k], loose) for k in a)
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and \
-            all(_same_structure(x, y) for x, y in zip(a, b))
-    return (a is None) == (b is None)
+        same_kind = isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) if loose \
+            else type(a) is type(b)
+        return same_kind and len(a) == len(b) and \
+            all(_same_structure(x, y, loose) for x, y in zip(a, b))
+    return loose or (a is None) == (b is None)
 
 
 def _merge_shapes(shapes):
@@ -705,59 +711,37 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
 
 
 
-# -- while_loop: history access ----------------------------------------------------------------
-def _history_read_rule(history, k):
-    return Spec(None if history.shape is None else history.shape[1:], history.dtype)
+# -- while_loop: the primitive -------------------------------------------------------------------
+def _history_read(history, k):
+    """Row `k` of a loop's stacked per-iteration values (read as TensorArray rows are)."""
+    return run(_read_rows, (history, k), element_shape=None, what="loop history")
 
 
-@primitive("history_read", shape=_history_read_rule)
-def _history_read(xp, history, k):
-    """Row `k` of a loop's stacked per-iteration values (what a while_loop VJP reads)."""
-    k = int(k)
-    if not 0 <= k < history.shape[0]:
-        raise InvalidArgumentError(
-            f"dtf.while_loop gradient: iteration {k} is not in the loop's recorded history of "
-            f"{history.shape[0]} iterations. The loop's history could not be kept (a loop "
-            "variable or a stateful op's output changed shape across iterations, which "
-            "while_loop gradients do not support).")
-    return history[k]
-
-
-@_history_read.def_vjp
-def _(g, out, history, k):
-    return run(_history_read_grad, (history, k, g)), None
-
-
-def _history_read_grad_rule(history, k, g):
-    return Spec(history.shape, g.dtype)
-
-
-@primitive("history_read_grad", shape=_history_read_grad_rule)
-def _history_read_grad(xp, history, k, g):
-    """Zeros shaped like `history`, with `g` in row `k` (the adjoint of history_read)."""
-    out = xp.zeros(history.shape, dtype=g.dtype)
-    out[int(k)] = g
-    return out
-
-
-@_history_read_grad.def_vjp
-def _(gg, out, history, k, g):
-    return None, None, run(_history_read, (gg, k))
-
-
-def _stack(xp, rows, shape, dtype):
+def _stack(xp, rows, shape, dtype, buffers=False):
     """Stacks per-iteration arrays; a placeholder when they differ in shape (the VJP then says
-    why it cannot run)."""
+    why it cannot run). `buffers`: the rows are a TensorArray's buffers, whose unwritten marker
+    and shorter (dynamically grown) versions mean the same as zeros of the largest one."""
     if not rows:
         return xp.zeros((0,) + tuple(0 if d is None else d for d in (shape or ())),
                         dtype=dtype.as_numpy_dtype)
+    if buffers:
+        full = [r.shape for r in rows if r.ndim]
+        if full and all(f[1:] == full[0][1:] for f in full):
+            top = (max(f[0] for f in full),) + full[0][1:]
+            rows = [r if r.shape == top else _padded(xp, r, top) for r in rows]
     first = rows[0].shape
     if any(r.shape != first for r in rows):
         return _placeholder_array(xp, None if shape is None else (None,) + tuple(shape), dtype)
     return xp.stack(rows)
 
 
-# -- while_loop: the primitive -------------------------------------------------------------------
+def _padded(xp, buffer, shape):
+    out = xp.zeros(shape, dtype=buffer.dtype)
+    if buffer.ndim:
+        out[:buffer.shape[0]] = buffer
+    return out
+
+
 def _while_rule(*inputs, out_shapes, out_dtypes, **_):
     return tuple(Spec(s, d) for s, d in zip(out_shapes, out_dtypes))
 
@@ -772,7 +756,7 @@ def _while_impl(xp, *arrays, cond_graph, body_graph, n_vars, cond_map, body_map,
     body_args = [operands[j] for j in body_map]
     limit = None if max_slot < 0 else int(operands[max_slot])
     keep = bool(keep_residuals or _tape_state.active_tapes or _keeping.depth)
-    stacked = [j for j in range(m) if history[j] == "stack"] if keep else []
+    stacked = [j for j in range(m) if history[j] != "final"] if keep else []
     rows = {j: [] for j in stacked}
     stateful = {i: [] for i in residuals} if keep and residuals else None
     n = 0
@@ -796,7 +780,8 @@ def _while_impl(xp, *arrays, cond_graph, body_graph, n_vars, cond_map, body_map,
     result = list(loop) + [np.int32(n)]
     for j in range(m):
         spec_shape, dtype = out_shapes[m + 1 + j], out_dtypes[m + 1 + j]
-        result.append(_stack(xp, rows[j], out_shapes[j], dtype) if j in rows else
+        result.append(_stack(xp, rows[j], out_shapes[j], dtype, history[j] == "buffer")
+                      if j in rows else
                       _placeholder_array(xp, spec_shape, dtype))
     k = 2 * m + 1
     for i in residuals:
@@ -845,9 +830,9 @@ def _while_vjp(g, out, *inputs, cond_graph, body_graph, n_vars, cond_map, body_m
     n_f = len(loop_f)
 
     def reverse_body(k, *state):
-        xs = [run(_history_read, (h, k)) if kind == "stack" else final
+        xs = [_history_read(h, k) if kind != "final" else final
               for h, kind, final in zip(stacks, history, out[:m])]
-        replay = {i: tuple(run(_history_read, (out[p], k)) for p in ps)
+        replay = {i: tuple(_history_read(out[p], k) for p in ps)
                   for i, ps in layout.items()}
         with GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([xs[j] for j in loop_f] + sources)
@@ -858,10 +843,10 @@ def _while_vjp(g, out, *inputs, cond_graph, body_graph, n_vars, cond_map, body_m
             for p, t in zip(ps, replay[i]):
                 if p in g_residual:
                     targets.append(t)
-                    cotangents.append(run(_history_read, (g_residual[p], k)))
+                    cotangents.append(_history_read(g_residual[p], k))
         grads = tape.gradient(targets, [xs[j] for j in loop_f] + sources,
                               output_gradients=cotangents, unconnected_gradients="zero")
-        new_gx = [gr + run(_history_read, (g_history[j], k)) if j in g_history else gr
+        new_gx = [gr + _history_read(g_history[j], k) if j in g_history else gr
                   for j, gr in zip(loop_f, grads[:n_f])]
         new_acc = [a + gr for a, gr in zip(state[n_f:], grads[n_f:])]
         return (k - 1, *new_gx, *new_acc)
@@ -1001,24 +986,11 @@ def _truth(go) -> bool:
                     f"bool), got {_describe(go) if isinstance(go, Tensor) else repr(go)}.")
 
 
-def _loose_structure(a, b) -> bool:
-    """Same nesting, where a list and a tuple count as the same (TensorFlow repacks the body's
-    results into the loop variables' structure)."""
-    if isinstance(a, dict) or isinstance(b, dict):
-        return isinstance(a, dict) and isinstance(b, dict) and \
-            sorted(map(repr, a)) == sorted(map(repr, b)) and \
-            all(_loose_structure(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and \
-            len(a) == len(b) and all(_loose_structure(x, y) for x, y in zip(a, b))
-    return True
-
-
 def _body_results(out, structure, flat, single, check_dtypes=True):
     """The body's results, flat, checked against the loop variables' structure and dtypes."""
     if single or (len(structure) == 1 and not isinstance(out, (list, tuple))):
         out = [out]  # one loop variable: the body may return it bare
-    if not _loose_structure(structure, out):
+    if not _same_structure(structure, out, loose=True):
         raise ValueError(
             "dtf.while_loop: body must return the same structure as loop_vars.\n\n"
             f"loop_vars: {_structure_text(structure, flat)}\n"
@@ -1097,12 +1069,13 @@ def _ta_invariant(ta, buffer):
     return TensorShape([None if ta.dynamic_size else dims[0]] + list(dims[1:]))
 
 
-def _history_kinds(body, m):
+def _history_kinds(body, arrays):
     """Per loop variable: "final" when its VJP can use the loop's final value instead of a
     stacked per-iteration history (the body passes it through unchanged, or only writes into it
-    as a TensorArray buffer, whose VJP needs no values); else "stack"."""
+    as a TensorArray buffer, whose VJP needs no values); "buffer" for another TensorArray
+    buffer (see `_stack`); else "stack"."""
     kinds = []
-    for j in range(m):
+    for j in range(len(arrays)):
         start = body.inputs[j]
         if body._resolve(body.outputs[j]) is start:
             kinds.append("final")
@@ -1116,7 +1089,7 @@ def _history_kinds(body, m):
                 only_writes = False
                 break
             reach.update(id(o) for o in node.outputs)
-        kinds.append("final" if only_writes else "stack")
+        kinds.append("final" if only_writes else "buffer" if arrays[j] is not None else "stack")
     return tuple(kinds)
 
 
@@ -1170,7 +1143,7 @@ def _build_while(cond, body, structure, flat, single, shape_invariants, limit, n
             out_dtypes.append(o.dtype)
     attrs = {"cond_graph": graphs[0], "body_graph": graphs[1], "n_vars": m,
              "cond_map": cond_map, "body_map": body_map, "max_slot": max_slot,
-             "residuals": body_res, "history": _history_kinds(graphs[1], m),
+             "residuals": body_res, "history": _history_kinds(graphs[1], arrays),
              "out_shapes": tuple(out_shapes), "out_dtypes": tuple(out_dtypes),
              "keep_residuals": False, "variables": variables, "var_slots": var_slots}
     stateful = bool(cond_res or body_res)

@@ -663,3 +663,23 @@ class TestTensorArrayInFunction:
             npt.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12)
         check_gradients(dtf.function(_rnn_outputs, input_signature=self._SIGNATURE), [x, w],
                         second_order=True, name="compiled TensorArray RNN")
+
+    def test_a_loop_reading_back_what_it_wrote(self):
+        def running(x):
+            n = dtf.shape(x)[0]
+            ta = dtf.TensorArray(x.dtype, size=n, clear_after_read=False)  # unwritten: a marker
+
+            def body(i, ta):
+                prev = dtf.cond(i > 0, lambda: ta.read(dtf.maximum(i - 1, 0)),
+                                lambda: dtf.zeros_like(x[0]))
+                return i + 1, ta.write(i, prev * x[i] + x[i])
+
+            return dtf.while_loop(lambda i, ta: i < n, body, (0, ta))[1].stack()
+
+        x = np.array([0.5, 1.5, -0.7, 0.3])
+        compiled = dtf.function(running, input_signature=[dtf.TensorSpec([None], dtf.float64)])
+        npt.assert_allclose(compiled(dtf.constant(x)).numpy(), [0.5, 2.25, -2.275, -0.3825])
+        loop = next(n for n in compiled.get_concrete_function().graph.nodes
+                    if n.prim.name == "while_loop")
+        assert loop.attrs["history"] == ("stack", "buffer")
+        check_gradients(compiled, [x], second_order=True, name="read back")

@@ -1,7 +1,6 @@
 """Cases for the control-flow primitives (`cond`, `stateful_cond`, `while_loop`,
-`stateful_while_loop`, `case_index`, `history_read`, `history_read_grad`) and for
-`dtf.TensorArray`'s graph storage (`tensor_array_write`, `_read`, `_read_grad`, `_mask`,
-`_stack`, `_size`).
+`stateful_while_loop`, `case_index`) and for `dtf.TensorArray`'s graph storage
+(`tensor_array_write`, `_read`, `_read_grad`, `_mask`, `_stack`, `_size`).
 
 Eagerly `dtf.cond` and friends just run Python, so each case builds its function into a graph
 (`in_graph`: placeholders, a GraphBuilder, `Graph.run` on the inputs) to exercise the graph ops;
@@ -107,7 +106,7 @@ def _while_max_iterations(x):
 
 
 def _history(h, k):
-    return control_flow._history_read(h, k)
+    return control_flow._history_read(h, k)  # a while_loop VJP's read of its iterations
 
 
 def _ta_write_read(x):
@@ -183,7 +182,7 @@ CASES = [
            [rand(3, seed=25)], lambda x: x ** 3),
     OpCase("stateful_while_loop", in_graph(_while_stateful), [rand(3, seed=26)],
            lambda x: np.sin(np.sin(x) * x) * x),
-    OpCase("history_read", _history, [rand(4, 2, 3, seed=27), np.array(2, np.int32)],
+    OpCase("while_loop/history_read", _history, [rand(4, 2, 3, seed=27), np.array(2, np.int32)],
            lambda h, k: h[k]),
     OpCase("tensor_array/write_read_stack", in_graph(_ta_write_read), [rand(3, 2, seed=28)],
            lambda x: (np.stack([x[2] * 3, x[1] * 2, x[0]]), x[1] * 2)),
