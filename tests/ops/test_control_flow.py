@@ -378,6 +378,18 @@ class TestInFunction:
 
         assert int(g(dtf.constant(5))) == 5 and int(g(dtf.constant(3))) == 8
 
+    def test_a_variable_in_the_loop_condition(self):
+        v = dtf.Variable(0.0)
+
+        def body(i):
+            v.assign_add(1.5)
+            return [i + 1]
+
+        f = dtf.function(lambda: dtf.while_loop(lambda i: v < 5.0, body, [0])[0])
+        assert int(f()) == 4 and float(v) == 6.0
+        v.assign(3.0)
+        assert int(f()) == 2 and float(v) == 6.0
+
     def test_branches_returning_nothing(self):
         v = dtf.Variable(0.0)
 
@@ -615,6 +627,16 @@ class TestTensorArrayInFunction:
         npt.assert_array_equal(f(dtf.constant([1.0, 2.0])).numpy(), [[0, 0], [1, 2], [2, 4]])
         assert seen == {"shape": dtf.TensorShape([None, 2]),
                         "element_shape": dtf.TensorShape([2])}  # as TensorFlow's
+
+    def test_a_cond_returning_tensor_arrays(self):
+        @dtf.function
+        def f(x):
+            ta = dtf.TensorArray(dtf.float32, size=2)
+            ta = dtf.cond(dtf.reduce_sum(x) > 0, lambda: ta.write(0, x), lambda: ta.write(1, -x))
+            return ta.stack()
+
+        npt.assert_array_equal(f(dtf.constant([1.0, 2.0])).numpy(), [[1, 2], [0, 0]])
+        npt.assert_array_equal(f(dtf.constant([-1.0, -2.0])).numpy(), [[0, 0], [1, 2]])
 
     def test_graph_reads_and_errors(self):
         @dtf.function
