@@ -127,7 +127,7 @@ def _plan_of(graph):
     plan = None
     if _lower[0] is not None:
         try:
-            plan = _lower[0](graph)
+            plan = _lower[0](graph, copy=True)
         except NotImplementedError:
             plan = None
     graph.__dict__["_control_flow_plan"] = plan

@@ -467,6 +467,21 @@ class TestInFunction:
         y, g = f(dtf.ones((1000,)), dtf.constant(False))
         assert set(np.unique(y.numpy())) == {1.0} and set(np.unique(g.numpy())) == {1.0}
 
+    def test_residuals_after_the_branch_ran_compiled(self):
+        # the first run, with no tape, runs the branch through a codegen plan; lowering must
+        # leave the branch graph's nodes (which residuals are indexed by) as they were
+        @dtf.function
+        def f(x):
+            return dtf.cond(dtf.reduce_sum(x) > 0,
+                            lambda: dtf.nn.dropout(x * 1.0 + 0.0, 0.5) * 1.0, lambda: x)
+
+        x = dtf.ones((200,))
+        f(x)
+        with dtf.GradientTape() as tape:
+            tape.watch(x)
+            y = f(x)
+        npt.assert_array_equal(tape.gradient(y, x).numpy(), y.numpy())
+
     def test_random_draws_in_a_body_are_replayed_by_the_gradient(self):
         @dtf.function
         def f(x):
