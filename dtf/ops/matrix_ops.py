@@ -257,7 +257,10 @@ def band_part(input, num_lower, num_upper, name=None):
     all of them) and zeros the rest; `band_part(x, -1, 0)` is the lower triangle.
 
     Example:
-        >>> dtf.linalg.band_part(dtf.ones((3, 3)), 0, 0)  # the diagonal
+        >>> dtf.linalg.band_part(dtf.ones((3, 3)), 0, 0).numpy()  # the diagonal
+        array([[1., 0., 0.],
+               [0., 1., 0.],
+               [0., 0., 1.]], dtype=float32)
     """
     x = _tensor(input)
     _check_matrix(x, "band_part")
@@ -306,7 +309,9 @@ def inv(input, adjoint=False, name=None):
     """The inverse of each square matrix in `input` (of its adjoint when `adjoint`).
 
     Example:
-        >>> dtf.linalg.inv(dtf.constant([[2., 0.], [0., 4.]]))
+        >>> dtf.linalg.inv(dtf.constant([[2., 0.], [0., 4.]])).numpy()
+        array([[0.5 , 0.  ],
+               [0.  , 0.25]], dtype=float32)
     """
     x = _float_matrix(input, "inv")
     if adjoint:
@@ -425,7 +430,9 @@ def solve(matrix, rhs, adjoint=False, name=None):
     shape [..., M, K] with the same batch dims as `matrix`.
 
     Example:
-        >>> dtf.linalg.solve(dtf.constant([[2., 0.], [0., 4.]]), dtf.constant([[2.], [4.]]))
+        >>> dtf.linalg.solve(dtf.constant([[2., 0.], [0., 4.]]), dtf.constant([[2.], [4.]])).numpy()
+        array([[1.],
+               [1.]], dtype=float32)
     """
     from dtf.ops.math_ops import binary_args
 
@@ -476,7 +483,9 @@ def cholesky(input, name=None):
     matrices; only the lower triangle of `input` is read.
 
     Example:
-        >>> dtf.linalg.cholesky(dtf.constant([[4., 2.], [2., 2.]]))
+        >>> dtf.linalg.cholesky(dtf.constant([[4., 2.], [2., 2.]])).numpy()
+        array([[2., 0.],
+               [1., 1.]], dtype=float32)
     """
     x = _float_matrix(input, "cholesky")
     return run(_cholesky, (x,))

@@ -9,7 +9,7 @@ import pytest
 import dtf
 from dtf.compile.symbolic import placeholder
 from dtf.errors import InvalidArgumentError
-from dtf.ops import conv_ops, pool_ops
+from dtf.ops import conv_ops, conv_variant_ops, pool_ops
 from dtf.testing.cases.conv import ref_conv
 
 RNG = np.random.default_rng(11)
@@ -206,7 +206,7 @@ def _dtf_with_these_ops():
     import types
 
     nn = types.SimpleNamespace(**{k: getattr(dtf.nn, k) for k in dir(dtf.nn)})
-    for module in (conv_ops, pool_ops):
+    for module in (conv_ops, pool_ops, conv_variant_ops):
         for name in module.__all__:
             setattr(nn, name, getattr(module, name))
     namespace = types.SimpleNamespace(**{k: getattr(dtf, k) for k in dir(dtf)
@@ -216,7 +216,7 @@ def _dtf_with_these_ops():
 
 
 def test_docstring_examples():
-    for module in (conv_ops, pool_ops):
+    for module in (conv_ops, pool_ops, conv_variant_ops):
         finder = doctest.DocTestFinder()
         runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         for test in finder.find(module, globs={**vars(module), "dtf": _dtf_with_these_ops()}):
