@@ -18,10 +18,12 @@ one, numbers are drawn on the host and copied over, so they are the same on ever
 
 What is and is not in the op table:
 
-- `normal`, `uniform`, `truncated_normal` take no tensor inputs, so they are creation functions
-  like `zeros`, not primitives: they draw an array and wrap it. When `mean`/`stddev`
-  (`minval`/`maxval`) are tensors, they are applied with dtf ops, so gradients flow to them as in
-  TensorFlow (the reparameterisation trick), not to the random numbers.
+- `normal`, `uniform`, `truncated_normal` take no tensor inputs, so eagerly they are creation
+  functions like `zeros`, not primitives: they draw an array and wrap it. Inside a traced
+  function, or for a shape given by symbolic values, they become the stateful `random_draw`
+  primitive instead (its shape an int vector input). When `mean`/`stddev` (`minval`/`maxval`)
+  are tensors, they are applied with dtf ops, so gradients flow to them as in TensorFlow (the
+  reparameterisation trick), not to the random numbers.
 - `shuffle` and `categorical` take a tensor, and must also work on symbolic tensors (Keras
   inputs, traced functions), so they are primitives (`random_shuffle`, `categorical`), declared
   non-differentiable as in TensorFlow (no gradient through a shuffle or a sample).
@@ -30,6 +32,10 @@ The implementations of these primitives read the seed state when they run, not w
 traced, so a traced graph draws fresh numbers on every execution; they are therefore stateful:
 graph passes must neither merge (CSE) nor constant-fold them: they are registered with
 `stateful=True` (as is `dropout` of `dtf.nn`), and `Primitive.stateful` is what passes check.
+A node's first draw is the one its trace reserved where it met the op (`reserve`), so a traced
+function's calls give the numbers the same eager calls would, under the same `set_seed`. (Both
+branches of a traced `dtf.cond` reserve one: the branch not taken keeps its reservation for the
+first time it runs.)
 """
 
 from __future__ import annotations
