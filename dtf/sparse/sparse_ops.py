@@ -12,8 +12,8 @@ import numpy as np
 
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
+from dtf.ops.array_ops import broadcast_to, ensure_shape, reshape
 from dtf.ops.array_ops import concat as _dense_concat
-from dtf.ops.array_ops import reshape
 from dtf.ops.creation_ops import convert_to_tensor, fill
 from dtf.ops.indexing_ops import (
     gather,
@@ -376,6 +376,8 @@ def add(a, b, threshold=0) -> SparseTensor:
     if not (_is_sparse(a) and _is_sparse(b)):
         sp, dense = (a, b) if _is_sparse(a) else (b, a)
         dense = convert_to_tensor(dense, dtype=sp.dtype)
+        if None in dense.shape.as_list():  # symbolic with unknown dims: pin them (checked at run)
+            dense = ensure_shape(dense, list(sp._shape_tuple))
         if tuple(dense.shape.as_list()) != sp._shape_tuple:
             raise InvalidArgumentError(
                 f"dtf.sparse.add: the dense operand's shape {dense.shape.as_list()} must equal "
@@ -412,8 +414,10 @@ def _dense_at_indices(sp, dense, op):
     """The dense operand's entries at the sparse indices, broadcasting it to the sparse shape
     without materialising the broadcast (dims of size 1 are indexed at 0)."""
     dense = convert_to_tensor(dense, dtype=sp.dtype)
-    d_shape = tuple(dense.shape.as_list())
     s_shape = sp._shape_tuple
+    if None in dense.shape.as_list():  # unknown dims: broadcast symbolically, checked at run
+        dense = broadcast_to(dense, s_shape)
+    d_shape = tuple(dense.shape.as_list())
     if len(d_shape) > len(s_shape) or any(
             d not in (1, s) for d, s in zip(d_shape[::-1], s_shape[::-1])):
         raise InvalidArgumentError(f"{op}: the dense operand's shape {list(d_shape)} does not "

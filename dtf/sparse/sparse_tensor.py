@@ -49,11 +49,11 @@ class SparseTensor:
         if len(shape_dims) != 1:
             raise ValueError(f"SparseTensor: dense_shape must be a vector [rank], got shape "
                              f"{list(shape_dims)}.")
-        if idx_dims[0] != val_dims[0]:
+        if None not in (idx_dims[0], val_dims[0]) and idx_dims[0] != val_dims[0]:
             raise ValueError(f"Dimensions {idx_dims[0]} and {val_dims[0]} are not compatible: "
                              f"SparseTensor has {idx_dims[0]} index rows but {val_dims[0]} "
                              "values; give one value per index row.")
-        if idx_dims[1] != shape_dims[0]:
+        if None not in (idx_dims[1], shape_dims[0]) and idx_dims[1] != shape_dims[0]:
             raise ValueError(f"Dimensions {idx_dims[1]} and {shape_dims[0]} are not compatible: "
                              f"indices have {idx_dims[1]} columns but dense_shape "
                              f"{self._dense_shape.numpy().tolist()} has rank {shape_dims[0]}.")
@@ -102,7 +102,7 @@ class SparseTensor:
             array([6.], dtype=float32)
         """
         new_values = convert_to_tensor(new_values)
-        if new_values.shape.dims != self._values.shape.dims:
+        if not new_values.shape.is_compatible_with(self._values.shape):
             raise ValueError(f"with_values: the new values have shape {new_values.shape}, but "
                              f"this SparseTensor stores {self._values.shape[0]} values.")
         return SparseTensor(self._indices, new_values, self._dense_shape)
