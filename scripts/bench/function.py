@@ -44,7 +44,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_step  # the reference NumPy step and the data
 
 import dtf
-from dtf import keras
 
 CONFIGS = {"small": ((784, 32, 32, 10), 64), "large": ((784, 256, 256, 10), 128)}
 SPEED_TARGETS = {"small": 1.0, "large": 0.95}
@@ -61,25 +60,6 @@ def load_batches(n_batches, batch):
         batches.append((np.concatenate([x for x, _ in parts]),
                         np.concatenate([y for _, y in parts])))
     return batches, source
-
-
-def make_step(sizes):
-    """(model, step): the seeds' training step for an MLP of `sizes`."""
-    model = keras.Sequential([keras.Input(shape=(sizes[0],))] + [
-        keras.layers.Dense(n, activation="relu") for n in sizes[1:-1]] + [
-        keras.layers.Dense(sizes[-1])])
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
-
-    def step(x, y):
-        with dtf.GradientTape() as tape:
-            logits = model(x)
-            loss = loss_fn(y, logits)
-        gradients = tape.gradient(loss, model.trainable_weights)
-        optimizer.apply_gradients(zip(gradients, model.trainable_weights))
-        return loss
-
-    return model, step
 
 
 def _time_per_step(step, batches):
@@ -109,8 +89,8 @@ def run(name, repeat, steps):
     sizes, batch = CONFIGS[name]
     batches, source = load_batches(steps, batch)
     tensor_batches = [(dtf.constant(x), dtf.constant(y)) for x, y in batches]
-    eager_model, eager_step = make_step(sizes)
-    compiled_model, step = make_step(sizes)
+    eager_model, eager_step = train_step.make_dtf_step(sizes)
+    compiled_model, step = train_step.make_dtf_step(sizes)
     compiled_model.set_weights(eager_model.get_weights())
     compiled_step = dtf.function(step)
     reference = train_step.NumpyMLP(eager_model.get_weights())

@@ -93,13 +93,11 @@ class NumpyMLP:
         return loss
 
 
-def make_dtf_step():
-    model = keras.Sequential([
-        keras.Input(shape=(784,)),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(10),
-    ])
+def make_dtf_step(sizes=SIZES):
+    """(model, step): the seeds' training step for an MLP of `sizes` (Dense + ReLU layers)."""
+    model = keras.Sequential([keras.Input(shape=(sizes[0],))] + [
+        keras.layers.Dense(n, activation="relu") for n in sizes[1:-1]] + [
+        keras.layers.Dense(sizes[-1])])
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     optimizer = keras.optimizers.Adam(learning_rate=1e-3)
 

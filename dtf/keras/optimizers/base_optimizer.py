@@ -414,17 +414,9 @@ class Optimizer:
         if _registry.is_tracing():
             self._apply_in_graph(grads, variables, label)
             return
-        built, index = self.built, self._index
         arrays, missing = [], []
         for grad, variable in zip(grads, variables):
-            if not getattr(variable, "_is_dtf_variable", False):
-                raise TypeError(f"{label}: expected dtf.Variables to update, got "
-                                f"{type(variable).__name__} {variable!r}.")
-            if built and id(variable) not in index:
-                raise ValueError(
-                    f"Unknown variable: {variable}. This optimizer can only be called for the "
-                    "variables it was originally built with. When working with a new set of "
-                    "variables, you should recreate a new optimizer instance.")
+            self._check_updatable(variable, label)
             if grad is None:
                 missing.append(_variable_label(variable))
                 arrays.append(None)
@@ -432,7 +424,7 @@ class Optimizer:
                 arrays.append(_gradient_array(grad, variable, label))
         if len(missing) == len(arrays):
             raise ValueError(f"No gradients provided for any variable: {missing}.")
-        if not built:
+        if not self.built:
             self.build(variables)
         if missing:
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the "
@@ -441,6 +433,17 @@ class Optimizer:
             kept = [(g, v) for g, v in zip(arrays, variables) if g is not None]
             arrays, variables = [g for g, _ in kept], [v for _, v in kept]
         self._apply_arrays(arrays, variables)
+
+    def _check_updatable(self, variable, label):
+        """Raises unless `variable` is a dtf.Variable this optimizer may update."""
+        if not getattr(variable, "_is_dtf_variable", False):
+            raise TypeError(f"{label}: expected dtf.Variables to update, got "
+                            f"{type(variable).__name__} {variable!r}.")
+        if self.built and id(variable) not in self._index:
+            raise ValueError(
+                f"Unknown variable: {variable}. This optimizer can only be called for the "
+                "variables it was originally built with. When working with a new set of "
+                "variables, you should recreate a new optimizer instance.")
 
     def _apply_in_graph(self, grads, variables, label):
         """`apply` inside a traced function: the checks now, the update as one stateful graph
@@ -451,14 +454,7 @@ class Optimizer:
 
         kept_grads, kept_vars, missing = [], [], []
         for grad, variable in zip(grads, variables):
-            if not getattr(variable, "_is_dtf_variable", False):
-                raise TypeError(f"{label}: expected dtf.Variables to update, got "
-                                f"{type(variable).__name__} {variable!r}.")
-            if self.built and id(variable) not in self._index:
-                raise ValueError(
-                    f"Unknown variable: {variable}. This optimizer can only be called for the "
-                    "variables it was originally built with. When working with a new set of "
-                    "variables, you should recreate a new optimizer instance.")
+            self._check_updatable(variable, label)
             if grad is None:
                 missing.append(_variable_label(variable))
                 continue
