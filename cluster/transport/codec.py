@@ -1,0 +1,572 @@
+"""The wire format of the parameter transport: a fixed header, then one msgpack map.
+
+Every message is::
+
+    header (16 bytes, little-endian):  magic b"DTFW" | format version u8 | kind u8 |
+                                       reserved u16 (0) | request id u64
+    body:                              one msgpack map whose keys depend on the kind
+
+Tensors inside a body are maps ``{"name": str, "dtype": str, "shape": [int, ...],
+"data": bin}`` where ``data`` is the raw little-endian, C-ordered bytes of the array.
+
+Kinds and their bodies:
+
+===========  ==========================================================================
+PUSH         ``worker`` (int), ``step`` (int), ``shard`` (int), ``tensors`` (list of tensors)
+PULL         ``known`` (map name -> version the client holds; an empty map asks for all)
+PULL_REPLY   ``tensors`` (list of tensors), ``versions`` (map name -> version, same names)
+ERROR        ``code`` (str, ``[A-Z_]+``), ``message`` (str)
+ACK          ``applied`` (bool), ``versions`` (map name -> version after the push)
+===========  ==========================================================================
+
+:func:`decode` is written for hostile input: it checks the message size against the
+receiver's :class:`Limits` before unpacking anything, unpacks with msgpack's own length limits
+(so no declared length can make it allocate more than the message holds), rejects extension
+types, unknown or missing keys, wrong types, out-of-range integers, dtypes outside the
+whitelist, and tensors whose shape does not match their byte count. Whatever is wrong, it
+raises :class:`TransportError` and nothing else. Decoded arrays are zero-copy, read-only views
+(``np.frombuffer``) of the unpacked bytes; encoding copies each array once, into the message.
+
+Example:
+    >>> import numpy as np
+    >>> wire = encode_push(7, worker=0, step=3, shard=0, tensors={"w": np.ones(2, "float32")})
+    >>> msg = decode(wire)
+    >>> msg.kind, msg.request_id, msg.step, msg.tensors["w"].tolist()
+    (<Kind.PUSH: 1>, 7, 3, [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import struct
+
+import msgpack
+import numpy as np
+
+__all__ = [
+    "FORMAT_VERSION",
+    "WIRE_DTYPES",
+    "Ack",
+    "ErrorReply",
+    "Kind",
+    "Limits",
+    "PullReply",
+    "PullRequest",
+    "Push",
+    "TransportError",
+    "decode",
+    "encode_ack",
+    "encode_error",
+    "encode_pull_reply",
+    "encode_pull_request",
+    "encode_push",
+    "peek_request_id",
+]
+
+MAGIC = b"DTFW"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct("<4sBBHQ")
+HEADER_SIZE = _HEADER.size
+_U64_MAX = 2**64 - 1
+_I63_MAX = 2**63 - 1
+_MAX_DIM = 2**48  # a bound on one axis; the byte-count check catches the rest
+_CODE_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+# The dtypes a tensor may carry; anything else (object, strings, structured...) is refused.
+WIRE_DTYPES = {
+    name: np.dtype(name).newbyteorder("<")
+    for name in (
+        "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "float16", "float32", "float64", "complex64", "complex128",
+    )
+}
+
+
+class TransportError(ValueError):
+    """A message could not be encoded, decoded or served; the text says what and why."""
+
+
+class Kind(enum.IntEnum):
+    """The message kinds of the wire format."""
+
+    PUSH = 1
+    PULL = 2
+    PULL_REPLY = 3
+    ERROR = 4
+    ACK = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Receiver-side bounds that :func:`decode` enforces before trusting a message.
+
+    Attributes:
+        max_message_bytes: the largest whole message accepted.
+        max_tensors: the most tensors (or version entries) in one message.
+        max_tensor_bytes: the largest single tensor's data.
+        max_total_tensor_bytes: the largest sum of tensor data in one message.
+        max_ndim: the most axes a tensor may have.
+        max_name_length: the longest tensor name, in characters.
+        max_message_text: the longest error message text, in characters.
+    """
+
+    max_message_bytes: int = 256 * 1024 * 1024
+    max_tensors: int = 4096
+    max_tensor_bytes: int = 256 * 1024 * 1024
+    max_total_tensor_bytes: int = 256 * 1024 * 1024
+    max_ndim: int = 32
+    max_name_length: int = 512
+    max_message_text: int = 16384
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclasses.dataclass
+class Push:
+    """A worker's gradients for one step of one shard."""
+
+    request_id: int
+    worker: int
+    step: int
+    shard: int
+    tensors: dict[str, np.ndarray]
+    kind: Kind = Kind.PUSH
+
+
+@dataclasses.dataclass
+class PullRequest:
+    """A client's known versions; the reply holds only tensors newer than these."""
+
+    request_id: int
+    known: dict[str, int]
+    kind: Kind = Kind.PULL
+
+
+@dataclasses.dataclass
+class PullReply:
+    """Tensors that changed since the request's versions, with their current versions."""
+
+    request_id: int
+    tensors: dict[str, np.ndarray]
+    versions: dict[str, int]
+    kind: Kind = Kind.PULL_REPLY
+
+
+@dataclasses.dataclass
+class ErrorReply:
+    """The receiver refused a request: a machine-readable code and a human message."""
+
+    request_id: int
+    code: str
+    message: str
+    kind: Kind = Kind.ERROR
+
+
+@dataclasses.dataclass
+class Ack:
+    """A push was received; ``applied`` is False for a duplicate that was not applied."""
+
+    request_id: int
+    applied: bool
+    versions: dict[str, int]
+    kind: Kind = Kind.ACK
+
+
+# ----------------------------------------------------------------------------- encoding
+
+def _pack(obj) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _bin_header(n: int) -> bytes:
+    # msgpack's bin 32 header, written by hand so the array's bytes can be joined in after it
+    # without msgpack first copying them into its own buffer.
+    return b"\xc6" + struct.pack(">I", n)
+
+
+def _header(kind: Kind, request_id: int) -> bytes:
+    if type(request_id) is not int or not 0 <= request_id <= _U64_MAX:
+        raise TransportError(f"request_id must be an int in [0, 2**64), got {request_id!r}")
+    return _HEADER.pack(MAGIC, FORMAT_VERSION, int(kind), 0, request_id)
+
+
+def _check_int(what: str, value, low: int = 0, high: int = _I63_MAX) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TransportError(f"{what} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if not low <= value <= high:
+        raise TransportError(f"{what} must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _wire_array(name: str, array) -> np.ndarray:
+    array = np.asarray(array)
+    wire = WIRE_DTYPES.get(array.dtype.name)
+    if wire is None:
+        raise TransportError(
+            f"tensor {name!r} has dtype {array.dtype}, which the wire format does not carry; "
+            f"cast it to one of {sorted(WIRE_DTYPES)}"
+        )
+    # Little-endian and C-ordered; a no-op (no copy) for the usual native arrays on x86/ARM.
+    return np.asarray(array, dtype=wire, order="C")
+
+
+def _tensor_parts(parts: list, tensors: dict) -> None:
+    if not isinstance(tensors, dict):
+        raise TransportError(f"tensors must be a dict of name -> array, got {type(tensors)}")
+    parts.append(_pack_array_header(len(tensors)))
+    for name, array in tensors.items():
+        if not isinstance(name, str):
+            raise TransportError(f"tensor names must be str, got {name!r}")
+        array = _wire_array(name, array)
+        parts.append(
+            b"\x84"  # a map of four entries
+            + _pack("name") + _pack(name)
+            + _pack("dtype") + _pack(array.dtype.name)
+            + _pack("shape") + _pack(list(array.shape))
+            + _pack("data") + _bin_header(array.nbytes)
+        )
+        parts.append(memoryview(array.reshape(-1).view(np.uint8)))
+
+
+def _pack_array_header(n: int) -> bytes:
+    return msgpack.Packer().pack_array_header(n)
+
+
+def _pack_map_header(n: int) -> bytes:
+    return msgpack.Packer().pack_map_header(n)
+
+
+def _versions(what: str, versions: dict) -> dict:
+    if not isinstance(versions, dict):
+        raise TransportError(f"{what} must be a dict of name -> version, got {type(versions)}")
+    out = {}
+    for name, version in versions.items():
+        if not isinstance(name, str):
+            raise TransportError(f"{what} names must be str, got {name!r}")
+        out[name] = _check_int(f"{what}[{name!r}]", version)
+    return out
+
+
+def encode_push(request_id: int, worker: int, step: int, shard: int, tensors: dict) -> bytes:
+    """Encodes a worker's push of named gradient tensors for one step of one shard.
+
+    Example:
+        >>> len(encode_push(1, 0, 0, 0, {"b": np.zeros(3, "float32")})) > 16
+        True
+    """
+    parts = [
+        _header(Kind.PUSH, request_id),
+        _pack_map_header(4),
+        _pack("worker"), _pack(_check_int("worker", worker)),
+        _pack("step"), _pack(_check_int("step", step)),
+        _pack("shard"), _pack(_check_int("shard", shard)),
+        _pack("tensors"),
+    ]
+    _tensor_parts(parts, tensors)
+    return b"".join(parts)
+
+
+def encode_pull_request(request_id: int, known: dict) -> bytes:
+    """Encodes a pull request: the versions the client holds (empty: send everything).
+
+    Example:
+        >>> decode(encode_pull_request(2, {"w": 3})).known
+        {'w': 3}
+    """
+    body = _pack({"known": _versions("known", known)})
+    return _header(Kind.PULL, request_id) + body
+
+
+def encode_pull_reply(request_id: int, tensors: dict, versions: dict) -> bytes:
+    """Encodes the tensors that changed and their versions (the same names in both)."""
+    versions = _versions("versions", versions)
+    if set(versions) != set(tensors):
+        raise TransportError(
+            f"a pull reply needs one version per tensor; tensors {sorted(tensors)}, "
+            f"versions {sorted(versions)}"
+        )
+    parts = [_header(Kind.PULL_REPLY, request_id), _pack_map_header(2), _pack("tensors")]
+    _tensor_parts(parts, tensors)
+    parts.append(_pack("versions") + _pack(versions))
+    return b"".join(parts)
+
+
+def encode_error(request_id: int, code: str, message: str) -> bytes:
+    """Encodes an error reply; ``code`` is upper-case letters, digits and underscores.
+
+    Example:
+        >>> decode(encode_error(3, "UNKNOWN_TENSOR", "no tensor 'x'")).code
+        'UNKNOWN_TENSOR'
+    """
+    if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
+        raise TransportError(f"error code must match {_CODE_RE.pattern}, got {code!r}")
+    if not isinstance(message, str):
+        raise TransportError(f"error message must be str, got {type(message).__name__}")
+    # Truncated rather than refused: an error about an error would hide the first one.
+    message = message[: DEFAULT_LIMITS.max_message_text]
+    return _header(Kind.ERROR, request_id) + _pack({"code": code, "message": message})
+
+
+def encode_ack(request_id: int, applied: bool, versions: dict) -> bytes:
+    """Encodes the acknowledgement of a push."""
+    if not isinstance(applied, bool):
+        raise TransportError(f"applied must be a bool, got {type(applied).__name__}")
+    body = _pack({"applied": applied, "versions": _versions("versions", versions)})
+    return _header(Kind.ACK, request_id) + body
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def peek_request_id(message) -> int:
+    """The request id of a message whose header is intact, else 0 (for error replies)."""
+    try:
+        magic, _, _, _, request_id = _HEADER.unpack_from(message, 0)
+    except (struct.error, TypeError, ValueError):
+        return 0
+    return request_id if magic == MAGIC else 0
+
+
+def decode(message, limits: Limits = DEFAULT_LIMITS):
+    """Decodes and validates one message; raises TransportError for anything malformed.
+
+    Args:
+        message: the received bytes (bytes, bytearray or memoryview).
+        limits: the receiver's bounds on sizes and counts.
+
+    Returns:
+        A Push, PullRequest, PullReply, ErrorReply or Ack. Arrays are read-only views of the
+        message's unpacked bytes.
+
+    Example:
+        >>> decode(b"nonsense")
+        Traceback (most recent call last):
+        ...
+        dtf.cluster.transport.codec.TransportError: message of 8 bytes is shorter than the 16-byte header
+    """
+    if not isinstance(message, (bytes, bytearray, memoryview)):
+        raise TransportError(f"a message must be bytes, got {type(message).__name__}")
+    view = memoryview(message)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    size = view.nbytes
+    if size > limits.max_message_bytes:
+        raise TransportError(
+            f"message of {size} bytes exceeds the receiver's limit of "
+            f"{limits.max_message_bytes} bytes"
+        )
+    if size < HEADER_SIZE:
+        raise TransportError(
+            f"message of {size} bytes is shorter than the {HEADER_SIZE}-byte header"
+        )
+    magic, version, kind, reserved, request_id = _HEADER.unpack_from(view, 0)
+    if magic != MAGIC:
+        raise TransportError(f"bad magic {bytes(magic)!r}: not a dtf transport message")
+    if version != FORMAT_VERSION:
+        raise TransportError(
+            f"format version {version} is not supported (this side speaks {FORMAT_VERSION}); "
+            "run the same dtf version on both ends"
+        )
+    if reserved != 0:
+        raise TransportError(f"reserved header field must be 0, got {reserved}")
+    try:
+        kind = Kind(kind)
+    except ValueError:
+        raise TransportError(f"unknown message kind {kind}") from None
+    body = _unpack(view[HEADER_SIZE:], limits)
+    return _DECODERS[kind](request_id, body, limits)
+
+
+def _reject_ext(code, data):
+    raise TransportError(f"msgpack extension type {code} is not allowed")
+
+
+def _unpack(body: memoryview, limits: Limits):
+    n = body.nbytes
+    # Every container and string is bounded by the body's own size, so no declared length can
+    # make msgpack allocate more than the message holds; nesting is bounded by msgpack's stack.
+    small = max(limits.max_tensors, limits.max_ndim, 8)
+    try:
+        return msgpack.unpackb(
+            body,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            ext_hook=_reject_ext,
+            max_bin_len=min(n, limits.max_tensor_bytes),
+            max_str_len=min(n, max(limits.max_name_length, limits.max_message_text) * 4),
+            max_array_len=min(n, small),
+            max_map_len=min(n, small),
+            max_ext_len=0,
+        )
+    except TransportError:
+        raise
+    except Exception as e:  # noqa: BLE001 - msgpack raises many unrelated types; callers see one
+        raise TransportError(
+            f"message body is not valid msgpack: {type(e).__name__}: {e}"
+        ) from None
+
+
+def _fields(body, kind: Kind, expected: tuple) -> dict:
+    if type(body) is not dict:
+        raise TransportError(f"{kind.name} body must be a map, got {type(body).__name__}")
+    keys = set(body)
+    if keys != set(expected):
+        unknown = sorted(map(repr, keys - set(expected)))
+        missing = sorted(set(expected) - keys)
+        raise TransportError(
+            f"{kind.name} body has unknown fields {unknown} and missing fields {missing}; "
+            f"expected exactly {list(expected)}"
+        )
+    return body
+
+
+def _int_field(what: str, value, low: int = 0, high: int = _I63_MAX) -> int:
+    if type(value) is not int:
+        raise TransportError(f"{what} must be an int, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise TransportError(f"{what} must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _name(what: str, value, limits: Limits) -> str:
+    if type(value) is not str:
+        raise TransportError(f"{what} must be a str, got {type(value).__name__}")
+    if not 0 < len(value) <= limits.max_name_length:
+        raise TransportError(
+            f"{what} must have 1 to {limits.max_name_length} characters, got {len(value)}"
+        )
+    return value
+
+
+def _decode_versions(what: str, value, limits: Limits) -> dict:
+    if type(value) is not dict:
+        raise TransportError(f"{what} must be a map of name -> version, got {type(value).__name__}")
+    if len(value) > limits.max_tensors:
+        raise TransportError(f"{what} has {len(value)} entries, over the limit {limits.max_tensors}")
+    out = {}
+    for name, version in value.items():
+        name = _name(f"a name in {what}", name, limits)
+        out[name] = _int_field(f"{what}[{name!r}]", version)
+    return out
+
+
+def _decode_tensor(index: int, entry, limits: Limits) -> tuple[str, np.ndarray, int]:
+    what = f"tensor #{index}"
+    if type(entry) is not dict or set(entry) != {"name", "dtype", "shape", "data"}:
+        raise TransportError(
+            f"{what} must be a map with exactly the fields name, dtype, shape and data"
+        )
+    name = _name(f"{what} name", entry["name"], limits)
+    what = f"tensor {name!r}"
+    dtype_name = entry["dtype"]
+    if type(dtype_name) is not str or dtype_name not in WIRE_DTYPES:
+        raise TransportError(
+            f"{what} has dtype {dtype_name!r}; allowed dtypes are {sorted(WIRE_DTYPES)}"
+        )
+    dtype = WIRE_DTYPES[dtype_name]
+    shape = entry["shape"]
+    if type(shape) is not list:
+        raise TransportError(f"{what} shape must be a list of ints, got {type(shape).__name__}")
+    if len(shape) > limits.max_ndim:
+        raise TransportError(f"{what} has {len(shape)} axes, over the limit {limits.max_ndim}")
+    count = 1
+    for axis, dim in enumerate(shape):
+        count *= _int_field(f"{what} shape[{axis}]", dim, 0, _MAX_DIM)
+    data = entry["data"]
+    if type(data) is not bytes:
+        raise TransportError(f"{what} data must be msgpack bin, got {type(data).__name__}")
+    if count * dtype.itemsize != len(data):
+        raise TransportError(
+            f"{what} of shape {shape} and dtype {dtype_name} needs "
+            f"{count * dtype.itemsize} bytes but carries {len(data)}"
+        )
+    if len(data) > limits.max_tensor_bytes:
+        raise TransportError(
+            f"{what} has {len(data)} bytes, over the limit of {limits.max_tensor_bytes}"
+        )
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    return name, array, len(data)
+
+
+def _decode_tensors(value, limits: Limits) -> dict[str, np.ndarray]:
+    if type(value) is not list:
+        raise TransportError(f"tensors must be a list, got {type(value).__name__}")
+    if len(value) > limits.max_tensors:
+        raise TransportError(
+            f"message carries {len(value)} tensors, over the limit of {limits.max_tensors}"
+        )
+    tensors, total = {}, 0
+    for index, entry in enumerate(value):
+        if type(entry) is not dict:
+            raise TransportError(f"tensor #{index} must be a map, got {type(entry).__name__}")
+        name, array, nbytes = _decode_tensor(index, entry, limits)
+        if name in tensors:
+            raise TransportError(f"tensor {name!r} appears twice in one message")
+        total += nbytes
+        if total > limits.max_total_tensor_bytes:
+            raise TransportError(
+                f"tensors total over {limits.max_total_tensor_bytes} bytes, the receiver's limit"
+            )
+        tensors[name] = array
+    return tensors
+
+
+def _decode_push(request_id, body, limits) -> Push:
+    body = _fields(body, Kind.PUSH, ("worker", "step", "shard", "tensors"))
+    return Push(
+        request_id,
+        worker=_int_field("worker", body["worker"]),
+        step=_int_field("step", body["step"]),
+        shard=_int_field("shard", body["shard"]),
+        tensors=_decode_tensors(body["tensors"], limits),
+    )
+
+
+def _decode_pull(request_id, body, limits) -> PullRequest:
+    body = _fields(body, Kind.PULL, ("known",))
+    return PullRequest(request_id, known=_decode_versions("known", body["known"], limits))
+
+
+def _decode_pull_reply(request_id, body, limits) -> PullReply:
+    body = _fields(body, Kind.PULL_REPLY, ("tensors", "versions"))
+    tensors = _decode_tensors(body["tensors"], limits)
+    versions = _decode_versions("versions", body["versions"], limits)
+    if set(tensors) != set(versions):
+        raise TransportError(
+            f"pull reply tensors {sorted(tensors)} and versions {sorted(versions)} differ"
+        )
+    return PullReply(request_id, tensors=tensors, versions=versions)
+
+
+def _decode_error(request_id, body, limits) -> ErrorReply:
+    body = _fields(body, Kind.ERROR, ("code", "message"))
+    code, message = body["code"], body["message"]
+    if type(code) is not str or not _CODE_RE.fullmatch(code):
+        raise TransportError(f"error code must match {_CODE_RE.pattern}, got {code!r}")
+    if type(message) is not str or len(message) > limits.max_message_text:
+        raise TransportError(
+            f"error message must be a str of at most {limits.max_message_text} characters"
+        )
+    return ErrorReply(request_id, code=code, message=message)
+
+
+def _decode_ack(request_id, body, limits) -> Ack:
+    body = _fields(body, Kind.ACK, ("applied", "versions"))
+    if type(body["applied"]) is not bool:
+        raise TransportError(f"applied must be a bool, got {type(body['applied']).__name__}")
+    versions = _decode_versions("versions", body["versions"], limits)
+    return Ack(request_id, applied=body["applied"], versions=versions)
+
+
+_DECODERS = {
+    Kind.PUSH: _decode_push,
+    Kind.PULL: _decode_pull,
+    Kind.PULL_REPLY: _decode_pull_reply,
+    Kind.ERROR: _decode_error,
+    Kind.ACK: _decode_ack,
+}
