@@ -362,6 +362,22 @@ class Dataset:
         return _PaddedBatchDataset(self, batch_size, padded_shapes, padding_values,
                                    drop_remainder)
 
+    def ragged_batch(self, batch_size, drop_remainder=False, row_splits_dtype=None,
+                     name=None) -> Dataset:
+        """Batches elements of different shapes: components whose element_spec shape has
+        unknown dims become RaggedTensors, fully known ones are stacked densely.
+
+        Example:
+            >>> ds = dtf.data.Dataset.range(4).map(lambda n: dtf.range(n))
+            >>> [b.to_list() for b in ds.ragged_batch(2)]
+            [[[], [0]], [[0, 1], [0, 1, 2]]]
+        """
+        from dtf import dtypes
+        from dtf.data.ragged_batching import ragged_batch
+
+        return ragged_batch(self, batch_size, drop_remainder,
+                            dtypes.int64 if row_splits_dtype is None else row_splits_dtype)
+
     def unbatch(self, name=None) -> Dataset:
         """Splits each element along its first dimension (the inverse of `batch`).
 

@@ -7,6 +7,9 @@ nested) lives in the dataset's `element_spec`, a structure of TensorSpecs of the
 
 As in `tf.data`, tuples, namedtuples and dicts are structure; lists are values (a list of
 equal-length rows is one tensor), and dicts are flattened in sorted key order.
+
+A ragged component (a RaggedTensorSpec in the element_spec, as `ragged_batch` makes) travels
+as a `HostRagged`: its flat values and row lengths per ragged level, all host arrays.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import numpy as np
 
 from dtf import backend as _backend
 from dtf import dtypes
+from dtf.ragged.ragged_tensor_spec import RaggedTensorSpec
 from dtf.tensor import Tensor
 from dtf.tensor_spec import TensorSpec
+
+__all__ = ["HostRagged", "RaggedTensorSpec"]
 
 _host_backend = _backend.backend_of(np.zeros(0))
 
@@ -98,7 +104,10 @@ def to_host(value):
 
 def to_array(value, dtype=None, what="element"):
     """A Tensor, Variable, NumPy array or Python value as a host array, with TensorFlow's
-    conversion rules (Python floats become float32, ints int32; NumPy keeps its dtype)."""
+    conversion rules (Python floats become float32, ints int32; NumPy keeps its dtype); a
+    RaggedTensor as a HostRagged."""
+    if getattr(value, "_is_ragged_tensor", False):
+        return HostRagged.from_ragged(value)
     if type(value) is Tensor:
         if dtype is not None and value.dtype != dtype:
             raise TypeError(f"Expected a {what} of dtype {dtype.name}, got a Tensor of dtype "
@@ -119,8 +128,47 @@ def _short(value) -> str:
 
 
 def spec_of(array) -> TensorSpec:
-    """The TensorSpec of a host array."""
+    """The TensorSpec of a host array (the RaggedTensorSpec of a HostRagged)."""
+    if type(array) is HostRagged:
+        return array.spec()
     return TensorSpec(np.shape(array), dtypes.from_numpy(array.dtype))
+
+
+class HostRagged:
+    """A ragged value inside the pipeline: `flat_values` (a host array) and `row_lengths`, one
+    int64 vector per ragged level, outermost first (the first has one entry per row)."""
+
+    __slots__ = ("flat_values", "row_lengths", "row_splits_dtype")
+
+    def __init__(self, flat_values, row_lengths, row_splits_dtype=dtypes.int64):
+        self.flat_values = flat_values
+        self.row_lengths = tuple(row_lengths)
+        self.row_splits_dtype = row_splits_dtype
+
+    @classmethod
+    def from_ragged(cls, rt) -> HostRagged:
+        lengths, level = [], rt
+        while getattr(level, "_is_ragged_tensor", False):
+            lengths.append(np.diff(level._splits))
+            level = level.values
+        return cls(to_host(level._value), lengths, rt.row_splits_dtype)
+
+    @property
+    def nrows(self) -> int:
+        return len(self.row_lengths[0])
+
+    def spec(self) -> RaggedTensorSpec:
+        inner = list(np.shape(self.flat_values)[1:])
+        shape = [self.nrows] + [None] * len(self.row_lengths) + inner
+        return RaggedTensorSpec(shape, dtypes.from_numpy(self.flat_values.dtype),
+                                len(self.row_lengths), self.row_splits_dtype)
+
+    def to_ragged(self, wrap=Tensor):
+        """The RaggedTensor, its flat values passed through `wrap`."""
+        from dtf.ragged.ragged_tensor import RaggedTensor
+
+        return RaggedTensor.from_nested_row_lengths(wrap(self.flat_values), self.row_lengths,
+                                                    validate=False)
 
 
 def normalize(element, what="element"):
@@ -163,7 +211,15 @@ def flat_outputs(ret, n_expected=None, what="map_func"):
 # -- flat tuples -> structured Tensors ----------------------------------------------------------
 def make_packer(spec, wrap=Tensor):
     """A fast function from a flat tuple of arrays to the element as the user sees it: the
-    structure of `spec` with each array passed through `wrap` (Tensor by default)."""
+    structure of `spec` with each array passed through `wrap` (Tensor by default); ragged
+    components become RaggedTensors with their flat values passed through `wrap`."""
+    if any(isinstance(s, RaggedTensorSpec) for s in flatten(spec)):
+        def wrap_any(value):
+            return value.to_ragged(wrap) if type(value) is HostRagged else wrap(value)
+
+        if not is_structure(spec):
+            return lambda flat: wrap_any(flat[0])
+        return lambda flat: pack(spec, map(wrap_any, flat))
     if not is_structure(spec):
         return lambda flat: wrap(flat[0])
     if type(spec) is tuple and not any(is_structure(s) for s in spec):

@@ -18,11 +18,13 @@ from dtf.ragged.ragged_ops import (
     reduce_sum,
 )
 from dtf.ragged.ragged_tensor import RaggedTensor
+from dtf.ragged.ragged_tensor_spec import RaggedTensorSpec
 
 _ragged_operators.install()
 
 __all__ = [
     "RaggedTensor",
+    "RaggedTensorSpec",
     "concat",
     "constant",
     "map_flat_values",

@@ -1,8 +1,6 @@
-"""Batching dataset elements into RaggedTensors (`Dataset.ragged_batch`).
-
-As `tf.data.Dataset.ragged_batch`: a component whose shape is fully known in the dataset's
-element_spec is stacked into a dense batch; a component with an unknown dim (rows of different
-lengths) becomes a RaggedTensor of ragged_rank 1, its inner dims kept.
+"""Batching elements into RaggedTensors: `ragged_batch_elements` batches a list of elements
+eagerly; `ragged_batch(dataset, ...)` is `Dataset.ragged_batch` (the pipeline stage lives in
+dtf/data/ragged_batching.py).
 """
 
 from __future__ import annotations
@@ -82,34 +80,13 @@ def ragged_batch_elements(elements, element_spec=None):
     return _pack(structure, iter(columns))
 
 
-class _RaggedBatches:
-    """The batches of `ragged_batch(dataset, ...)`: iterable as a Dataset is."""
-
-    def __init__(self, dataset, batch_size, drop_remainder):
-        size = int(batch_size)
-        if size <= 0:
-            raise InvalidArgumentError(f"ragged_batch: batch_size must be greater than zero, "
-                                       f"got {size}.")
-        self._dataset, self._size, self._drop = dataset, size, bool(drop_remainder)
-
-    def __iter__(self):
-        spec = getattr(self._dataset, "element_spec", None)
-        pending = []
-        for element in self._dataset:
-            pending.append(element)
-            if len(pending) == self._size:
-                yield ragged_batch_elements(pending, spec)
-                pending = []
-        if pending and not self._drop:
-            yield ragged_batch_elements(pending, spec)
-
-
-def ragged_batch(dataset, batch_size, drop_remainder=False):
-    """The elements of `dataset` in batches of `batch_size`, ragged where sizes vary.
+def ragged_batch(dataset, batch_size, drop_remainder=False, row_splits_dtype=None):
+    """`dataset.ragged_batch(batch_size, drop_remainder, row_splits_dtype)`: a Dataset whose
+    components with unknown dims are batched into RaggedTensors.
 
     Example:
         >>> ds = dtf.data.Dataset.range(4).map(lambda n: dtf.range(n))
         >>> [b.to_list() for b in dtf.ragged.ragged_batch(ds, 2)]
         [[[], [0]], [[0, 1], [0, 1, 2]]]
     """
-    return _RaggedBatches(dataset, batch_size, drop_remainder)
+    return dataset.ragged_batch(batch_size, drop_remainder, row_splits_dtype)
