@@ -134,6 +134,29 @@ def spec_of(array) -> TensorSpec:
     return TensorSpec(np.shape(array), dtypes.from_numpy(array.dtype))
 
 
+def relaxed_spec_of(array):
+    """The spec of a host array (or HostRagged) with every dim unknown, the rank and dtype kept:
+    what a sample output says of a function's outputs in general."""
+    spec = spec_of(array)
+    shape = [None] * spec.shape.rank
+    if isinstance(spec, RaggedTensorSpec):
+        return RaggedTensorSpec(shape, spec.dtype, spec.ragged_rank, spec.row_splits_dtype)
+    return TensorSpec(shape, spec.dtype)
+
+
+def unbatched_spec(spec):
+    """The spec of one row of a component of spec `spec` (what `unbatch` yields)."""
+    if isinstance(spec, RaggedTensorSpec):
+        return RaggedTensorSpec(spec.shape[1:], spec.dtype, spec.ragged_rank - 1,
+                                spec.row_splits_dtype)
+    return TensorSpec(spec.shape[1:], spec.dtype)
+
+
+def has_ragged(spec) -> bool:
+    """True when the structure of specs `spec` has a RaggedTensorSpec leaf."""
+    return any(isinstance(s, RaggedTensorSpec) for s in flatten(spec))
+
+
 class HostRagged:
     """A ragged value inside the pipeline: `flat_values` (a host array) and `row_lengths`, one
     int64 vector per ragged level, outermost first (the first has one entry per row)."""
@@ -156,6 +179,21 @@ class HostRagged:
     @property
     def nrows(self) -> int:
         return len(self.row_lengths[0])
+
+    def __len__(self):
+        return len(self.row_lengths[0])
+
+    def __getitem__(self, row):
+        """Row `row` (an int): a HostRagged one level less ragged, or a host array."""
+        lengths = self.row_lengths
+        start, stop = int(np.sum(lengths[0][:row])), int(np.sum(lengths[0][:row + 1]))
+        if len(lengths) == 1:
+            return self.flat_values[start:stop]
+        inner = []
+        for level in lengths[1:]:
+            inner.append(level[start:stop])
+            start, stop = int(np.sum(level[:start])), int(np.sum(level[:stop]))
+        return HostRagged(self.flat_values[start:stop], inner, self.row_splits_dtype)
 
     def spec(self) -> RaggedTensorSpec:
         inner = list(np.shape(self.flat_values)[1:])
@@ -213,7 +251,7 @@ def make_packer(spec, wrap=Tensor):
     """A fast function from a flat tuple of arrays to the element as the user sees it: the
     structure of `spec` with each array passed through `wrap` (Tensor by default); ragged
     components become RaggedTensors with their flat values passed through `wrap`."""
-    if any(isinstance(s, RaggedTensorSpec) for s in flatten(spec)):
+    if has_ragged(spec):
         def wrap_any(value):
             return value.to_ragged(wrap) if type(value) is HostRagged else wrap(value)
 

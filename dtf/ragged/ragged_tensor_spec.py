@@ -116,9 +116,12 @@ class RaggedTensorSpec:
         """
         other = spec_or_value
         if not isinstance(other, RaggedTensorSpec):
-            if not getattr(other, "_is_ragged_tensor", False):
+            if not getattr(other, "_is_ragged_tensor", False) and self._ragged_rank:
                 return False
-            other = RaggedTensorSpec.from_value(other)
+            try:  # with ragged_rank 0 a dense tensor is the value
+                other = RaggedTensorSpec.from_value(other)
+            except (TypeError, ValueError):
+                return False
         return (self._dtype == other._dtype and self._ragged_rank == other._ragged_rank
                 and self._row_splits_dtype == other._row_splits_dtype
                 and self._shape.is_compatible_with(other._shape))

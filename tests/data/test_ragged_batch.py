@@ -103,3 +103,31 @@ def test_spec_compatibility_equality_hash():
 def test_spec_from_value():
     rt = dtf.ragged.constant([[[1, 2]], [[3], [4]]])
     assert RaggedTensorSpec.from_value(rt) == RaggedTensorSpec([2, None, None], dtf.int32, 2)
+
+
+# -- the pipeline's ragged carrier ------------------------------------------------------------
+def test_host_ragged_rows_and_specs():
+    from dtf.data.structure import HostRagged, relaxed_spec_of, unbatched_spec
+
+    nested = HostRagged(np.arange(6), [np.array([2, 1]), np.array([1, 2, 3])])
+    assert len(nested) == 2
+    first = nested[0]
+    assert first.flat_values.tolist() == [0, 1, 2] and first.row_lengths[0].tolist() == [1, 2]
+    assert nested[1].flat_values.tolist() == [3, 4, 5]
+    flat = HostRagged(np.arange(3), [np.array([0, 1, 2])])
+    assert [flat[i].tolist() for i in range(3)] == [[], [0], [1, 2]]
+    assert nested.to_ragged().to_list() == [[[0], [1, 2]], [[3, 4, 5]]]
+    assert relaxed_spec_of(nested) == RaggedTensorSpec([None, None, None], dtf.int64, 2)
+    spec = RaggedTensorSpec([None, None], dtf.int64, 1)
+    assert unbatched_spec(spec) == RaggedTensorSpec([None], dtf.int64, 0)
+    assert RaggedTensorSpec([None], dtf.int64, 0).is_compatible_with(dtf.constant([1, 2],
+                                                                                dtf.int64))
+
+
+def test_ragged_batch_of_unbatched_ragged_rows():
+    # A ragged_rank 0 component (dense values under a RaggedTensorSpec) batches to ragged.
+    from dtf.data.structure import HostRagged
+
+    rows = HostRagged(np.arange(3), [np.array([0, 1, 2])])
+    batch = _batch_column(0, [rows[1], rows[2]], 0, dtf.int64)
+    assert batch.to_ragged().to_list() == [[0], [1, 2]]
