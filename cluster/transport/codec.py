@@ -187,6 +187,30 @@ def _bin_header(n: int) -> bytes:
     return b"\xc6" + struct.pack(">I", n)
 
 
+def _array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x90 | n,))
+    return b"\xdc" + struct.pack(">H", n) if n < 65536 else b"\xdd" + struct.pack(">I", n)
+
+
+def _map_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x80 | n,))
+    return b"\xde" + struct.pack(">H", n) if n < 65536 else b"\xdf" + struct.pack(">I", n)
+
+
+# Packed once: the constant parts of a tensor entry. Encoding runs on every push and pull, so
+# the per-tensor work is one dict lookup, two small packb calls and the join.
+_TENSOR_START = _map_header(4) + _pack("name")
+_DATA_KEY = _pack("data")
+_WIRE_ENTRY = {}  # any byte order of a wire dtype -> (wire dtype, packed dtype field + shape key)
+for _name, _wire in WIRE_DTYPES.items():
+    _entry = (_wire, _pack("dtype") + _pack(_name) + _pack("shape"))
+    for _dtype in (_wire, _wire.newbyteorder(">"), np.dtype(_name)):
+        _WIRE_ENTRY[_dtype] = _entry
+_PUSH_KEYS = [_pack(key) for key in ("worker", "step", "shard", "tensors")]
+
+
 def _header(kind: Kind, request_id: int) -> bytes:
     if type(request_id) is not int or not 0 <= request_id <= _U64_MAX:
         raise TransportError(f"request_id must be an int in [0, 2**64), got {request_id!r}")
@@ -202,42 +226,30 @@ def _check_int(what: str, value, low: int = 0, high: int = _I63_MAX) -> int:
     return value
 
 
-def _wire_array(name: str, array) -> np.ndarray:
-    array = np.asarray(array)
-    wire = WIRE_DTYPES.get(array.dtype.name)
-    if wire is None:
-        raise TransportError(
-            f"tensor {name!r} has dtype {array.dtype}, which the wire format does not carry; "
-            f"cast it to one of {sorted(WIRE_DTYPES)}"
-        )
-    # Little-endian and C-ordered; a no-op (no copy) for the usual native arrays on x86/ARM.
-    return np.asarray(array, dtype=wire, order="C")
-
-
 def _tensor_parts(parts: list, tensors: dict) -> None:
     if not isinstance(tensors, dict):
         raise TransportError(f"tensors must be a dict of name -> array, got {type(tensors)}")
-    parts.append(_pack_array_header(len(tensors)))
+    parts.append(_array_header(len(tensors)))
     for name, array in tensors.items():
         if not isinstance(name, str):
             raise TransportError(f"tensor names must be str, got {name!r}")
-        array = _wire_array(name, array)
+        array = np.asarray(array)
+        entry = _WIRE_ENTRY.get(array.dtype)
+        if entry is None:
+            raise TransportError(
+                f"tensor {name!r} has dtype {array.dtype}, which the wire format does not "
+                f"carry; cast it to one of {sorted(WIRE_DTYPES)}"
+            )
+        wire, dtype_and_shape_key = entry
+        # Little-endian and C-ordered; no copy for the usual native contiguous arrays.
+        array = np.asarray(array, dtype=wire, order="C")
         parts.append(
-            b"\x84"  # a map of four entries
-            + _pack("name") + _pack(name)
-            + _pack("dtype") + _pack(array.dtype.name)
-            + _pack("shape") + _pack(list(array.shape))
-            + _pack("data") + _bin_header(array.nbytes)
+            b"".join((
+                _TENSOR_START, _pack(name), dtype_and_shape_key, _pack(array.shape),
+                _DATA_KEY, _bin_header(array.nbytes),
+            ))
         )
         parts.append(memoryview(array.reshape(-1).view(np.uint8)))
-
-
-def _pack_array_header(n: int) -> bytes:
-    return msgpack.Packer().pack_array_header(n)
-
-
-def _pack_map_header(n: int) -> bytes:
-    return msgpack.Packer().pack_map_header(n)
 
 
 def _versions(what: str, versions: dict) -> dict:
@@ -260,11 +272,11 @@ def encode_push(request_id: int, worker: int, step: int, shard: int, tensors: di
     """
     parts = [
         _header(Kind.PUSH, request_id),
-        _pack_map_header(4),
-        _pack("worker"), _pack(_check_int("worker", worker)),
-        _pack("step"), _pack(_check_int("step", step)),
-        _pack("shard"), _pack(_check_int("shard", shard)),
-        _pack("tensors"),
+        _map_header(4),
+        _PUSH_KEYS[0], _pack(_check_int("worker", worker)),
+        _PUSH_KEYS[1], _pack(_check_int("step", step)),
+        _PUSH_KEYS[2], _pack(_check_int("shard", shard)),
+        _PUSH_KEYS[3],
     ]
     _tensor_parts(parts, tensors)
     return b"".join(parts)
@@ -289,7 +301,7 @@ def encode_pull_reply(request_id: int, tensors: dict, versions: dict) -> bytes:
             f"a pull reply needs one version per tensor; tensors {sorted(tensors)}, "
             f"versions {sorted(versions)}"
         )
-    parts = [_header(Kind.PULL_REPLY, request_id), _pack_map_header(2), _pack("tensors")]
+    parts = [_header(Kind.PULL_REPLY, request_id), _map_header(2), _pack("tensors")]
     _tensor_parts(parts, tensors)
     parts.append(_pack("versions") + _pack(versions))
     return b"".join(parts)
