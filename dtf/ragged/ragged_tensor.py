@@ -346,6 +346,40 @@ class RaggedTensor:
             return self.with_values(self._values.with_flat_values(new_values))
         return self.with_values(new_values)
 
+    # -- composite protocol (dtf.function arguments and results) ------------------------------
+    # A RaggedTensor crosses a traced function's boundary as its flat values (one tensor leaf);
+    # the row partition is host data here, so it is part of the type spec: a new partition
+    # traces again, and inside the trace every op on the values builds graph nodes.
+    def _dtf_components(self) -> list:
+        """The tensors a traced function takes for this value: [flat_values]."""
+        return [self.flat_values]
+
+    def _dtf_type_spec(self) -> tuple:
+        """A hashable description: ("RaggedTensor", RaggedTensorSpec, row partition bytes)."""
+        from dtf.ragged.ragged_tensor_spec import RaggedTensorSpec
+
+        splits, rt = [], self
+        while isinstance(rt, RaggedTensor):
+            splits.append(rt._splits.tobytes())
+            rt = rt._values
+        spec = RaggedTensorSpec(self.shape, self.dtype, len(splits))
+        return ("RaggedTensor", spec, tuple(splits))
+
+    @classmethod
+    def _dtf_from_components(cls, components, metadata) -> RaggedTensor:
+        """The RaggedTensor of `_dtf_type_spec()` `metadata` over these components (eager or
+        symbolic flat values, whose leading dim is pinned to the partition's size)."""
+        _, spec, splits = metadata
+        nested = [np.frombuffer(b, dtype=np.int64) for b in splits]
+        (flat_values,) = components
+        inner = list(spec.shape.dims[spec.ragged_rank + 1:])
+        if flat_values.shape.as_list() != [int(nested[-1][-1])] + inner:
+            flat_values = array_ops.ensure_shape(flat_values, [int(nested[-1][-1])] + inner)
+        result = flat_values
+        for level in reversed(nested):
+            result = cls(result, level, internal=True)
+        return result
+
     # -- conversion ------------------------------------------------------------------------
     def _padded_dims(self) -> list:
         """The bounding shape: for each ragged level, the longest row."""

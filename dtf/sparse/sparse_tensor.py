@@ -115,6 +115,32 @@ class SparseTensor:
         raise TypeError(f"SparseTensor.from_value expects a SparseTensor, got "
                         f"{type(value).__name__}. Use dtf.sparse.from_dense for dense tensors.")
 
+    # -- composite protocol (dtf.function arguments and results) ------------------------------
+    # A SparseTensor crosses a traced function's boundary as its values (one tensor leaf); its
+    # indices and dense shape are host data to the sparse ops, so they are part of the type
+    # spec: new indices trace again, and inside the trace ops on the values build graph nodes.
+    def _dtf_components(self) -> list:
+        """The tensors a traced function takes for this value: [values]."""
+        return [self._values]
+
+    def _dtf_type_spec(self) -> tuple:
+        """A hashable description: ("SparseTensor", dtype name, dense shape, indices bytes)."""
+        indices = np.ascontiguousarray(self._indices.numpy(), dtype=np.int64)
+        return ("SparseTensor", self.dtype.name, self._shape_tuple, indices.tobytes())
+
+    @classmethod
+    def _dtf_from_components(cls, components, metadata) -> SparseTensor:
+        """The SparseTensor of `_dtf_type_spec()` `metadata` with these (eager or symbolic)
+        values, their length pinned to the number of indices."""
+        from dtf.ops.array_ops import ensure_shape
+
+        _, _, shape, index_bytes = metadata
+        indices = np.frombuffer(index_bytes, dtype=np.int64).reshape(-1, len(shape))
+        (values,) = components
+        if values.shape.as_list() != [indices.shape[0]]:
+            values = ensure_shape(values, [indices.shape[0]])
+        return cls(indices.copy(), values, list(shape))
+
     # -- operators: elementwise with a dense tensor, as TensorFlow's SparseTensor -------------
     def __mul__(self, other):
         from dtf.sparse.sparse_ops import sparse_dense_cwise_mul
