@@ -15,6 +15,10 @@ The transport's push includes encoding, authentication, decoding with full valid
 store applying it (``np.copyto`` into the variable); its pull includes encoding the snapshot
 under the store's lock and decoding on the client.
 
+Both processes call ``dtf.cluster.transport.memory.tune_allocator()`` first (as parameter
+server and worker processes should; ``--no-tune-allocator`` to compare): without it every 40 MB
+buffer is fresh mmap'd pages, and page faults dominate the large sizes.
+
 Each round times every column back to back at every size (several calls per column for the
 small sizes); ratios are computed per round and the medians reported (this machine is noisy).
 
@@ -42,6 +46,7 @@ from dtf.cluster.transport.grpc_service import (
     TransportServer,
     generate_token,
 )
+from dtf.cluster.transport.memory import tune_allocator
 
 SIZES = {"4 KB": 4 * 1024, "400 KB": 400 * 1024, "4 MB": 4 * 1024**2, "40 MB": 40 * 1024**2}
 CALLS = {"4 KB": 200, "400 KB": 50, "4 MB": 10, "40 MB": 3}  # calls per column per round
@@ -55,8 +60,10 @@ def _assign(name, value, gradient):
     np.copyto(value, gradient)
 
 
-def _serve(token, connection):
+def _serve(token, connection, tune):
     """The child process: the transport server and the bare server, until told to stop."""
+    if tune:
+        tune_allocator()
     store = ParameterStore(
         {name: np.zeros(size // 4, "float32") for name, size in SIZES.items()}, update_fn=_assign
     )
@@ -130,11 +137,13 @@ def _columns(name, size, client, channel):
     }
 
 
-def run(rounds):
+def run(rounds, tune=True):
+    if tune:
+        tune_allocator()
     token = generate_token()
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=_serve, args=(token, child), daemon=True)
+    process = context.Process(target=_serve, args=(token, child, tune), daemon=True)
     process.start()
     transport_port, bare_port = parent.recv()
     options = [("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -200,8 +209,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--no-tune-allocator", action="store_true",
+                        help="leave glibc's mmap threshold as it is (see transport.memory)")
     args = parser.parse_args(argv)
-    rows = run(args.rounds)
+    tune = not args.no_tune_allocator
+    rows = run(args.rounds, tune)
+    print(f"allocator tuned (dtf.cluster.transport.memory.tune_allocator): {tune}")
     _print(rows)
     if args.json:
         with open(args.json, "w") as f:

@@ -13,6 +13,14 @@ DTYPES = sorted(codec.WIRE_DTYPES)
 SHAPES = [(), (0,), (1,), (5,), (2, 3), (0, 4), (2, 1, 3), (1, 1, 1, 1, 2)]
 
 
+@pytest.fixture(autouse=True, params=["msgpack", "view"])
+def reader(request, monkeypatch):
+    """Runs each test with both body readers: msgpack's C unpacker and msgpack_view."""
+    if request.param == "view":
+        monkeypatch.setattr(codec, "ZERO_COPY_MIN_BYTES", 0)
+    return request.param
+
+
 def _array(dtype, shape, seed=0):
     rng = np.random.default_rng(seed)
     values = rng.normal(size=shape) * 100
@@ -123,7 +131,7 @@ def test_receiver_limits():
     wire = codec.encode_push(1, 0, 0, 0, {"a": np.ones(100), "b": np.ones(100)})
     with pytest.raises(TransportError, match="exceeds the receiver's limit"):
         decode(wire, Limits(max_message_bytes=len(wire) - 1))
-    with pytest.raises(TransportError, match="not valid msgpack"):  # msgpack's bin limit
+    with pytest.raises(TransportError, match="not valid msgpack|over the limit of 799"):
         decode(wire, Limits(max_tensor_bytes=799))
     with pytest.raises(TransportError, match="total over 1000 bytes"):
         decode(wire, Limits(max_total_tensor_bytes=1000))
@@ -191,10 +199,10 @@ def test_other_kinds_field_validation(kind, body, match):
 
 def test_extension_types_and_trailing_bytes_are_refused():
     ext = msgpack.packb({"known": msgpack.ExtType(5, b"abc")})
-    with pytest.raises(TransportError, match="max_ext_len|extension type"):
+    with pytest.raises(TransportError, match="max_ext_len|extension"):
         decode(_header(Kind.PULL) + ext)
     timestamp = msgpack.packb({"known": msgpack.Timestamp(1)}, datetime=False)
-    with pytest.raises(TransportError, match="max_ext_len|extension type"):
+    with pytest.raises(TransportError, match="max_ext_len|extension"):
         decode(_header(Kind.PULL) + timestamp)
     with pytest.raises(TransportError, match="not valid msgpack"):
         decode(codec.encode_pull_request(1, {}) + b"\x00")
@@ -204,3 +212,23 @@ def test_decode_accepts_memoryview_and_bytearray():
     wire = codec.encode_push(1, 0, 0, 0, {"w": np.arange(3.0)})
     for message in (memoryview(wire), bytearray(wire)):
         np.testing.assert_array_equal(decode(message).tensors["w"], np.arange(3.0))
+
+
+def test_large_messages_decode_without_copying_tensor_data(reader):
+    wire = codec.encode_push(1, 0, 0, 0, {"w": np.arange(20_000, dtype="float64")})
+    array = decode(wire).tensors["w"]
+    np.testing.assert_array_equal(array, np.arange(20_000))
+    shares = np.shares_memory(array, np.frombuffer(wire, np.uint8))
+    assert shares == (reader == "view" or len(wire) >= codec.ZERO_COPY_MIN_BYTES)
+
+
+def test_view_reader_refuses_repeated_keys_and_reserved_bytes():
+    from dtf.cluster.transport import msgpack_view
+
+    with pytest.raises(ValueError, match="repeats"):
+        msgpack_view.read(memoryview(b"\x82\xa1a\x01\xa1a\x02"), max_len=8, max_depth=4)
+    with pytest.raises(ValueError, match="0xc1"):
+        msgpack_view.read(memoryview(b"\xc1"), max_len=8, max_depth=4)
+    with pytest.raises(ValueError, match="not UTF-8"):
+        msgpack_view.read(memoryview(b"\xa1\xff"), max_len=8, max_depth=4)
+    assert msgpack_view.read(memoryview(msgpack.packb([1.5, -3, None])), 8, 4) == [1.5, -3, None]

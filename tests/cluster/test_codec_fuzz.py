@@ -16,6 +16,14 @@ LIMITS = Limits(max_message_bytes=1 << 20, max_tensors=64, max_tensor_bytes=1 <<
                 max_total_tensor_bytes=1 << 17)
 
 
+@pytest.fixture(autouse=True, params=["msgpack", "view"])
+def reader(request, monkeypatch):
+    """Runs each test with both body readers: msgpack's C unpacker and msgpack_view."""
+    if request.param == "view":
+        monkeypatch.setattr(codec, "ZERO_COPY_MIN_BYTES", 0)
+    return request.param
+
+
 def _samples():
     rng = np.random.default_rng(0)
     return [
