@@ -19,8 +19,8 @@ Both processes call ``dtf.cluster.transport.memory.tune_allocator()`` first (as 
 server and worker processes should; ``--no-tune-allocator`` to compare): without it every 40 MB
 buffer is fresh mmap'd pages, and page faults dominate the large sizes.
 
-Each round times every column back to back at every size (several calls per column for the
-small sizes); ratios are computed per round and the medians reported (this machine is noisy).
+Each round times every column at every size, the columns interleaved call by call (several
+calls each for the small sizes); ratios are computed per round and the medians reported.
 
 Targets (issue 6, 10(a)): 40 MB push and pull each at least 10% of memcpy bandwidth; 4 KB and
 400 KB push + pull at most 1.3x the bare gRPC Put + Get.
@@ -89,11 +89,20 @@ def _serve(token, connection, tune):
     bare.stop(None)
 
 
-def _timed(fn, calls):
-    start = time.perf_counter()
+def _timed(columns, calls):
+    """Seconds per call of each column, the columns interleaved call by call.
+
+    Interleaving puts every column under the same background load (this machine is shared),
+    which a block of calls per column would not.
+    """
+    totals = dict.fromkeys(columns, 0.0)
+    clock = time.perf_counter
     for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) / calls
+        for key, fn in columns.items():
+            start = clock()
+            fn()
+            totals[key] += clock() - start
+    return {key: total / calls for key, total in totals.items()}
 
 
 _BUFFERS = {}
@@ -127,14 +136,14 @@ def _columns(name, size, client, channel):
     def bare_get():
         assert len(get(size_key, timeout=60)) == size
 
-    return {
-        "push": _timed(push, calls),
-        "pull": _timed(pull, calls),
-        "bare_put": _timed(lambda: put(payload, timeout=60), calls),
-        "bare_get": _timed(bare_get, calls),
-        "echo": _timed(lambda: echo(payload, timeout=60), calls),
-        "memcpy": _timed(lambda: np.copyto(target, source), calls),
-    }
+    return _timed({
+        "push": push,
+        "pull": pull,
+        "bare_put": lambda: put(payload, timeout=60),
+        "bare_get": bare_get,
+        "echo": lambda: echo(payload, timeout=60),
+        "memcpy": lambda: np.copyto(target, source),
+    }, calls)
 
 
 def run(rounds, tune=True):
