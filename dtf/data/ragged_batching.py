@@ -30,14 +30,42 @@ def _ragged_rank_of(spec) -> int:
     return max(axis for axis, size in enumerate(shape.dims) if size is None)
 
 
-def _batched_spec(spec, lead, row_splits_dtype):
+def _batched_spec(spec, lead, row_splits_dtype, dense_to_ragged=True):
     shape = TensorShape([lead]).concatenate(spec.shape)
     if isinstance(spec, RaggedTensorSpec):
         return RaggedTensorSpec(shape, spec.dtype, spec.ragged_rank + 1, row_splits_dtype)
-    rank = _ragged_rank_of(spec)
+    rank = _ragged_rank_of(spec) if dense_to_ragged else None
     if rank is None:
         return TensorSpec(shape, spec.dtype)
     return RaggedTensorSpec(shape, spec.dtype, rank + 1, row_splits_dtype)
+
+
+def batched_spec(spec, lead, dense_to_ragged=False):
+    """The spec of a batch of `lead` elements of structure `spec`: ragged components gain a
+    level (keeping their row_splits_dtype); dense ones stay dense unless `dense_to_ragged` (as
+    ragged_batch). What `Dataset.batch` gives for elements with ragged components."""
+    return structure.map_structure(
+        lambda s: _batched_spec(s, lead, getattr(s, "row_splits_dtype", dtypes.int64),
+                                dense_to_ragged), spec)
+
+
+def column_batcher(spec, dense_to_ragged=False, row_splits_dtype=dtypes.int64):
+    """A function from a list of flat elements (tuples of host arrays and HostRagged) to the
+    flat batch: ragged components (and, with `dense_to_ragged`, dense ones with unknown dims)
+    batched into HostRagged, the others stacked."""
+    specs = structure.flatten(spec)
+    ranks = [s.ragged_rank if isinstance(s, RaggedTensorSpec) else
+             _ragged_rank_of(s) if dense_to_ragged else None for s in specs]
+    splits = [getattr(s, "row_splits_dtype", row_splits_dtype) if not dense_to_ragged
+              else row_splits_dtype for s in specs]
+    if all(r is None for r in ranks):
+        return stack_rows
+
+    def batch_columns(rows):
+        return tuple(_batch_column(i, [row[i] for row in rows], rank, splits[i])
+                     for i, rank in enumerate(ranks))
+
+    return batch_columns
 
 
 class _RaggedBatchDataset(UnaryDataset):
@@ -59,16 +87,7 @@ class _RaggedBatchDataset(UnaryDataset):
         return _batched_cardinality(self._input._cardinality(), self._size, self._drop)
 
     def _elements(self):
-        specs = structure.flatten(self._input.element_spec)
-        # Per component: None to stack densely, else the ragged rank its elements have.
-        ranks = [spec.ragged_rank if isinstance(spec, RaggedTensorSpec) else
-                 _ragged_rank_of(spec) for spec in specs]
-        if all(r is None for r in ranks):
-            batch_columns = stack_rows
-        else:
-            def batch_columns(rows):
-                return tuple(_batch_column(i, [row[i] for row in rows], rank, self._splits_dtype)
-                             for i, rank in enumerate(ranks))
+        batch_columns = column_batcher(self._input.element_spec, True, self._splits_dtype)
         it = self._input._elements()
         try:
             while True:

@@ -23,7 +23,15 @@ with open(os.path.join(FIXTURES, "ragged_batch.json")) as f:
 CASES = cases(dtf)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+# Stages after ragged_batch that need functional.py (map) and batching.py (batch, unbatch) to
+# handle ragged components: the patch /work/briefs/ragged_data.patch. Strict xfails until then.
+NEEDS_DATA_PATCH = {"then_unbatch", "then_unbatch_batch", "then_batch", "then_map_ragged"}
+_DATA_PATCH = pytest.mark.xfail(strict=True, reason="needs ragged_data.patch (functional.py, "
+                                "batching.py)")
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=_DATA_PATCH if n in NEEDS_DATA_PATCH else ()) for n in sorted(EXPECTED)])
 def test_ragged_batch_as_tensorflow(name):
     ds = CASES[name]()
     want = EXPECTED[name]
