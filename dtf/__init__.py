@@ -42,9 +42,9 @@ from dtf.ops.reduce_ops import *
 from dtf.ops.sort_ops import *
 from dtf.sparse.sparse_tensor import SparseTensor  # noqa: F401
 from dtf.tensor import Tensor, is_tensor  # noqa: F401
+from dtf.tensor_array import TensorArray  # noqa: F401
 from dtf.tensor_shape import TensorShape  # noqa: F401
 from dtf.tensor_spec import TensorSpec  # noqa: F401
-from dtf.tensor_array import TensorArray  # noqa: F401
 from dtf.variables import Variable, VariableAggregation, VariableSynchronization  # noqa: F401
 
 _operators.install_all()
@@ -68,6 +68,11 @@ _INITIALIZER_ALIASES = {
 def __getattr__(name):
     import importlib
 
+    if name == "RaggedTensorSpec":
+        from dtf.ragged import RaggedTensorSpec
+
+        globals()[name] = RaggedTensorSpec
+        return RaggedTensorSpec
     if name == "RaggedTensor":
         from dtf.ragged import RaggedTensor
 

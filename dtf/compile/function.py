@@ -108,6 +108,9 @@ def _encode(value, leaves):
         return (t,) + tuple(_encode(v, leaves) for v in value)
     if value is None or t in (bool, int, float, str, bytes, complex):
         return (t.__name__, value)
+    if hasattr(value, "_dtf_components"):  # RaggedTensor, SparseTensor: tensors + type spec
+        return ("composite", value._dtf_type_spec()) + tuple(
+            _encode(c, leaves) for c in value._dtf_components())
     if getattr(value, "_is_symbolic", False):
         raise TypeError(
             f"A dtf.function was called with the symbolic tensor {value.name} (shape "
@@ -463,7 +466,9 @@ class ConcreteFunction:
         self._input_specs = list(input_specs)
         self._arg_structure = arg_structure  # (args, kwargs) with _Leaf for each tensor
         self.structured_outputs = output_structure
-        self._output_leaves = output_leaves  # flat outputs: ("graph", i) or ("python", value)
+        # flat outputs: ("graph", i), ("python", value) or ("composite", (cls, metadata,
+        # [i, ...])) for a RaggedTensor/SparseTensor rebuilt from graph outputs i, ...
+        self._output_leaves = output_leaves
         self.pass_report = pass_report
         self._plan = None
         self._single_output = (len(output_leaves) == 1 and output_leaves[0][0] == "graph"
@@ -545,6 +550,12 @@ class ConcreteFunction:
             if kind == "graph":
                 v = values[item]
                 flat.append(Tensor(v) if wrap and not isinstance(v, Tensor) else v)
+            elif kind == "composite":
+                cls, metadata, positions = item
+                parts = [values[i] for i in positions]
+                if wrap:
+                    parts = [p if isinstance(p, Tensor) else Tensor(p) for p in parts]
+                flat.append(cls._dtf_from_components(parts, metadata))
             else:
                 flat.append(item)
         if not nest.is_nested(self.structured_outputs):

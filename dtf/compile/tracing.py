@@ -53,6 +53,13 @@ def trace(python_function, name, args, kwargs, specs, allow_variable_creation=Tr
             placeholders.append(symbolic.placeholder(spec.shape, spec.dtype, name=label))
             leaves.append(_Leaf(TensorSpec(spec.shape, spec.dtype, label)))
             return placeholders[-1], leaves[-1]
+        if not from_specs and hasattr(x, "_dtf_components"):
+            # A composite (RaggedTensor, SparseTensor): its component tensors become
+            # placeholders, and it is rebuilt over them with its type spec's metadata.
+            metadata = x._dtf_type_spec()
+            pairs = [substitute(c, f"{path}_{i}") for i, c in enumerate(x._dtf_components())]
+            return (type(x)._dtf_from_components([p for p, _ in pairs], metadata),
+                    tuple(q for _, q in pairs))
         if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
             pairs = [substitute(v, f"{path}_{i}") for i, v in enumerate(x)]
             return type(x)(p for p, _ in pairs), type(x)(q for _, q in pairs)
@@ -94,6 +101,11 @@ def trace(python_function, name, args, kwargs, specs, allow_variable_creation=Tr
         if getattr(x, "_is_symbolic", False) or isinstance(x, Tensor):
             output_leaves.append(("graph", len(graph_outputs)))
             graph_outputs.append(x)
+        elif hasattr(x, "_dtf_components"):  # RaggedTensor, SparseTensor: its tensors
+            parts = x._dtf_components()
+            positions = list(range(len(graph_outputs), len(graph_outputs) + len(parts)))
+            output_leaves.append(("composite", (type(x), x._dtf_type_spec(), positions)))
+            graph_outputs.extend(parts)
         else:
             output_leaves.append(("python", x))
     graph = Graph(placeholders, graph_outputs, nodes=builder.nodes, name=name)

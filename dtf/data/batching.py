@@ -35,6 +35,10 @@ class _BatchDataset(UnaryDataset):
 
     def _compute_element_spec(self):
         lead = self._size if self._drop else None
+        if structure.has_ragged(self._input.element_spec):
+            from dtf.data.ragged_batching import batched_spec
+
+            return batched_spec(self._input.element_spec, lead)
         return structure.map_structure(
             lambda s: TensorSpec(TensorShape([lead]).concatenate(s.shape), s.dtype),
             self._input.element_spec)
@@ -53,13 +57,18 @@ class _BatchDataset(UnaryDataset):
                     return
                 yield gather(indices)
             return
+        batch_rows = stack_rows
+        if structure.has_ragged(self._input.element_spec):
+            from dtf.data.ragged_batching import column_batcher
+
+            batch_rows = column_batcher(self._input.element_spec)
         it = self._input._elements()
         try:
             while True:
                 rows = list(itertools.islice(it, size))
                 if not rows or (drop and len(rows) < size):
                     return
-                yield stack_rows(rows)
+                yield batch_rows(rows)
         finally:
             close_iterator(it)
 
@@ -218,8 +227,7 @@ class _UnbatchDataset(UnaryDataset):
                                  f"elements have a scalar component: {s!r}).")
 
     def _compute_element_spec(self):
-        return structure.map_structure(lambda s: TensorSpec(s.shape[1:], s.dtype),
-                                       self._input.element_spec)
+        return structure.map_structure(structure.unbatched_spec, self._input.element_spec)
 
     def _cardinality(self):
         lead = {s.shape[0] if s.shape.rank else None
@@ -231,7 +239,8 @@ class _UnbatchDataset(UnaryDataset):
 
     def _elements(self):
         for flat in self._input._elements():
-            sizes = [np.shape(c)[0] if np.ndim(c) else None for c in flat]
+            sizes = [len(c) if type(c) is structure.HostRagged else
+                     np.shape(c)[0] if np.ndim(c) else None for c in flat]
             if any(s != sizes[0] for s in sizes) or sizes[0] is None:
                 raise InvalidArgumentError(
                     "unbatch: the components of an element must all have the same size in "

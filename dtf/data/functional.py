@@ -112,7 +112,7 @@ class _MapDataset(_FunctionDataset):
         if traced is not None:
             self._traced = True
             return traced
-        specs = [TensorSpec([None] * np.ndim(a), structure.spec_of(a).dtype) for a in flat_out]
+        specs = [structure.relaxed_spec_of(a) for a in flat_out]
         if isinstance(ret, list):
             ret = tuple(ret)
         return structure.pack(ret, specs) if structure.is_structure(ret) else specs[0]
@@ -149,6 +149,8 @@ def _trace_spec(func, input_spec):
     cannot run on them (it asks for values, calls NumPy, ...)."""
     from dtf.compile import symbolic
 
+    if structure.has_ragged(input_spec):  # no symbolic RaggedTensors: run it on an element
+        return None
     placeholders = [symbolic.placeholder(s.shape, s.dtype)
                     for s in structure.flatten(input_spec)]
     element = structure.pack(input_spec, placeholders) if structure.is_structure(input_spec) \

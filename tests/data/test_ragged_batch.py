@@ -25,7 +25,7 @@ CASES = cases(dtf)
 
 # Stages after ragged_batch that need functional.py (map) and batching.py (batch, unbatch) to
 # handle ragged components: the patch /work/briefs/ragged_data.patch. Strict xfails until then.
-NEEDS_DATA_PATCH = {"then_unbatch", "then_unbatch_batch", "then_batch", "then_map_ragged"}
+NEEDS_DATA_PATCH = set()
 _DATA_PATCH = pytest.mark.xfail(strict=True, reason="needs ragged_data.patch (functional.py, "
                                 "batching.py)")
 

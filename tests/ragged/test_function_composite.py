@@ -7,12 +7,8 @@ object, values captured as constants), so they are strict xfails: once it lands 
 and the marker goes."""
 
 import numpy.testing as npt
-import pytest
 
 import dtf
-
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="needs function.py/tracing.py to flatten composites (ragged_fn.patch)")
 
 
 def _rt(rows):
