@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 import struct
 
@@ -392,16 +393,21 @@ def decode(message, limits: Limits = DEFAULT_LIMITS):
         )
     if reserved != 0:
         raise TransportError(f"reserved header field must be 0, got {reserved}")
-    try:
-        kind = Kind(kind)
-    except ValueError:
-        raise TransportError(f"unknown message kind {kind}") from None
-    body = _unpack(view[HEADER_SIZE:], limits)
-    return _DECODERS[kind](request_id, body, limits)
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        raise TransportError(f"unknown message kind {kind}")
+    return decoder(request_id, _unpack(view[HEADER_SIZE:], limits), limits)
 
 
 def _reject_ext(code, data):
     raise TransportError(f"msgpack extension type {code} is not allowed")
+
+
+@functools.lru_cache(maxsize=16)
+def _msgpack_bounds(limits: Limits) -> tuple[int, int]:
+    """(most entries in an array or map, most bytes in a str) that a valid body can need."""
+    return (max(limits.max_tensors, limits.max_ndim, 8),
+            max(limits.max_name_length, limits.max_message_text) * 4)
 
 
 def _unpack(body: memoryview, limits: Limits):
@@ -411,15 +417,14 @@ def _unpack(body: memoryview, limits: Limits):
         try:
             return msgpack_view.read(
                 body,
-                max_len=max(limits.max_tensors, limits.max_ndim, 8,
-                            limits.max_name_length * 4, limits.max_message_text * 4),
+                max_len=max(_msgpack_bounds(limits)),
                 max_depth=_MAX_DEPTH,
             )
         except ValueError as e:
             raise TransportError(f"message body is not valid msgpack: {e}") from None
     # Every container and string is bounded by the body's own size, so no declared length can
     # make msgpack allocate more than the message holds; nesting is bounded by msgpack's stack.
-    small = max(limits.max_tensors, limits.max_ndim, 8)
+    small, max_str = _msgpack_bounds(limits)
     try:
         return msgpack.unpackb(
             body,
@@ -428,7 +433,7 @@ def _unpack(body: memoryview, limits: Limits):
             strict_map_key=True,
             ext_hook=_reject_ext,
             max_bin_len=min(n, limits.max_tensor_bytes),
-            max_str_len=min(n, max(limits.max_name_length, limits.max_message_text) * 4),
+            max_str_len=min(n, max_str),
             max_array_len=min(n, small),
             max_map_len=min(n, small),
             max_ext_len=0,

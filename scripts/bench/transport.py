@@ -207,7 +207,7 @@ def _print(rows):
     for r in rows:
         target = f"{r['target']}: {'met' if r['met'] else 'NOT MET'}" if "target" in r else ""
         if "of memcpy" in target:
-            target += f" ({r['push_of_memcpy']:.0%} / {r['pull_of_memcpy']:.0%})"
+            target += f" ({r['push_of_memcpy']:.1%} / {r['pull_of_memcpy']:.1%})"
         print(f"{r['size']:>7} {r['push_us']:9.0f} {r['pull_us']:9.0f} {r['bare_put_us']:9.0f} "
               f"{r['bare_get_us']:9.0f} {r['echo_us']:9.0f} {r['memcpy_us']:8.0f} "
               f"{r['push_gb_s']:9.2f} {r['pull_gb_s']:9.2f} {r['memcpy_gb_s']:11.2f} "
