@@ -84,6 +84,7 @@ class ParameterServer:
         optimizer.build([v for v in self.variables.values() if v.trainable])
         self.versions = dict.fromkeys(self.variables, 0)
         self._lock = threading.Lock()
+        self._step_applied = threading.Condition(self._lock)
         self._pending: dict = {}  # sync: step -> {worker: (shard_size, gradients)}
         self._seen: set = set()  # (worker, step) pushed
         self._last_step = dict.fromkeys(range(self.num_workers), -1)
@@ -126,11 +127,22 @@ class ParameterServer:
             self._apply(_weighted_mean(waiting.values()))
             return Push.APPLIED
 
-    def pull(self, known_versions=None):
+    def pull(self, known_versions=None, after_step=None, timeout_s=120.0):
         """`({name: array}, {name: version})` of the values newer than `known_versions`
         (all of them when None). The arrays are the server's current ones: treat them as
-        read-only (the server replaces, never mutates, an array it handed out)."""
+        read-only (the server replaces, never mutates, an array it handed out).
+
+        In sync mode, `after_step=s` first waits until steps 0..s-1 are applied (a worker about
+        to compute step s needs their result), at most `timeout_s` seconds."""
         with self._lock:
+            if after_step is not None and self.mode == "sync" and not \
+                    self._step_applied.wait_for(lambda: self.applied_steps >= after_step,
+                                                timeout_s):
+                raise TimeoutError(
+                    f"parameter server: step {after_step - 1} was not applied within "
+                    f"{timeout_s:.0f} s (waiting for the pushes of workers "
+                    f"{sorted(set(range(self.num_workers)) - set(self._pending.get(after_step - 1, {})))}"
+                    ").")
             names = [n for n, v in self.versions.items()
                      if known_versions is None or known_versions.get(n, -1) < v]
             return ({n: self.variables[n]._value for n in names},
@@ -152,6 +164,7 @@ class ParameterServer:
         for n in names:
             self.versions[n] += 1
         self.applied_steps += 1
+        self._step_applied.notify_all()
 
 
 def _weighted_mean(contributions):

@@ -76,9 +76,10 @@ class Worker:
         grads = tape.gradient(loss, [self._by_name[n] for n in self._trainable])
         return loss, grads
 
-    def pull(self, server) -> int:
-        """Fetches the parameters changed since the last pull; returns how many."""
-        values, versions = server.pull(self._versions or None)
+    def pull(self, server, after_step=None) -> int:
+        """Fetches the parameters changed since the last pull (in sync mode, once steps before
+        `after_step` are applied); returns how many."""
+        values, versions = server.pull(self._versions or None, after_step)
         for name, value in values.items():
             self._by_name[name].assign(value)
         self._versions.update(versions)
@@ -86,7 +87,7 @@ class Worker:
 
     def run_step(self, server, step, x, y):
         """Pulls, computes the shard's gradient, pushes it; returns (loss, the push result)."""
-        self.pull(server)
+        self.pull(server, after_step=step)
         loss, grads = self._step(x, y)
         gradients = {n: g.numpy() for n, g in zip(self._trainable, grads) if g is not None}
         result = server.push(self.worker_id, step, len(x), gradients)
