@@ -54,7 +54,7 @@ newaxis = None
 # Keras, the data pipeline and the TF-style initializer aliases import on first use, so that
 # `import dtf` stays light; `from dtf import keras` imports the package directly.
 _LAZY_MODULES = ("keras", "data", "summary", "train", "queue", "sparse", "sets", "ragged",
-                 "saved_model")
+                 "saved_model", "strings")
 _INITIALIZER_ALIASES = {
     "constant_initializer": "Constant",
     "ones_initializer": "Ones",

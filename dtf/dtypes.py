@@ -29,6 +29,7 @@ __all__ = [
     "int16",
     "int32",
     "int64",
+    "string",
     "uint8",
     "uint16",
     "uint32",
@@ -168,15 +169,19 @@ complex64 = DType("complex64", np.complex64)
 complex128 = DType("complex128", np.complex128)
 half = float16
 double = float64
+# Strings hold Python bytes in object ndarrays, as TensorFlow stores them (numpy() gives bytes).
+string = DType("string", np.object_)
 
 ALL_DTYPES = (bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, float32,
               float64, complex64, complex128)
 
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
-_BY_NAME.update(half=float16, double=float64, float=float32, int=int32)
+_BY_NAME.update(half=float16, double=float64, float=float32, int=int32, string=string)
 # keyed by np.dtype: the hot path of Tensor.dtype
 _BY_NP = {d._np: d for d in ALL_DTYPES}
-_BY_PYTYPE = {float: float32, int: int32, _builtin_bool: bool, complex: complex128}
+_BY_NP[string._np] = string
+_BY_PYTYPE = {float: float32, int: int32, _builtin_bool: bool, complex: complex128,
+              bytes: string, str: string}
 
 
 def from_numpy(np_dtype) -> DType:

@@ -32,6 +32,8 @@ class Tensor:
     __array_priority__ = 100
 
     def __init__(self, value):
+        if type(value) is bytes:  # NumPy gives the bare element for rank 0 of string arrays
+            value = _string_scalar(value)
         self._value = value
         self._shape = None
 
@@ -169,6 +171,12 @@ class Tensor:
 def _np_repr(t) -> str:
     text = repr(t.numpy()) if t._value.ndim else str(t.numpy())
     return ("\n" + text) if "\n" in text else text
+
+
+def _string_scalar(value: bytes) -> np.ndarray:
+    out = np.empty((), dtype=object)
+    out[()] = value
+    return out
 
 
 def _rebuild_tensor(array):

@@ -62,6 +62,49 @@ def _infer_array(value, defaults: bool = True) -> np.ndarray:
     return arr
 
 
+def _to_bytes(x):
+    if isinstance(x, bytes):
+        return x
+    if isinstance(x, str):
+        return x.encode("utf-8")
+    if isinstance(x, np.bytes_):
+        return bytes(x)
+    raise TypeError(f"Failed to convert elements of {_short(x)} to Tensor of dtype string: "
+                    f"{type(x).__name__} is not bytes or str. Use dtf.strings.as_string to "
+                    "format numbers.")
+
+
+_encode_all = np.frompyfunc(_to_bytes, 1, 1)
+
+
+def _is_text(value) -> bool:
+    """Whether Python data holds str/bytes (looks at the first leaf only: mixed data fails in
+    `_string_array` with a clear error)."""
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return isinstance(value, (str, bytes, np.str_, np.bytes_))
+
+
+def _string_array(value) -> np.ndarray:
+    """str/bytes data (nested lists, NumPy U/S/object arrays) -> object ndarray of bytes."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "US":
+        value = value.astype(object)
+    try:
+        arr = np.empty((), object) if isinstance(value, (str, bytes)) else \
+            np.asarray(value, dtype=object)
+        if arr.ndim == 0:
+            arr[()] = value if isinstance(value, (str, bytes)) else arr[()]
+    except ValueError:
+        raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: "
+                         f"{_short(value)}") from None
+    out = _encode_all(arr)
+    if not isinstance(out, np.ndarray):  # frompyfunc gives the bare object for rank 0
+        scalar = np.empty((), object)
+        scalar[()] = out
+        return scalar
+    return out
+
+
 def _has_numpy_float64(value) -> bool:
     if isinstance(value, np.generic):
         return value.dtype == np.float64
@@ -128,6 +171,13 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, allow_cast=
         return value
     if hasattr(value, "_dtf_tensor_conversion"):
         return value._dtf_tensor_conversion(dtype)
+    if (dtype is not None and dtypes.as_dtype(dtype) is dtypes.string) or _is_text(value) or (
+            isinstance(value, np.ndarray) and value.dtype.kind in "USO"):
+        if dtype is not None and dtypes.as_dtype(dtype) is not dtypes.string:
+            raise TypeError(f"Cannot convert {_short(value)} to EagerTensor of dtype "
+                            f"{dtypes.as_dtype(dtype).name}: the values are strings. Use "
+                            "dtf.strings.to_number to parse them.")
+        return Tensor(_string_array(value))  # strings stay on the host, as in TensorFlow
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
         # Python data is converted straight at the requested dtype (via float64/int64), never
