@@ -2,6 +2,8 @@
 test: named actors, workers running concurrently (each waits on the server for the previous step),
 synchronous training equal to one process, a dead server reported by name."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -67,8 +69,11 @@ def test_sync_training_on_ray_actors_equals_one_process(ray_cluster):
     values, _ = server.pull()
     for got, want in zip(values.values(), single.get_weights()):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    ray.kill(ps)
+    ray.kill(ps, no_restart=True)  # the kill lands asynchronously: calls fail once it has
+    deadline = time.monotonic() + 30
     with pytest.raises(RuntimeError, match="dtf:sync-test:ps:0.*died"):
-        server.pull()
+        while time.monotonic() < deadline:
+            server.pull()
+            time.sleep(0.05)
     for w in workers:
         ray.kill(w)
