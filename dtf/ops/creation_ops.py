@@ -43,7 +43,8 @@ def _infer_array(value, defaults: bool = True) -> np.ndarray:
                          f"{_short(value)}") from None
     if not defaults:
         if arr.dtype.kind in "OUS":
-            raise TypeError(f"Cannot convert {_short(value)} to a numeric Tensor.")
+            raise TypeError(f"Cannot convert {_short(value)} to a numeric Tensor. Use "
+                            "dtf.strings.to_number to parse strings.")
         return arr
     if arr.dtype == np.float64 and not _has_numpy_float64(value):
         arr = arr.astype(np.float32)
@@ -55,19 +56,21 @@ def _infer_array(value, defaults: bool = True) -> np.ndarray:
             else:
                 arr = arr.astype(np.int64)
     elif arr.dtype.kind == "O":
+        if _is_text(value):
+            return _string_array(value)
         raise TypeError(f"Cannot convert {value!r} to a Tensor: it mixes types or has ragged "
                         "nested lists. Use lists of numbers of one rectangular shape.")
     elif arr.dtype.kind in "US":
-        raise TypeError(f"Cannot convert {value!r} to a numeric Tensor.")
+        return _string_array(value)  # str/bytes data: a string tensor
     return arr
 
 
 def _to_bytes(x):
-    if isinstance(x, bytes):
+    if type(x) is bytes:
         return x
-    if isinstance(x, str):
+    if isinstance(x, str):  # np.str_ too
         return x.encode("utf-8")
-    if isinstance(x, np.bytes_):
+    if isinstance(x, bytes):  # np.bytes_
         return bytes(x)
     raise TypeError(f"Failed to convert elements of {_short(x)} to Tensor of dtype string: "
                     f"{type(x).__name__} is not bytes or str. Use dtf.strings.as_string to "
@@ -171,15 +174,10 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, allow_cast=
         return value
     if hasattr(value, "_dtf_tensor_conversion"):
         return value._dtf_tensor_conversion(dtype)
-    if (dtype is not None and dtypes.as_dtype(dtype) is dtypes.string) or _is_text(value) or (
-            isinstance(value, np.ndarray) and value.dtype.kind in "USO"):
-        if dtype is not None and dtypes.as_dtype(dtype) is not dtypes.string:
-            raise TypeError(f"Cannot convert {_short(value)} to EagerTensor of dtype "
-                            f"{dtypes.as_dtype(dtype).name}: the values are strings. Use "
-                            "dtf.strings.to_number to parse them.")
-        return Tensor(_string_array(value))  # strings stay on the host, as in TensorFlow
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
+        if dtype is dtypes.string:
+            return Tensor(_string_array(value))  # strings stay on the host, as in TensorFlow
         # Python data is converted straight at the requested dtype (via float64/int64), never
         # through the float32/int32 defaults: dtf.constant(0.1, dtf.float64) is exactly 0.1.
         arr = value if isinstance(value, np.ndarray) else (
@@ -189,13 +187,19 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None, allow_cast=
         arr = _cast_checked(arr, dtype, value, isinstance(value, (np.ndarray, np.generic)))
     else:
         if isinstance(value, np.ndarray):
+            if value.dtype.kind in "USO":
+                return Tensor(_string_array(value))
             arr = value
             dtypes.from_numpy(arr.dtype)  # rejects dtypes dtf has not
         elif isinstance(value, np.generic):
+            if value.dtype.kind in "US":
+                return Tensor(_string_array(value))
             arr = np.asarray(value)
             dtypes.from_numpy(arr.dtype)
         else:
             arr = _infer_array(value)
+            if arr.dtype.kind == "O":
+                return Tensor(arr)  # strings (object arrays of bytes) stay on the host
             if dtype_hint is not None:
                 hint = dtypes.as_dtype(dtype_hint)
                 try:

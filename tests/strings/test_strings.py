@@ -36,7 +36,7 @@ def test_repr_and_str_as_tensorflow():
 def test_mixed_or_numeric_values_are_refused():
     with pytest.raises(TypeError, match="int is not bytes or str"):
         dtf.constant(["a", 1])
-    with pytest.raises(TypeError, match="dtype int32: the values are strings"):
+    with pytest.raises(TypeError, match="numeric Tensor. Use dtf.strings.to_number"):
         dtf.constant("1", dtype=dtf.int32)
     with pytest.raises(TypeError, match="expected a string tensor, got dtype float32"):
         dtf.strings.length(dtf.constant([1.0]))
