@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from dtf import dtypes
-from dtf.errors import InvalidArgumentError
+from dtf.errors import InvalidArgumentError, OperatorNotAllowedInGraphError
 from dtf.ops import string_ops as _ops
 from dtf.ops.creation_ops import convert_to_tensor
 from dtf.ragged.ragged_tensor import RaggedTensor
@@ -134,11 +134,21 @@ def split(input, sep=None, maxsplit=-1, name=None):
     if t.ndim == 0:
         values, _ = _ops.string_split(_reshape(t, (1,)), sep=sep, maxsplit=maxsplit)
         return values
-    flat = _reshape(t, (-1,))
-    values, splits = _ops.string_split(flat, sep=sep, maxsplit=maxsplit)
-    result = RaggedTensor.from_row_splits(values, splits, validate=False)
-    dims = list(t.shape)
-    for d in reversed(dims[1:]):  # uniform outer dims become uniform row partitions
+    values, splits = _ops.string_split(_reshape(t, (-1,)), sep=sep, maxsplit=maxsplit)
+    return _ragged(values, splits, t.shape, "split")
+
+
+def _ragged(values, splits, shape, op: str) -> RaggedTensor:
+    """Rows of `values` at `splits`, one row per element of an input of `shape`: the input's
+    dims beyond the first become uniform row partitions (rank N input -> rank N + 1 result)."""
+    try:
+        result = RaggedTensor.from_row_splits(values, splits, validate=False)
+    except OperatorNotAllowedInGraphError:
+        raise OperatorNotAllowedInGraphError(
+            f"dtf.strings.{op} gives a RaggedTensor, and dtf.ragged builds RaggedTensors only "
+            "from concrete row splits, not inside a dtf.function trace. Call it eagerly (or in "
+            "a Dataset.map), or use the dense ops of dtf.strings inside the function.") from None
+    for d in reversed(list(shape)[1:]):
         nrows = int(result.nrows()) // d
         result = RaggedTensor.from_row_splits(
             result, np.arange(nrows + 1, dtype=np.int64) * d, validate=False)
@@ -297,12 +307,7 @@ def unicode_decode(input, input_encoding, errors="replace", replacement_char=655
         codes, _ = _ops.unicode_decode(_reshape(t, (1,)), **attrs)
         return codes
     codes, splits = _ops.unicode_decode(_reshape(t, (-1,)), **attrs)
-    result = RaggedTensor.from_row_splits(codes, splits, validate=False)
-    for d in reversed(list(t.shape)[1:]):
-        nrows = int(result.nrows()) // d
-        result = RaggedTensor.from_row_splits(
-            result, np.arange(nrows + 1, dtype=np.int64) * d, validate=False)
-    return result
+    return _ragged(codes, splits, t.shape, "unicode_decode")
 
 
 def unicode_encode(input, output_encoding, errors="replace", replacement_char=65533,

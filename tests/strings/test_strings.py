@@ -115,3 +115,12 @@ def test_saving_a_function_with_string_ops_is_refused_by_name():
 def test_dataset_of_strings():
     ds = dtf.data.Dataset.from_tensor_slices(["a b", "c"]).map(dtf.strings.upper)
     assert list(ds.as_numpy_iterator()) == [b"A B", b"C"]
+
+
+def test_ragged_results_inside_a_trace_say_what_to_do():
+    @dtf.function
+    def f(x):
+        return dtf.strings.split(x)
+
+    with pytest.raises(dtf.errors.OperatorNotAllowedInGraphError, match="strings.split.*eagerly"):
+        f(dtf.constant(["a b"]))
