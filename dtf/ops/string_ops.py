@@ -158,7 +158,8 @@ def _reduce_join_rule(x, axes=(), keepdims=False, separator=""):
 def reduce_join(xp, x, axes=(), keepdims=False, separator=""):
     """Joins along `axes`, one axis after the other in the order given (TensorFlow's order)."""
     out = x
-    for a in _check_axes(axes, x.ndim):
+    axes = _check_axes(axes, x.ndim)
+    for a in axes:
         moved = np.moveaxis(out, a, -1)
         rows = moved.reshape(-1, moved.shape[-1]).tolist() if moved.size or moved.shape[-1] \
             else [[]] * int(np.prod(moved.shape[:-1]))
@@ -166,8 +167,7 @@ def reduce_join(xp, x, axes=(), keepdims=False, separator=""):
         joined[:] = [separator.join(r) for r in rows]
         out = np.moveaxis(joined.reshape(moved.shape[:-1] + (1,)), -1, a)
     if not keepdims:
-        out = out.reshape([d for i, d in enumerate(out.shape)
-                           if i not in set(_check_axes(axes, x.ndim))])
+        out = out.reshape([d for i, d in enumerate(out.shape) if i not in axes])
     return out
 
 

@@ -124,3 +124,13 @@ def test_ragged_results_inside_a_trace_say_what_to_do():
 
     with pytest.raises(dtf.errors.OperatorNotAllowedInGraphError, match="strings.split.*eagerly"):
         f(dtf.constant(["a b"]))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import dtf.strings as module
+
+    result = doctest.testmod(module, extraglobs={"dtf": dtf},
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 15 and result.failed == 0
