@@ -7,6 +7,7 @@ and the op's name (`[Op:Substr]`). The public functions are in `dtf.strings`.
 
 from __future__ import annotations
 
+import codecs
 import re
 
 import numpy as np
@@ -179,6 +180,9 @@ def _substr_rule(x, pos, length, unit="BYTE"):
 
 @primitive("substr", shape=_substr_rule, differentiable=False)
 def substr(xp, x, pos, length, unit="BYTE"):
+    if np.shape(pos) != np.shape(length):
+        _fail("Substr", f"pos and len should have the same shape, got: {_dims(np.shape(pos))} "
+              f"vs. {_dims(np.shape(length))}")
     try:
         xs, ps, ls = np.broadcast_arrays(x, pos, length)
     except ValueError:
@@ -191,7 +195,8 @@ def substr(xp, x, pos, length, unit="BYTE"):
         text = s.decode("utf-8", "surrogateescape") if utf8 else s
         size = len(text)
         if not -size <= p <= size:
-            _fail("Substr", f"pos {p} out of range for string {s!r} at index {i}")
+            what = "string" if utf8 else f"string {s!r}"  # TF's two messages
+            _fail("Substr", f"pos {p} out of range for {what} at index {i}")
         start = p + size if p < 0 else p
         piece = text[start:start + max(n, 0)]
         out.append(piece.encode("utf-8", "surrogateescape") if utf8 else piece)
@@ -374,6 +379,8 @@ def as_string(xp, x, precision=-1, scientific=False, shortest=False, width=-1, f
 
 # -- unicode -----------------------------------------------------------------------------------
 _CODECS = {"UTF8": "utf-8", "UTF16BE": "utf-16-be", "UTF32BE": "utf-32-be"}
+_MARK_ERRORS = "dtf.strings.mark"
+codecs.register_error(_MARK_ERRORS, lambda e: ("\udc80", e.end))
 
 
 def codec_name(encoding: str, op: str) -> str:
@@ -403,12 +410,12 @@ def unicode_decode(xp, x, input_encoding="UTF-8", errors="replace", replacement_
     _check_errors_arg(errors, "UnicodeDecode")
     codes, splits = [], [0]
     for s in x.tolist():
-        # surrogateescape turns each invalid byte into one lone surrogate (U+DC80..U+DCFF),
-        # which `errors` then keeps as the replacement, drops, or rejects.
-        text = s.decode(codec, "surrogateescape")
+        # Each maximal invalid subsequence becomes one U+DC80 (a lone surrogate, which no valid
+        # input decodes to), which `errors` then replaces, drops, or rejects.
+        text = s.decode(codec, _MARK_ERRORS)
         for ch in text:
             c = ord(ch)
-            if 0xDC80 <= c <= 0xDCFF:
+            if c == 0xDC80:
                 if errors == "strict":
                     _fail("UnicodeDecode", "Invalid formatting on input string")
                 if errors == "ignore":
