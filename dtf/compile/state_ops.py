@@ -95,7 +95,7 @@ def _print_rule(*values, template, stream, end, summarize):
 @primitive("print", shape=_print_rule, differentiable=False, stateful=True)
 def print_values(xp, *values, template, stream, end, summarize):
     """`dtf.print`: `template` has one `{}` per value; `stream` is "stdout" or "stderr"."""
-    texts = [_text(Tensor(v), summarize) for v in values]
+    texts = [_text(v, summarize) for v in values]
     text = template.format(*texts)
     if stream.startswith("file://"):
         with open(stream[len("file://"):], "a", encoding="utf-8") as f:
@@ -105,28 +105,15 @@ def print_values(xp, *values, template, stream, end, summarize):
     return np.asarray(True)
 
 
-def _text(t, summarize):
-    """A tensor as `tf.print` shows it: the values only, numbers unpadded, `summarize` items
-    at each end of long dimensions."""
-    value = t.numpy()
-    if value.ndim == 0:
-        return _scalar_text(value[()])
-    edge = 3 if summarize is None else (value.size if summarize < 0 else summarize)
-    return np.array2string(value, separator=" ", threshold=2 * edge, edgeitems=max(edge, 1),
-                           formatter={"all": _scalar_text})
+def _text(value, summarize):
+    """An array as `tf.print` shows it: the values only, numbers unpadded, strings quoted,
+    `summarize` items at each end of long dimensions (-1: all)."""
+    from dtf.ops.string_ops import summarize as summarize_array
 
-
-def _scalar_text(x):
-    if isinstance(x, (bytes, np.bytes_)):
-        return x.decode("utf-8", "replace")
-    if isinstance(x, (float, np.floating)):
-        return np.format_float_positional(x, trim="-") if x == 0 or 1e-4 <= abs(x) < 1e16 \
-            else np.format_float_scientific(x, trim="-")
-    if isinstance(x, (bool, np.bool_)):
-        return "1" if x else "0"
-    return str(x)
-
-
+    if type(value) is not np.ndarray:  # a device array, or a NumPy scalar
+        value = Tensor(value).numpy() if not isinstance(value, np.generic) else np.asarray(value)
+    n = 3 if summarize is None else (-1 if summarize < 0 else summarize)
+    return summarize_array(value, n)
 
 
 def tf_print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):

@@ -434,3 +434,11 @@ def test_custom_gradient_inside_a_compiled_function():
     y, g = f(dtf.constant([1.0, 2.0]))
     assert float(y) == 15.0
     np.testing.assert_array_equal(g.numpy(), [1.0, 1.0])
+
+
+def test_print_formats_values_as_tensorflow(capsys):
+    import sys
+
+    dtf.print(dtf.constant(["a", "b"]), dtf.constant([[1.5, 2.0]]), dtf.range(10),
+              dtf.constant([True, False]), dtf.constant(2.2823977), output_stream=sys.stdout)
+    assert capsys.readouterr().out == '["a" "b"] [[1.5 2]] [0 1 2 ... 7 8 9] [1 0] 2.28239775\n'

@@ -80,8 +80,9 @@ def test_slices_errors():
         Dataset.from_tensor_slices(3)
     with pytest.raises(ValueError, match="non-rectangular"):
         Dataset.from_tensor_slices([[1, 2], [3]])
-    with pytest.raises(TypeError, match="numeric"):
-        Dataset.from_tensor_slices(["a", "b"])
+    with pytest.raises(TypeError, match="bytes or str"):
+        Dataset.from_tensor_slices(["a", 1])
+    assert list(Dataset.from_tensor_slices(["a", "b"]).as_numpy_iterator()) == [b"a", b"b"]
 
 
 def test_as_numpy_iterator_gives_writable_copies():
