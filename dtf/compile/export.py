@@ -396,6 +396,8 @@ def _encode_array(a) -> list:
     except TypeError:
         raise ValueError(f"An array of NumPy dtype {a.dtype} cannot be exported: dtf has no "
                          "such dtype.") from None
+    if dtype is dtypes.string:  # objects: the byte strings themselves, in C order
+        return [dtype.name, list(a.shape), [bytes(v) for v in a.reshape(-1)]]
     little = a.astype(np.dtype(dtype.as_numpy_dtype).newbyteorder("<"), copy=False)
     return [dtype.name, list(a.shape), np.ascontiguousarray(little).tobytes()]
 

@@ -509,17 +509,3 @@ def string_format(xp, *xs, template="{}", placeholder="{}", summarize_n=3):
     result = _objects(())
     result[()] = "".join(out).encode("utf-8")
     return result
-
-
-def _refuse_export() -> None:
-    """dtf's saved format has no string dtype yet: saving a function that uses these ops fails
-    when saving, naming the op, rather than writing a file that cannot be read back."""
-    from dtf.compile import export
-
-    for name in __all__:
-        if name != "translate_re2":
-            export.UNEXPORTABLE_PRIMS.setdefault(
-                name, "string tensors are not part of dtf's saved format yet")
-
-
-_refuse_export()

@@ -69,6 +69,7 @@ from dtf.tensor_spec import TensorSpec
 __all__ = ["program_from_bytes"]
 
 _DTYPES = {d.name: d for d in dtypes.ALL_DTYPES}
+_DTYPES[dtypes.string.name] = dtypes.string
 
 
 def _fail(where: str, what: str):
@@ -135,6 +136,8 @@ def _read_array(x, where) -> np.ndarray:
         _fail(where, f"an array is [dtype, shape, bytes]; found {len(x)} items")
     dtype = _read_dtype(x[0], f"{where} dtype")
     shape = _read_shape(x[1], f"{where} shape", allow_unknown=False)
+    if dtype is dtypes.string:
+        return _read_string_array(x[2], shape, where)
     data = _expect(x[2], bytes, f"{where} data", "bytes")
     expected = math.prod(shape) * dtype.size  # exact: Python ints do not overflow
     if len(data) != expected:
@@ -148,6 +151,18 @@ def _read_array(x, where) -> np.ndarray:
         return flat.astype(np_dtype).reshape(shape)  # a native-order copy the array owns
     except ValueError as e:  # a zero-size array with dims NumPy cannot index
         _fail(where, f"shape {list(shape)} is not a valid array shape: {e}")
+
+
+def _read_string_array(items, shape, where) -> np.ndarray:
+    """A string array: its elements as a list of byte strings, in C order."""
+    _expect(items, list, f"{where} data", "a list of byte strings")
+    if len(items) != math.prod(shape):
+        _fail(where, f"a string array of shape {list(shape)} needs {math.prod(shape)} "
+                     f"elements, found {len(items)}")
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = _expect(item, bytes, f"{where} data[{i}]", "bytes")
+    return out.reshape(shape)
 
 
 def _read_shape_dtype(x, where):
