@@ -24,7 +24,7 @@ from dtf.ops.registry import Spec
 from dtf.tensor import Tensor, _Reference
 from dtf.tensor_shape import TensorShape
 
-__all__ = ["OpNode", "SymbolicTensor", "is_symbolic", "placeholder"]
+__all__ = ["OpNode", "SymbolicTensor", "is_shape_only", "is_symbolic", "placeholder"]
 
 _names = itertools.count()
 
@@ -177,6 +177,14 @@ class SymbolicTensor:
 
 def is_symbolic(x) -> bool:
     return getattr(x, "_is_symbolic", False)
+
+
+def is_shape_only(x) -> bool:
+    """Whether `x` is a symbolic tensor outside any function being traced: it stands for data a
+    Keras Functional model will get, so layers only learn shapes from it (losses and state
+    updates wait for real data). Inside a `dtf.function`, symbolic tensors are the graph's
+    values and layers compute on them as on data."""
+    return getattr(x, "_is_symbolic", False) and not _context.is_tracing()
 
 
 def placeholder(shape, dtype=dtypes.float32, name=None) -> SymbolicTensor:

@@ -29,7 +29,7 @@ import inspect
 import numpy as np
 
 from dtf import dtypes, nest
-from dtf.compile.symbolic import SymbolicTensor
+from dtf.compile.symbolic import SymbolicTensor, is_shape_only
 from dtf.keras.layers import tracking
 from dtf.keras.layers.input_spec import InputSpec, assert_input_compatibility
 from dtf.keras.layers.tracking import Tracker, call_context
@@ -511,8 +511,7 @@ class Layer:
         if callable(loss) and not hasattr(loss, "dtype"):
             self._callable_losses.append(loss)
             return
-        if call_context.symbolic or (getattr(loss, "_is_symbolic", False)
-                                     and not registry.is_tracing()):
+        if call_context.symbolic or is_shape_only(loss):
             return  # built again, with values, each time the layer runs on data
         from dtf.ops.creation_ops import convert_to_tensor
 
@@ -542,8 +541,7 @@ class Layer:
     # -- metrics ------------------------------------------------------------------------------
     def add_metric(self, value, name=None, aggregation=None, **kwargs):
         """Tracks the mean of `value` over calls in a metric `name` (Keras 2's `add_metric`)."""
-        if call_context.symbolic or (getattr(value, "_is_symbolic", False)
-                                     and not registry.is_tracing()):
+        if call_context.symbolic or is_shape_only(value):
             return
         if name is None:
             raise ValueError("add_metric needs a name: layer.add_metric(value, name='...').")

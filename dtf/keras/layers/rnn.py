@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 from dtf import nest
+from dtf.compile.symbolic import is_shape_only
 from dtf.keras.layers.input_spec import InputSpec
 from dtf.keras.layers.layer import Layer
 from dtf.keras.layers.rnn_cells import (
@@ -47,12 +48,6 @@ def _serialize(obj):
 def _is_symbolic(x):
     return getattr(x, "_is_symbolic", False)
 
-
-def _only_shapes(x):
-    """A symbolic input outside a traced function: a Functional model learning shapes."""
-    from dtf.ops import registry
-
-    return getattr(x, "_is_symbolic", False) and not registry.is_tracing()
 
 
 def _expand_to(mask_t, like):
@@ -203,7 +198,7 @@ class RNN(MaskPropagation, Layer):
         if self.unroll and shape[1] is None:
             raise ValueError(f'Layer "{self.name}": cannot unroll a RNN if the time dimension '
                              "is undefined. Give keras.Input a `shape` with the number of steps.")
-        symbolic = _only_shapes(sequences)
+        symbolic = is_shape_only(sequences)
         explicit_state = initial_state is not None
         if initial_state is None:
             if self.stateful:

@@ -18,12 +18,11 @@ Example:
 from __future__ import annotations
 
 from dtf import nest
-from dtf.compile.symbolic import OpNode
+from dtf.compile.symbolic import OpNode, is_shape_only
 from dtf.keras.layers.input_layer import InputLayer
 from dtf.keras.layers.input_spec import InputSpec
 from dtf.keras.layers.layer import Layer, LayerNode
 from dtf.keras.models.model import Model
-from dtf.ops import registry
 from dtf.tensor import Tensor
 
 __all__ = ["Functional"]
@@ -257,7 +256,7 @@ class Functional(Model):
     def add_loss(self, loss):
         """A symbolic loss (computed from the model's tensors) becomes part of the graph: it is
         computed on every call and added to `losses`."""
-        if _is_symbolic(loss) and not registry.is_tracing():
+        if is_shape_only(loss):
             self._graph_losses.append(loss)
             try:
                 self._order()
