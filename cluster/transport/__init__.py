@@ -2,9 +2,12 @@
 
 ``codec`` is the wire format (a versioned header and a msgpack map, tensors as raw
 little-endian bytes, every field validated on decode; ``msgpack_view`` reads large bodies
-without copying tensor data); ``grpc_service`` serves a parameter store over gRPC with per-call
-token authentication, and its client; ``memory.tune_allocator`` keeps large message buffers
-from being re-faulted on every call in parameter-server and worker processes.
+without copying tensor data); ``grpc_service`` serves a
+:class:`~dtf.cluster.parameter_server.ParameterServer` over gRPC with per-call token
+authentication (``serve_parameter_server``) and its client (``GrpcServerClient``);
+``selection`` measures Ray against gRPC and routes each call by its size
+(``transport="auto"``); ``memory.tune_allocator`` keeps large message buffers from being
+re-faulted on every call in parameter-server and worker processes.
 """
 
 from dtf.cluster.transport.codec import (
@@ -14,7 +17,7 @@ from dtf.cluster.transport.codec import (
     Limits,
     PullReply,
     PullRequest,
-    Push,
+    PushRequest,
     TransportError,
     decode,
     encode_ack,
@@ -31,7 +34,7 @@ __all__ = [
     "Limits",
     "PullReply",
     "PullRequest",
-    "Push",
+    "PushRequest",
     "TransportError",
     "decode",
     "encode_ack",

@@ -12,12 +12,21 @@ Tensors inside a body are maps ``{"name": str, "dtype": str, "shape": [int, ...]
 Kinds and their bodies:
 
 ===========  ==========================================================================
-PUSH         ``worker`` (int), ``step`` (int), ``shard`` (int), ``tensors`` (list of tensors)
-PULL         ``known`` (map name -> version the client holds; an empty map asks for all)
-PULL_REPLY   ``tensors`` (list of tensors), ``versions`` (map name -> version, same names)
+PUSH         ``worker`` (int), ``step`` (int), ``shard_size`` (int), ``gradients`` (list of
+             tensors), ``assigns`` (list of tensors: new values of non-trainable variables)
+PULL         ``known`` (map name -> version the client holds, or nil: send everything),
+             ``after_step`` (int or nil: first wait until this many steps are applied),
+             ``generation`` (str or nil: the server generation ``known`` came from),
+             ``timeout_ms`` (int: the longest the server may wait for ``after_step``)
+PULL_REPLY   ``tensors`` (list of tensors), ``versions`` (map name -> version, same names),
+             ``generation`` (str: the server's generation)
 ERROR        ``code`` (str, ``[A-Z_]+``), ``message`` (str)
-ACK          ``applied`` (bool), ``versions`` (map name -> version after the push)
+ACK          ``result`` (str, one of :data:`PUSH_RESULTS`: what the server did with a push)
 ===========  ==========================================================================
+
+Format version 2 (this one) added ``shard_size``, ``assigns``, ``after_step``, ``generation``
+and ``timeout_ms`` and replaced the ack's ``applied``/``versions`` by ``result``; a version-1
+peer is refused by the header check.
 
 :func:`decode` is written for hostile input: it checks the message size against the
 receiver's :class:`Limits` before unpacking anything, unpacks with msgpack's own length limits
@@ -31,9 +40,10 @@ once, into the message.
 
 Example:
     >>> import numpy as np
-    >>> wire = encode_push(7, worker=0, step=3, shard=0, tensors={"w": np.ones(2, "float32")})
+    >>> wire = encode_push(7, worker=0, step=3, shard_size=32,
+    ...                    gradients={"dense/kernel": np.ones(2, "float32")})
     >>> msg = decode(wire)
-    >>> msg.kind, msg.request_id, msg.step, msg.tensors["w"].tolist()
+    >>> msg.kind, msg.request_id, msg.step, msg.gradients["dense/kernel"].tolist()
     (<Kind.PUSH: 1>, 7, 3, [1.0, 1.0])
 """
 
@@ -51,6 +61,7 @@ from dtf.cluster.transport import msgpack_view
 
 __all__ = [
     "FORMAT_VERSION",
+    "PUSH_RESULTS",
     "WIRE_DTYPES",
     "Ack",
     "ErrorReply",
@@ -58,7 +69,7 @@ __all__ = [
     "Limits",
     "PullReply",
     "PullRequest",
-    "Push",
+    "PushRequest",
     "TransportError",
     "decode",
     "encode_ack",
@@ -70,7 +81,7 @@ __all__ = [
 ]
 
 MAGIC = b"DTFW"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _HEADER = struct.Struct("<4sBBHQ")
 HEADER_SIZE = _HEADER.size
 _U64_MAX = 2**64 - 1
@@ -81,6 +92,11 @@ _MAX_DEPTH = 4  # the deepest a valid body nests: body map > tensors > tensor ma
 # ones with msgpack's C unpacker, which is faster per value and copies little.
 ZERO_COPY_MIN_BYTES = 64 * 1024
 _CODE_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+# What a parameter server can answer to a push: the values of
+# `dtf.cluster.parameter_server.Push`, kept here so the codec needs no server code.
+PUSH_RESULTS = ("applied", "pending", "duplicate", "stale", "wait")
+MAX_GENERATION_LENGTH = 128
+MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000  # a week: a bound, not a policy
 
 # The dtypes a tensor may carry; anything else (object, strings, structured...) is refused.
 WIRE_DTYPES = {
@@ -133,33 +149,41 @@ DEFAULT_LIMITS = Limits()
 
 
 @dataclasses.dataclass
-class Push:
-    """A worker's gradients for one step of one shard."""
+class PushRequest:
+    """A worker's gradients for one step, computed on ``shard_size`` examples, and the new
+    values of non-trainable variables the step computed (``assigns``, possibly empty)."""
 
     request_id: int
     worker: int
     step: int
-    shard: int
-    tensors: dict[str, np.ndarray]
+    shard_size: int
+    gradients: dict[str, np.ndarray]
+    assigns: dict[str, np.ndarray]
     kind: Kind = Kind.PUSH
 
 
 @dataclasses.dataclass
 class PullRequest:
-    """A client's known versions; the reply holds only tensors newer than these."""
+    """A pull: the versions the client holds (None: it holds nothing), the step to wait for
+    (None: no wait), the server generation its versions came from, and how long to wait."""
 
     request_id: int
-    known: dict[str, int]
+    known: dict[str, int] | None
+    after_step: int | None
+    generation: str | None
+    timeout_ms: int
     kind: Kind = Kind.PULL
 
 
 @dataclasses.dataclass
 class PullReply:
-    """Tensors that changed since the request's versions, with their current versions."""
+    """Tensors that changed since the request's versions, with their current versions, and the
+    server's generation."""
 
     request_id: int
     tensors: dict[str, np.ndarray]
     versions: dict[str, int]
+    generation: str
     kind: Kind = Kind.PULL_REPLY
 
 
@@ -175,11 +199,10 @@ class ErrorReply:
 
 @dataclasses.dataclass
 class Ack:
-    """A push was received; ``applied`` is False for a duplicate that was not applied."""
+    """A push was received; ``result`` says what the server did with it (``PUSH_RESULTS``)."""
 
     request_id: int
-    applied: bool
-    versions: dict[str, int]
+    result: str
     kind: Kind = Kind.ACK
 
 
@@ -216,7 +239,8 @@ for _name, _wire in WIRE_DTYPES.items():
     _entry = (_wire, _pack("dtype") + _pack(_name) + _pack("shape"))
     for _dtype in (_wire, _wire.newbyteorder(">"), np.dtype(_name)):
         _WIRE_ENTRY[_dtype] = _entry
-_PUSH_KEYS = [_pack(key) for key in ("worker", "step", "shard", "tensors")]
+_PUSH_KEYS = [_pack(key) for key in ("worker", "step", "shard_size", "gradients", "assigns")]
+_PULL_REPLY_KEYS = [_pack(key) for key in ("tensors", "versions", "generation")]
 
 
 def _header(kind: Kind, request_id: int) -> bytes:
@@ -234,9 +258,9 @@ def _check_int(what: str, value, low: int = 0, high: int = _I63_MAX) -> int:
     return value
 
 
-def _tensor_parts(parts: list, tensors: dict) -> None:
+def _tensor_parts(parts: list, tensors: dict, what: str = "tensors") -> None:
     if not isinstance(tensors, dict):
-        raise TransportError(f"tensors must be a dict of name -> array, got {type(tensors)}")
+        raise TransportError(f"{what} must be a dict of name -> array, got {type(tensors)}")
     parts.append(_array_header(len(tensors)))
     for name, array in tensors.items():
         if not isinstance(name, str):
@@ -271,47 +295,69 @@ def _versions(what: str, versions: dict) -> dict:
     return out
 
 
-def encode_push(request_id: int, worker: int, step: int, shard: int, tensors: dict) -> bytes:
-    """Encodes a worker's push of named gradient tensors for one step of one shard.
+def _generation(value) -> str:
+    if not isinstance(value, str) or len(value) > MAX_GENERATION_LENGTH:
+        raise TransportError(f"generation must be a str of at most {MAX_GENERATION_LENGTH} "
+                             f"characters, got {value!r}")
+    return value
+
+
+def encode_push(request_id: int, worker: int, step: int, shard_size: int, gradients: dict,
+                assigns: dict | None = None) -> bytes:
+    """Encodes a worker's push: its gradients for ``step`` computed on ``shard_size``
+    examples, and ``assigns`` (new values of non-trainable variables; None: none).
 
     Example:
-        >>> len(encode_push(1, 0, 0, 0, {"b": np.zeros(3, "float32")})) > 16
+        >>> len(encode_push(1, 0, 0, 8, {"b": np.zeros(3, "float32")})) > 16
         True
     """
     parts = [
         _header(Kind.PUSH, request_id),
-        _map_header(4),
+        _map_header(5),
         _PUSH_KEYS[0], _pack(_check_int("worker", worker)),
         _PUSH_KEYS[1], _pack(_check_int("step", step)),
-        _PUSH_KEYS[2], _pack(_check_int("shard", shard)),
+        _PUSH_KEYS[2], _pack(_check_int("shard_size", shard_size)),
         _PUSH_KEYS[3],
     ]
-    _tensor_parts(parts, tensors)
+    _tensor_parts(parts, gradients, "gradients")
+    parts.append(_PUSH_KEYS[4])
+    _tensor_parts(parts, {} if assigns is None else assigns, "assigns")
     return b"".join(parts)
 
 
-def encode_pull_request(request_id: int, known: dict) -> bytes:
-    """Encodes a pull request: the versions the client holds (empty: send everything).
+def encode_pull_request(request_id: int, known: dict | None, after_step: int | None = None,
+                        generation: str | None = None, timeout_ms: int = 120_000) -> bytes:
+    """Encodes a pull request: the versions the client holds (None: send everything), the
+    number of applied steps to wait for (None: do not wait), the server generation the
+    versions came from, and the longest the server may wait, in milliseconds.
 
     Example:
-        >>> decode(encode_pull_request(2, {"w": 3})).known
-        {'w': 3}
+        >>> msg = decode(encode_pull_request(2, {"w": 3}, after_step=4, generation="g1"))
+        >>> msg.known, msg.after_step, msg.generation
+        ({'w': 3}, 4, 'g1')
     """
-    body = _pack({"known": _versions("known", known)})
+    body = _pack({
+        "known": None if known is None else _versions("known", known),
+        "after_step": None if after_step is None else _check_int("after_step", after_step),
+        "generation": None if generation is None else _generation(generation),
+        "timeout_ms": _check_int("timeout_ms", timeout_ms, 0, MAX_TIMEOUT_MS),
+    })
     return _header(Kind.PULL, request_id) + body
 
 
-def encode_pull_reply(request_id: int, tensors: dict, versions: dict) -> bytes:
-    """Encodes the tensors that changed and their versions (the same names in both)."""
+def encode_pull_reply(request_id: int, tensors: dict, versions: dict, generation: str) -> bytes:
+    """Encodes the tensors that changed, their versions (the same names in both) and the
+    server's generation."""
     versions = _versions("versions", versions)
-    if set(versions) != set(tensors):
+    if versions.keys() != tensors.keys():
         raise TransportError(
             f"a pull reply needs one version per tensor; tensors {sorted(tensors)}, "
             f"versions {sorted(versions)}"
         )
-    parts = [_header(Kind.PULL_REPLY, request_id), _map_header(2), _pack("tensors")]
+    parts = [_header(Kind.PULL_REPLY, request_id), _map_header(3), _PULL_REPLY_KEYS[0]]
     _tensor_parts(parts, tensors)
-    parts.append(_pack("versions") + _pack(versions))
+    parts.append(b"".join((_PULL_REPLY_KEYS[1], _pack(versions), _PULL_REPLY_KEYS[2],
+                           _pack(_generation(generation)))))
     return b"".join(parts)
 
 
@@ -331,12 +377,16 @@ def encode_error(request_id: int, code: str, message: str) -> bytes:
     return _header(Kind.ERROR, request_id) + _pack({"code": code, "message": message})
 
 
-def encode_ack(request_id: int, applied: bool, versions: dict) -> bytes:
-    """Encodes the acknowledgement of a push."""
-    if not isinstance(applied, bool):
-        raise TransportError(f"applied must be a bool, got {type(applied).__name__}")
-    body = _pack({"applied": applied, "versions": _versions("versions", versions)})
-    return _header(Kind.ACK, request_id) + body
+def encode_ack(request_id: int, result: str) -> bytes:
+    """Encodes the acknowledgement of a push: what the server did with it.
+
+    Example:
+        >>> decode(encode_ack(4, "pending")).result
+        'pending'
+    """
+    if result not in PUSH_RESULTS:
+        raise TransportError(f"a push result must be one of {PUSH_RESULTS}, got {result!r}")
+    return _header(Kind.ACK, request_id) + _pack({"result": result})
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -359,7 +409,7 @@ def decode(message, limits: Limits = DEFAULT_LIMITS):
         limits: the receiver's bounds on sizes and counts.
 
     Returns:
-        A Push, PullRequest, PullReply, ErrorReply or Ack. Arrays are read-only views of the
+        A PushRequest, PullRequest, PullReply, ErrorReply or Ack. Arrays are read-only views of the
         message's unpacked bytes.
 
     Example:
@@ -528,14 +578,16 @@ def _decode_tensor(index: int, entry, limits: Limits) -> tuple[str, np.ndarray, 
     return name, array, len(data)
 
 
-def _decode_tensors(value, limits: Limits) -> dict[str, np.ndarray]:
+def _decode_tensors(value, limits: Limits, what: str = "tensors",
+                    total: int = 0) -> tuple[dict[str, np.ndarray], int]:
+    """The tensors of one list field, and the running total of tensor bytes in the message."""
     if type(value) is not list:
-        raise TransportError(f"tensors must be a list, got {type(value).__name__}")
+        raise TransportError(f"{what} must be a list, got {type(value).__name__}")
     if len(value) > limits.max_tensors:
         raise TransportError(
-            f"message carries {len(value)} tensors, over the limit of {limits.max_tensors}"
+            f"message carries {len(value)} {what}, over the limit of {limits.max_tensors}"
         )
-    tensors, total = {}, 0
+    tensors = {}
     for index, entry in enumerate(value):
         if type(entry) is not dict:
             raise TransportError(f"tensor #{index} must be a map, got {type(entry).__name__}")
@@ -548,34 +600,52 @@ def _decode_tensors(value, limits: Limits) -> dict[str, np.ndarray]:
                 f"tensors total over {limits.max_total_tensor_bytes} bytes, the receiver's limit"
             )
         tensors[name] = array
-    return tensors
+    return tensors, total
 
 
-def _decode_push(request_id, body, limits) -> Push:
-    body = _fields(body, Kind.PUSH, ("worker", "step", "shard", "tensors"))
-    return Push(
+def _decode_generation(value) -> str:
+    if type(value) is not str or len(value) > MAX_GENERATION_LENGTH:
+        raise TransportError(f"generation must be a str of at most {MAX_GENERATION_LENGTH} "
+                             "characters")
+    return value
+
+
+def _decode_push(request_id, body, limits) -> PushRequest:
+    body = _fields(body, Kind.PUSH, ("worker", "step", "shard_size", "gradients", "assigns"))
+    gradients, total = _decode_tensors(body["gradients"], limits, "gradients")
+    assigns, _ = _decode_tensors(body["assigns"], limits, "assigns", total)
+    return PushRequest(
         request_id,
         worker=_int_field("worker", body["worker"]),
         step=_int_field("step", body["step"]),
-        shard=_int_field("shard", body["shard"]),
-        tensors=_decode_tensors(body["tensors"], limits),
+        shard_size=_int_field("shard_size", body["shard_size"]),
+        gradients=gradients,
+        assigns=assigns,
     )
 
 
 def _decode_pull(request_id, body, limits) -> PullRequest:
-    body = _fields(body, Kind.PULL, ("known",))
-    return PullRequest(request_id, known=_decode_versions("known", body["known"], limits))
+    body = _fields(body, Kind.PULL, ("known", "after_step", "generation", "timeout_ms"))
+    known, after_step, generation = body["known"], body["after_step"], body["generation"]
+    return PullRequest(
+        request_id,
+        known=None if known is None else _decode_versions("known", known, limits),
+        after_step=None if after_step is None else _int_field("after_step", after_step),
+        generation=None if generation is None else _decode_generation(generation),
+        timeout_ms=_int_field("timeout_ms", body["timeout_ms"], 0, MAX_TIMEOUT_MS),
+    )
 
 
 def _decode_pull_reply(request_id, body, limits) -> PullReply:
-    body = _fields(body, Kind.PULL_REPLY, ("tensors", "versions"))
-    tensors = _decode_tensors(body["tensors"], limits)
+    body = _fields(body, Kind.PULL_REPLY, ("tensors", "versions", "generation"))
+    tensors, _ = _decode_tensors(body["tensors"], limits)
     versions = _decode_versions("versions", body["versions"], limits)
-    if set(tensors) != set(versions):
+    if tensors.keys() != versions.keys():
         raise TransportError(
             f"pull reply tensors {sorted(tensors)} and versions {sorted(versions)} differ"
         )
-    return PullReply(request_id, tensors=tensors, versions=versions)
+    return PullReply(request_id, tensors=tensors, versions=versions,
+                     generation=_decode_generation(body["generation"]))
 
 
 def _decode_error(request_id, body, limits) -> ErrorReply:
@@ -591,11 +661,11 @@ def _decode_error(request_id, body, limits) -> ErrorReply:
 
 
 def _decode_ack(request_id, body, limits) -> Ack:
-    body = _fields(body, Kind.ACK, ("applied", "versions"))
-    if type(body["applied"]) is not bool:
-        raise TransportError(f"applied must be a bool, got {type(body['applied']).__name__}")
-    versions = _decode_versions("versions", body["versions"], limits)
-    return Ack(request_id, applied=body["applied"], versions=versions)
+    body = _fields(body, Kind.ACK, ("result",))
+    result = body["result"]
+    if type(result) is not str or result not in PUSH_RESULTS:
+        raise TransportError(f"result must be one of {PUSH_RESULTS}, got {result!r}")
+    return Ack(request_id, result=result)
 
 
 _DECODERS = {

@@ -1,67 +1,79 @@
-"""A parameter store served over gRPC, and its client.
+"""A `ParameterServer` served over gRPC, and the client workers use to reach it.
 
-The service has two unary methods, ``/dtf.transport.ParameterStore/Push`` and ``/Pull``, with
-raw bytes in and out (the :mod:`codec` messages; no generated protobuf code). Every call must
-carry the job's token in the ``dtf-token`` metadata entry: without it the call ends with
-``UNAUTHENTICATED`` and nothing is decoded or applied. A request that fails to decode, names an
-unknown tensor or has the wrong shape gets an error reply (status OK, an ``ERROR`` message) and
-the server goes on serving.
+The service ``dtf.transport.ParameterServer`` has three unary methods with raw bytes in and
+out (no generated protobuf code): ``Push`` and ``Pull`` take and answer :mod:`codec` messages
+and call the served :class:`~dtf.cluster.parameter_server.ParameterServer`'s own ``push`` and
+``pull`` (so the duplicate rule, sync averaging and generations are the server's, whichever
+transport carries the call); ``Echo`` answers its request bytes unchanged (for measuring the
+transport, see :mod:`selection`).
+
+Every call must carry the job's token in the ``dtf-token`` metadata entry: without it the call
+ends with ``UNAUTHENTICATED`` and nothing is decoded or applied. A request that fails to
+decode, names an unknown variable, has a gradient of the wrong shape, or that the server
+refuses gets an error reply (status OK, an ``ERROR`` message with a code) and the server goes
+on serving.
 
 Example:
     >>> import numpy as np
-    >>> store = ParameterStore({"w": np.zeros(2, "float32")}, update_fn=sgd_update(0.5))
-    >>> with TransportServer(store, token="secret") as server:
-    ...     with TransportClient(server.address, token="secret") as client:
-    ...         ack = client.push(worker=0, step=0, shard=0, gradients={"w": np.ones(2, "float32")})
-    ...         reply = client.pull({"w": 0})
-    >>> ack.applied, reply.versions, reply.tensors["w"].tolist()
-    (True, {'w': 2}, [-0.5, -0.5])
+    >>> from dtf import keras
+    >>> from dtf.cluster.parameter_server import ParameterServer
+    >>> ps = ParameterServer({"w": np.zeros(2, "float32")}, keras.optimizers.SGD(0.5),
+    ...                      num_workers=1, mode="async")
+    >>> server = serve_parameter_server(ps, token="secret")
+    >>> client = GrpcServerClient(server.address, token="secret", name="ps 0")
+    >>> client.push(worker=0, step=0, shard_size=8, gradients={"w": np.ones(2, "float32")})
+    <Push.APPLIED: 'applied'>
+    >>> values, versions, generation = client.pull()
+    >>> values["w"].tolist(), generation == ps.generation
+    ([-0.5, -0.5], True)
+    >>> client.close(); server.stop()
 """
 
 from __future__ import annotations
 
 import hmac
 import itertools
+import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from concurrent import futures
 from typing import Self
 
 import grpc
 import numpy as np
+from dtf.cluster.parameter_server import Push
 from dtf.cluster.transport import codec
 from dtf.cluster.transport.codec import Kind, Limits, TransportError
 
 __all__ = [
     "AuthenticationError",
-    "ParameterStore",
+    "GrpcServerClient",
     "RemoteError",
-    "StoreError",
-    "TransportClient",
     "TransportServer",
     "generate_token",
-    "sgd_update",
+    "serve_parameter_server",
 ]
 
-SERVICE = "dtf.transport.ParameterStore"
+SERVICE = "dtf.transport.ParameterServer"
 PUSH_METHOD = f"/{SERVICE}/Push"
 PULL_METHOD = f"/{SERVICE}/Pull"
+ECHO_METHOD = f"/{SERVICE}/Echo"
 TOKEN_KEY = "dtf-token"
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-
-
-class StoreError(TransportError):
-    """A request the store refuses; ``code`` goes into the error reply."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
+# A sync pull with after_step blocks a serving thread until its step is applied, so the pool
+# must hold every worker's waiting pull and still serve their pushes.
+DEFAULT_MAX_WORKERS = 64
+# How much longer than the server's own wait a pull's gRPC deadline runs, so a server-side
+# TimeoutError comes back as a reply (naming the missing workers) before the deadline fires.
+_PULL_DEADLINE_MARGIN_S = 10.0
+_RESULTS = {push.value: push for push in Push}
 
 
 class RemoteError(TransportError):
-    """The server answered with an error reply; ``code`` is its machine-readable code."""
+    """The server answered with an error reply; ``code`` is its machine-readable code
+    (``INVALID_MESSAGE``, ``UNKNOWN_VARIABLE``, ``SHAPE_MISMATCH``, ``INVALID_ARGUMENT``,
+    ``WRONG_KIND``, ``INTERNAL``)."""
 
     def __init__(self, code: str, message: str):
         super().__init__(f"{code}: {message}")
@@ -73,163 +85,54 @@ class AuthenticationError(TransportError):
 
 
 def generate_token() -> str:
-    """A fresh random job token (URL-safe text, 256 bits)."""
+    """A fresh random job token (URL-safe text, 256 bits).
+
+    Example:
+        >>> len(generate_token()) >= 43
+        True
+    """
     return secrets.token_urlsafe(32)
 
 
-def sgd_update(learning_rate: float) -> Callable:
-    """An update function for :class:`ParameterStore`: ``value -= learning_rate * gradient``.
+class _Refused(Exception):
+    """A request the service refuses before the parameter server sees it."""
 
-    Example:
-        >>> update = sgd_update(0.1)
-        >>> value = np.ones(2)
-        >>> update("w", value, np.ones(2)); value.tolist()
-        [0.9, 0.9]
-    """
-
-    def update(name, value, gradient):
-        value -= value.dtype.type(learning_rate) * gradient
-
-    return update
-
-
-class ParameterStore:
-    """Named float arrays with versions, updated by pushed gradients, read by pulls.
-
-    Versions start at 1 (a client that knows version 0 has never seen a tensor) and go up by
-    one each time a push touches the tensor. Each ``(worker, shard)`` pair must push strictly
-    increasing steps: a push whose step is not above the last applied one is a duplicate (a
-    retry, or a replacement worker replaying a step) and is acknowledged without being applied.
-
-    Args:
-        variables: name -> initial value (floating arrays; copied).
-        update_fn: ``update_fn(name, value, gradient)`` updates ``value`` in place. It runs
-            under the store's lock, once per pushed tensor.
-
-    Example:
-        >>> store = ParameterStore({"b": np.zeros(1)}, update_fn=sgd_update(1.0))
-        >>> store.push(0, 0, 0, {"b": np.ones(1)}), store.push(0, 0, 0, {"b": np.ones(1)})
-        ((True, {'b': 2}), (False, {'b': 2}))
-        >>> store.duplicates, store.pull({"b": 0})["b"][1].tolist()
-        (1, [-1.0])
-    """
-
-    def __init__(self, variables: dict, update_fn: Callable):
-        if not callable(update_fn):
-            raise TypeError(f"update_fn must be callable, got {type(update_fn).__name__}")
-        self.lock = threading.Lock()
-        self._values: dict[str, np.ndarray] = {}
-        for name, value in variables.items():
-            value = np.array(value, copy=True, order="C")
-            if value.dtype.kind != "f":
-                raise TypeError(
-                    f"variable {name!r} has dtype {value.dtype}; the store holds floating "
-                    "arrays only (cast it to float32 or float64)"
-                )
-            self._values[name] = value
-        self._versions = dict.fromkeys(self._values, 1)
-        self._update_fn = update_fn
-        self._last_step: dict[tuple[int, int], int] = {}
-        self.duplicates = 0
-        self.pushes = 0
-
-    @property
-    def names(self) -> list[str]:
-        return list(self._values)
-
-    def _check(self, gradients: dict) -> None:
-        for name, gradient in gradients.items():
-            value = self._values.get(name)
-            if value is None:
-                raise StoreError(
-                    "UNKNOWN_TENSOR", f"no variable named {name!r}; the store holds {self.names}"
-                )
-            if gradient.shape != value.shape or gradient.dtype != value.dtype:
-                raise StoreError(
-                    "SHAPE_MISMATCH",
-                    f"gradient for {name!r} is {gradient.dtype}{list(gradient.shape)}, but the "
-                    f"variable is {value.dtype}{list(value.shape)}",
-                )
-
-    def push(self, worker: int, step: int, shard: int, gradients: dict) -> tuple[bool, dict]:
-        """Applies one push; returns (applied, the touched tensors' versions).
-
-        Every gradient is checked before any is applied, so a refused push changes nothing.
-        """
-        with self.lock:
-            self._check(gradients)
-            key = (worker, shard)
-            last = self._last_step.get(key)
-            if last is not None and step <= last:
-                self.duplicates += 1
-                return False, {name: self._versions[name] for name in gradients}
-            for name, gradient in gradients.items():
-                self._update_fn(name, self._values[name], gradient)
-                self._versions[name] += 1
-            self._last_step[key] = step
-            self.pushes += 1
-            return True, {name: self._versions[name] for name in gradients}
-
-    def changed_since(self, known: dict) -> tuple[dict, dict]:
-        """(tensors, versions) newer than ``known`` (empty: all). Hold ``lock`` while reading.
-
-        The arrays are the store's own; encode or copy them before releasing the lock.
-        """
-        names = known if known else self._values
-        tensors, versions = {}, {}
-        for name in names:
-            version = self._versions.get(name)
-            if version is None:
-                raise StoreError(
-                    "UNKNOWN_TENSOR", f"no variable named {name!r}; the store holds {self.names}"
-                )
-            if version > known.get(name, 0):
-                tensors[name] = self._values[name]
-                versions[name] = version
-        return tensors, versions
-
-    def pull(self, known: dict | None = None) -> dict[str, tuple[int, np.ndarray]]:
-        """name -> (version, a copy of the value) for tensors newer than ``known``."""
-        with self.lock:
-            tensors, versions = self.changed_since(known or {})
-            return {name: (versions[name], tensors[name].copy()) for name in tensors}
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 class TransportServer:
-    """Serves a :class:`ParameterStore` over gRPC on ``host:port`` (port 0 picks a free one).
+    """Serves a `ParameterServer` over gRPC on ``host:port`` (port 0 picks a free one).
+
+    Use :func:`serve_parameter_server` to make and start one.
 
     Args:
-        store: the parameter store to serve.
+        server: the `ParameterServer` (anything with its ``push``/``pull`` and ``variables``).
         token: the job's secret; calls must send it as ``dtf-token`` metadata.
         host: the interface to bind (loopback by default).
         port: the port, or 0 for any free one (read it back from ``.port``).
         max_message_bytes: the largest message received or sent.
-        max_workers: threads serving calls concurrently.
+        max_workers: threads serving calls concurrently (a waiting sync pull holds one).
         limits: decode limits for requests (defaults follow ``max_message_bytes``).
 
     Attributes:
         stats: counters (``requests``, ``errors``, ``unauthenticated``).
     """
 
-    def __init__(
-        self,
-        store: ParameterStore,
-        token: str,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        max_workers: int = 8,
-        limits: Limits | None = None,
-    ):
+    def __init__(self, server, token: str, host: str = "127.0.0.1", port: int = 0,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 max_workers: int = DEFAULT_MAX_WORKERS, limits: Limits | None = None):
         if not isinstance(token, str) or not token:
             raise ValueError("token must be a non-empty str; make one with generate_token()")
-        self.store = store
+        self.server = server
         self._token = token.encode()
         self._limits = limits or Limits(
             max_message_bytes=max_message_bytes,
             max_tensor_bytes=max_message_bytes,
             max_total_tensor_bytes=max_message_bytes,
         )
+        self._specs: dict = {}  # name -> (shape, dtype) of the served variables, filled lazily
         self.stats = {"requests": 0, "errors": 0, "unauthenticated": 0}
         self._stats_lock = threading.Lock()
         options = [
@@ -242,13 +145,11 @@ class TransportServer:
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dtf-ps"),
             options=options,
         )
-        handlers = {
+        self._server.add_registered_method_handlers(SERVICE, {
             "Push": grpc.unary_unary_rpc_method_handler(self._handle_push),
             "Pull": grpc.unary_unary_rpc_method_handler(self._handle_pull),
-        }
-        self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, handlers),)
-        )
+            "Echo": grpc.unary_unary_rpc_method_handler(self._handle_echo),
+        })
         self.host = host
         self.port = self._server.add_insecure_port(f"{host}:{port}")
         if self.port == 0:
@@ -257,9 +158,11 @@ class TransportServer:
 
     @property
     def address(self) -> str:
+        """``host:port`` to give clients."""
         return f"{self.host}:{self.port}"
 
     def start(self) -> TransportServer:
+        """Starts serving; returns self."""
         self._server.start()
         self._started = True
         return self
@@ -291,6 +194,26 @@ class TransportServer:
                 f"missing or wrong {TOKEN_KEY!r} metadata; use the job's token",
             )
 
+    def _check_shapes(self, arrays: dict) -> None:
+        """Refuses arrays whose shape differs from their variable's, or whose dtype does not
+        cast safely to it: numpy would broadcast or wrap them into the variable silently."""
+        for name, array in arrays.items():
+            spec = self._specs.get(name)
+            if spec is None:
+                variable = self.server.variables.get(name)
+                if variable is None:
+                    continue  # the server's push names the unknown variables itself
+                spec = self._specs[name] = (tuple(variable.shape),
+                                            np.dtype(variable.dtype.as_numpy_dtype))
+            shape, dtype = spec
+            if array.shape != shape or not np.can_cast(array.dtype, dtype, "same_kind"):
+                raise _Refused(
+                    "SHAPE_MISMATCH",
+                    f"the array sent for {name!r} is {array.dtype}{list(array.shape)}, but the "
+                    f"variable is {dtype}{list(shape)}: send one of the variable's shape and "
+                    "dtype",
+                )
+
     def _serve(self, request: bytes, context, expected: Kind, handle) -> bytes:
         self._authenticate(context)
         self._count("requests")
@@ -298,100 +221,150 @@ class TransportServer:
         try:
             message = codec.decode(request, self._limits)
             if message.kind != expected:
-                raise StoreError(
+                raise _Refused(
                     "WRONG_KIND", f"the {expected.name.title()} method takes {expected.name} "
                     f"messages, got {message.kind.name}"
                 )
             return handle(message)
-        except StoreError as e:
-            self._count("errors")
-            return codec.encode_error(request_id, e.code, str(e))
+        except _Refused as e:
+            code, text = e.code, str(e)
         except TransportError as e:
-            self._count("errors")
-            return codec.encode_error(request_id, "INVALID_MESSAGE", str(e))
-        except Exception as e:  # noqa: BLE001 - an update_fn bug must not take the server down
-            self._count("errors")
-            return codec.encode_error(request_id, "INTERNAL", f"{type(e).__name__}: {e}")
+            code, text = "INVALID_MESSAGE", str(e)
+        except KeyError as e:  # the server names the unknown variables
+            code, text = "UNKNOWN_VARIABLE", str(e.args[0]) if e.args else repr(e)
+        except TimeoutError as e:
+            code, text = "TIMEOUT", str(e)
+        except ValueError as e:
+            code, text = "INVALID_ARGUMENT", str(e)
+        except Exception as e:  # noqa: BLE001 - a server bug must not take the service down
+            code, text = "INTERNAL", f"{type(e).__name__}: {e}"
+        self._count("errors")
+        return codec.encode_error(request_id, code, text)
+
+    def _push(self, push) -> bytes:
+        self._check_shapes(push.gradients)
+        self._check_shapes(push.assigns)
+        result = self.server.push(push.worker, push.step, push.shard_size, push.gradients,
+                                  push.assigns or None)
+        return codec.encode_ack(push.request_id, result.value)
+
+    def _pull(self, pull) -> bytes:
+        # The server hands out its current arrays and replaces (never mutates) them, so the
+        # reply is encoded outside its lock and still one consistent snapshot.
+        values, versions, generation = self.server.pull(
+            pull.known, pull.after_step, pull.timeout_ms / 1000, pull.generation)
+        return codec.encode_pull_reply(pull.request_id, values, versions, generation)
 
     def _handle_push(self, request: bytes, context) -> bytes:
-        def handle(push):
-            applied, versions = self.store.push(push.worker, push.step, push.shard, push.tensors)
-            return codec.encode_ack(push.request_id, applied, versions)
-
-        return self._serve(request, context, Kind.PUSH, handle)
+        return self._serve(request, context, Kind.PUSH, self._push)
 
     def _handle_pull(self, request: bytes, context) -> bytes:
-        def handle(pull):
-            # Encoded under the lock: the reply is one consistent snapshot, copied once.
-            with self.store.lock:
-                tensors, versions = self.store.changed_since(pull.known)
-                return codec.encode_pull_reply(pull.request_id, tensors, versions)
+        return self._serve(request, context, Kind.PULL, self._pull)
 
-        return self._serve(request, context, Kind.PULL, handle)
+    def _handle_echo(self, request: bytes, context) -> bytes:
+        self._authenticate(context)
+        return request
 
 
-class TransportClient:
-    """Pushes gradients to and pulls parameters from a :class:`TransportServer`.
-
-    A call that cannot reach the server (``UNAVAILABLE``) reconnects on a fresh channel and is
-    retried up to ``retries`` times; retrying a push is safe because the store drops a step it
-    has already applied for the same worker and shard.
+def serve_parameter_server(ps, token: str, host: str = "127.0.0.1", port: int = 0,
+                           **limits) -> TransportServer:
+    """Starts serving `ps` (a `ParameterServer`) over gRPC; returns the started server.
 
     Args:
-        address: ``host:port`` of the server.
+        ps: the parameter server whose ``push``/``pull`` the service calls.
+        token: the job's secret (see :func:`generate_token`).
+        host: the interface to bind; ``"0.0.0.0"`` for other machines to reach it.
+        port: the port, 0 for any free one.
+        **limits: ``max_message_bytes``, ``max_workers`` or ``limits`` of
+            :class:`TransportServer`.
+
+    Returns:
+        The running `TransportServer`: ``.address`` for clients, ``.stop()`` to end it.
+
+    Example:
+        >>> server = serve_parameter_server(ps, generate_token())  # doctest: +SKIP
+        >>> server.address  # doctest: +SKIP
+        '127.0.0.1:40113'
+    """
+    return TransportServer(ps, token, host=host, port=port, **limits).start()
+
+
+class GrpcServerClient:
+    """A gRPC-served parameter server with the `pull`/`push` of a local `ParameterServer`.
+
+    The channel opens on first use, and again in a new process: a client can be pickled and
+    sent to a Ray actor. A call that cannot reach the server is retried a few times on a fresh
+    channel (safe for pushes: a push the server did receive comes back ``DUPLICATE``), then
+    raises `ConnectionError`.
+
+    Args:
+        address: ``host:port`` of the `TransportServer`.
         token: the job's token.
-        timeout: seconds each call may take before it fails.
-        retries: reconnect-and-retry attempts after the first for an unreachable server.
-        retry_backoff: seconds before the first retry (doubling after each).
+        name: how errors name the server (e.g. its actor name).
+        timeout_s: the longest a call may take, and the longest a sync pull waits for its step.
         max_message_bytes: the largest message sent or received.
-        limits: decode limits for replies (defaults follow ``max_message_bytes``).
+        retries: reconnect-and-retry attempts after the first for an unreachable server.
+
+    Raises (from `pull` and `push`):
+        TimeoutError: no reply within ``timeout_s``, or the server's wait for a step timed out.
+        ConnectionError: the server cannot be reached.
+        AuthenticationError: the server refused the token.
+        RemoteError: the server refused the request (unknown variable, wrong shape...).
+
+    Example:
+        >>> client = GrpcServerClient("10.0.0.5:50051", token, name="dtf:job:ps:0")  # doctest: +SKIP
+        >>> client.push(0, 12, 64, gradients)  # doctest: +SKIP
+        <Push.PENDING: 'pending'>
     """
 
-    def __init__(
-        self,
-        address: str,
-        token: str,
-        timeout: float = 30.0,
-        retries: int = 3,
-        retry_backoff: float = 0.05,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        limits: Limits | None = None,
-    ):
+    def __init__(self, address: str, token: str, name: str = "parameter server",
+                 timeout_s: float = 120.0, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 retries: int = 3):
+        if not isinstance(token, str) or not token:
+            raise ValueError("token must be a non-empty str: the job's token")
         self.address = address
-        self.timeout = timeout
-        self.retries = retries
-        self.retry_backoff = retry_backoff
+        self.name = name
+        self.timeout_s = float(timeout_s)
+        self.retries = int(retries)
+        self._token = token
+        self._max_message_bytes = int(max_message_bytes)
         self._metadata = ((TOKEN_KEY, token),)
-        self._options = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ]
-        self._limits = limits or Limits(
-            max_message_bytes=max_message_bytes,
-            max_tensor_bytes=max_message_bytes,
-            max_total_tensor_bytes=max_message_bytes,
-        )
+        self._limits = Limits(max_message_bytes=max_message_bytes,
+                              max_tensor_bytes=max_message_bytes,
+                              max_total_tensor_bytes=max_message_bytes)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._channel = None
-        self._calls = None
+        self._calls: dict = {}
+        self._pid = None
         self.reconnects = 0
-        self._connect()
 
-    def _connect(self) -> None:
+    def __reduce__(self):
+        return GrpcServerClient, (self.address, self._token, self.name, self.timeout_s,
+                                  self._max_message_bytes, self.retries)
+
+    def __repr__(self) -> str:
+        return f"GrpcServerClient({self.address!r}, name={self.name!r})"
+
+    def _connect(self, fresh: bool = False) -> dict:
         with self._lock:
-            if self._channel is not None:
-                self._channel.close()
-            self._channel = grpc.insecure_channel(self.address, options=self._options)
-            self._calls = {
-                method: self._channel.unary_unary(method) for method in (PUSH_METHOD, PULL_METHOD)
-            }
+            if fresh or self._channel is None or self._pid != os.getpid():
+                if self._channel is not None and self._pid == os.getpid():
+                    self._channel.close()
+                options = [("grpc.max_receive_message_length", self._max_message_bytes),
+                           ("grpc.max_send_message_length", self._max_message_bytes)]
+                self._channel = grpc.insecure_channel(self.address, options=options)
+                self._calls = {method: self._channel.unary_unary(method, _registered_method=True)
+                               for method in (PUSH_METHOD, PULL_METHOD, ECHO_METHOD)}
+                self._pid = os.getpid()
+            return self._calls
 
     def close(self) -> None:
+        """Closes the channel (a later call opens a new one)."""
         with self._lock:
-            if self._channel is not None:
+            if self._channel is not None and self._pid == os.getpid():
                 self._channel.close()
-                self._channel = None
+            self._channel, self._calls = None, {}
 
     def __enter__(self) -> Self:
         return self
@@ -399,50 +372,68 @@ class TransportClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _call(self, method: str, request: bytes, request_id: int, expected: Kind):
-        delay = self.retry_backoff
+    def _rpc(self, method: str, request: bytes, timeout_s: float, what: str) -> bytes:
+        calls = self._calls if self._pid == os.getpid() and self._calls else self._connect()
+        delay = 0.05
         for attempt in range(self.retries + 1):
             try:
-                reply = self._calls[method](request, timeout=self.timeout, metadata=self._metadata)
-                break
+                return calls[method](request, timeout=timeout_s, metadata=self._metadata)
             except grpc.RpcError as e:
                 code = e.code()
+                where = f"{what} on {self.name} ({self.address})"
                 if code == grpc.StatusCode.UNAUTHENTICATED:
                     raise AuthenticationError(
-                        f"{self.address} refused the token: {e.details()}"
-                    ) from None
+                        f"{where}: the server refused the token ({e.details()}); the client "
+                        "needs the job's token") from None
                 if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise TransportError(
-                        f"{method} to {self.address} took longer than {self.timeout} s"
-                    ) from None
-                if code != grpc.StatusCode.UNAVAILABLE or attempt == self.retries:
-                    raise TransportError(
-                        f"{method} to {self.address} failed after {attempt + 1} attempt(s): "
-                        f"{code.name}: {e.details()}"
-                    ) from None
-                time.sleep(delay)
-                delay *= 2
-                self.reconnects += 1
-                self._connect()
+                    raise TimeoutError(f"{where} got no reply within {timeout_s:.0f} s: the "
+                                       "server is stuck or overloaded") from None
+                if code != grpc.StatusCode.UNAVAILABLE:
+                    raise TransportError(f"{where} failed: {code.name}: {e.details()}") from None
+                if attempt == self.retries:
+                    raise ConnectionError(
+                        f"{where} failed: the server is unreachable after {attempt + 1} "
+                        f"attempt(s) ({e.details()})") from None
+            time.sleep(delay)
+            delay *= 2
+            self.reconnects += 1
+            calls = self._connect(fresh=True)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _reply(self, reply: bytes, request_id: int, expected: Kind, what: str):
         message = codec.decode(reply, self._limits)
-        if message.request_id != request_id:
-            raise TransportError(
-                f"reply to request {request_id} carries request id {message.request_id}"
-            )
         if message.kind == Kind.ERROR:
-            raise RemoteError(message.code, message.message)
-        if message.kind != expected:
-            raise TransportError(f"expected a {expected.name} reply, got {message.kind.name}")
+            where = f"{what} on {self.name} ({self.address})"
+            if message.code == "TIMEOUT":
+                raise TimeoutError(f"{where}: {message.message}")
+            raise RemoteError(message.code, f"{where}: {message.message}")
+        if message.request_id != request_id or message.kind != expected:
+            raise TransportError(f"{what} on {self.name}: expected the {expected.name} reply to "
+                                 f"request {request_id}, got {message.kind.name} "
+                                 f"{message.request_id}")
         return message
 
-    def push(self, worker: int, step: int, shard: int, gradients: dict) -> codec.Ack:
-        """Sends one step's gradients; returns the Ack (``applied`` False for a duplicate)."""
+    def push(self, worker, step, shard_size, gradients, assigns=None) -> Push:
+        """Sends `worker`'s gradients for `step` (computed on `shard_size` examples) and
+        `assigns`; returns the server's `Push` result."""
+        what = f"push of worker {worker}, step {step}"
         request_id = next(self._ids)
-        request = codec.encode_push(request_id, worker, step, shard, gradients)
-        return self._call(PUSH_METHOD, request, request_id, Kind.ACK)
+        request = codec.encode_push(request_id, worker, step, shard_size, gradients, assigns)
+        reply = self._rpc(PUSH_METHOD, request, self.timeout_s, what)
+        return _RESULTS[self._reply(reply, request_id, Kind.ACK, what).result]
 
-    def pull(self, known: dict | None = None) -> codec.PullReply:
-        """Fetches tensors newer than ``known`` (name -> version; None or {}: everything)."""
+    def pull(self, known_versions=None, after_step=None, generation=None):
+        """`(values, versions, generation)` of the values newer than `known_versions` (see
+        `ParameterServer.pull`); the arrays are read-only."""
+        what = "pull" if after_step is None else f"pull after step {after_step}"
         request_id = next(self._ids)
-        request = codec.encode_pull_request(request_id, known or {})
-        return self._call(PULL_METHOD, request, request_id, Kind.PULL_REPLY)
+        request = codec.encode_pull_request(request_id, known_versions, after_step, generation,
+                                            round(self.timeout_s * 1000))
+        deadline = self.timeout_s + (_PULL_DEADLINE_MARGIN_S if after_step is not None else 0)
+        reply = self._reply(self._rpc(PULL_METHOD, request, deadline, what), request_id,
+                            Kind.PULL_REPLY, what)
+        return reply.tensors, reply.versions, reply.generation
+
+    def echo(self, payload: bytes) -> bytes:
+        """Sends `payload` and returns the server's copy of it (for measuring round trips)."""
+        return self._rpc(ECHO_METHOD, payload, self.timeout_s, f"echo of {len(payload)} bytes")

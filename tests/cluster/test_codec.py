@@ -43,8 +43,14 @@ def _tensor(name="w", dtype="float32", shape=(2,), data=None):
     return {"name": name, "dtype": dtype, "shape": list(shape), "data": data}
 
 
+def _pull_body(**overrides):
+    body = {"known": None, "after_step": None, "generation": None, "timeout_ms": 1000}
+    body.update(overrides)
+    return body
+
+
 def _push_body(**overrides):
-    body = {"worker": 0, "step": 1, "shard": 0, "tensors": [_tensor()]}
+    body = {"worker": 0, "step": 1, "shard_size": 4, "gradients": [_tensor()], "assigns": []}
     body.update(overrides)
     return body
 
@@ -55,45 +61,67 @@ def test_docstring_examples():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_push_round_trip_every_dtype_and_shape(dtype):
-    tensors = {f"t{i}": _array(dtype, shape, i) for i, shape in enumerate(SHAPES)}
-    msg = decode(codec.encode_push(2**64 - 1, worker=3, step=2**40, shard=7, tensors=tensors))
-    assert isinstance(msg, codec.Push)
-    assert (msg.kind, msg.request_id, msg.worker, msg.step, msg.shard) == (
+    tensors = {f"v3/dense/kernel/part_{i}": _array(dtype, shape, i)
+               for i, shape in enumerate(SHAPES)}
+    assigns = {"bn/moving_mean": _array(dtype, (3,), 9)}
+    msg = decode(codec.encode_push(2**64 - 1, worker=3, step=2**40, shard_size=7,
+                                   gradients=tensors, assigns=assigns))
+    assert isinstance(msg, codec.PushRequest)
+    assert (msg.kind, msg.request_id, msg.worker, msg.step, msg.shard_size) == (
         Kind.PUSH, 2**64 - 1, 3, 2**40, 7)
-    assert list(msg.tensors) == list(tensors)
-    for name, array in tensors.items():
-        got = msg.tensors[name]
+    assert list(msg.gradients) == list(tensors) and list(msg.assigns) == list(assigns)
+    for name, array in [*tensors.items(), *assigns.items()]:
+        got = msg.gradients.get(name, msg.assigns.get(name))
         assert got.dtype == array.dtype and got.shape == array.shape
         np.testing.assert_array_equal(got, array)
+
+
+def test_push_without_assigns_carries_an_empty_map():
+    msg = decode(codec.encode_push(1, 0, 0, 1, {"w": np.ones(2)}))
+    assert msg.assigns == {} and list(msg.gradients) == ["w"]
+    assert decode(codec.encode_push(1, 0, 0, 1, {"w": np.ones(2)}, {})).assigns == {}
+
+
+def test_push_results_are_the_parameter_servers():
+    from dtf.cluster.parameter_server import Push
+
+    assert codec.PUSH_RESULTS == tuple(p.value for p in Push)
+    for result in codec.PUSH_RESULTS:
+        assert decode(codec.encode_ack(3, result)).result == result
 
 
 def test_non_contiguous_and_big_endian_arrays_are_sent_as_little_endian_c_order():
     base = np.arange(24, dtype=">f8").reshape(4, 6)
     msg = decode(codec.encode_push(1, 0, 0, 0, {"t": base.T[::2], "b": base}))
-    np.testing.assert_array_equal(msg.tensors["t"], base.T[::2])
-    assert msg.tensors["b"].dtype == np.dtype("<f8")
+    np.testing.assert_array_equal(msg.gradients["t"], base.T[::2])
+    assert msg.gradients["b"].dtype == np.dtype("<f8")
 
 
 def test_decoded_arrays_are_read_only_views():
     msg = decode(codec.encode_push(1, 0, 0, 0, {"w": np.ones(4, "float32")}))
-    assert not msg.tensors["w"].flags.writeable
+    assert not msg.gradients["w"].flags.writeable
 
 
 def test_pull_request_reply_error_ack_round_trip():
-    req = decode(codec.encode_pull_request(9, {"a": 0, "b": 12}))
-    assert (req.kind, req.request_id, req.known) == (Kind.PULL, 9, {"a": 0, "b": 12})
+    req = decode(codec.encode_pull_request(9, {"a": 0, "b": 12}, 5, "gen-1", 2500))
+    assert (req.kind, req.request_id, req.known, req.after_step, req.generation,
+            req.timeout_ms) == (Kind.PULL, 9, {"a": 0, "b": 12}, 5, "gen-1", 2500)
+    plain = decode(codec.encode_pull_request(1, None))
+    assert (plain.known, plain.after_step, plain.generation) == (None, None, None)
     assert decode(codec.encode_pull_request(1, {})).known == {}
 
-    reply = decode(codec.encode_pull_reply(4, {"a": np.eye(3)}, {"a": 5}))
+    reply = decode(codec.encode_pull_reply(4, {"a": np.eye(3)}, {"a": 5}, "gen-1"))
     assert reply.kind == Kind.PULL_REPLY and reply.versions == {"a": 5}
+    assert reply.generation == "gen-1"
     np.testing.assert_array_equal(reply.tensors["a"], np.eye(3))
+    assert decode(codec.encode_pull_reply(4, {}, {}, "")).tensors == {}
 
     err = decode(codec.encode_error(5, "BAD_SHAPE", "tensor 'w' has shape (3,), expected (2,)"))
     assert (err.kind, err.code, err.message) == (
         Kind.ERROR, "BAD_SHAPE", "tensor 'w' has shape (3,), expected (2,)")
 
-    ack = decode(codec.encode_ack(6, False, {"w": 3}))
-    assert (ack.kind, ack.applied, ack.versions) == (Kind.ACK, False, {"w": 3})
+    ack = decode(codec.encode_ack(6, "duplicate"))
+    assert (ack.kind, ack.request_id, ack.result) == (Kind.ACK, 6, "duplicate")
 
 
 def test_encode_refuses_bad_arguments():
@@ -106,7 +134,19 @@ def test_encode_refuses_bad_arguments():
     with pytest.raises(TransportError, match="request_id"):
         codec.encode_push(-1, 0, 0, 0, {})
     with pytest.raises(TransportError, match="one version per tensor"):
-        codec.encode_pull_reply(1, {"a": np.ones(1)}, {})
+        codec.encode_pull_reply(1, {"a": np.ones(1)}, {}, "g")
+    with pytest.raises(TransportError, match="generation must be a str"):
+        codec.encode_pull_reply(1, {}, {}, None)
+    with pytest.raises(TransportError, match="generation must be a str"):
+        codec.encode_pull_request(1, None, generation="g" * 129)
+    with pytest.raises(TransportError, match="after_step must be in"):
+        codec.encode_pull_request(1, None, after_step=-1)
+    with pytest.raises(TransportError, match="timeout_ms must be in"):
+        codec.encode_pull_request(1, None, timeout_ms=-5)
+    with pytest.raises(TransportError, match="push result must be one of"):
+        codec.encode_ack(1, "done")
+    with pytest.raises(TransportError, match="assigns must be a dict"):
+        codec.encode_push(1, 0, 0, 1, {}, [np.ones(1)])
     with pytest.raises(TransportError, match="error code"):
         codec.encode_error(1, "lower case", "x")
 
@@ -117,8 +157,8 @@ def test_header_checks():
         decode(good[:10])
     with pytest.raises(TransportError, match="bad magic"):
         decode(b"XXXX" + good[4:])
-    with pytest.raises(TransportError, match="format version 2 is not supported"):
-        decode(_header(Kind.PULL, version=2) + good[16:])
+    with pytest.raises(TransportError, match="format version 1 is not supported"):
+        decode(_header(Kind.PULL, version=1) + good[16:])
     with pytest.raises(TransportError, match="unknown message kind 9"):
         decode(good[:5] + b"\x09" + good[6:])
     with pytest.raises(TransportError, match="reserved header field"):
@@ -148,48 +188,70 @@ def test_receiver_limits():
     [
         ([1, 2], "body must be a map"),
         (_push_body(extra=1), "unknown fields"),
-        ({"worker": 0, "step": 1, "shard": 0}, "missing fields"),
+        ({"worker": 0, "step": 1, "shard_size": 0, "gradients": []}, "missing fields"),
+        (dict(_push_body(), shard=0), "unknown fields"),
         (_push_body(worker="0"), "worker must be an int"),
         (_push_body(worker=True), "worker must be an int"),
         (_push_body(step=-1), "step must be in"),
-        (_push_body(shard=1.5), "shard must be an int"),
-        (_push_body(tensors={}), "tensors must be a list"),
-        (_push_body(tensors=[[1]]), "must be a map"),
-        (_push_body(tensors=[dict(_tensor(), extra=1)]), "exactly the fields"),
-        (_push_body(tensors=[_tensor(name=3)]), "name must be a str"),
-        (_push_body(tensors=[_tensor(name="")]), "1 to 512 characters"),
-        (_push_body(tensors=[_tensor(dtype="object")]), "allowed dtypes"),
-        (_push_body(tensors=[_tensor(dtype="<f4")]), "allowed dtypes"),
-        (_push_body(tensors=[dict(_tensor(), shape=(2,))]), None),
-        (_push_body(tensors=[dict(_tensor(), shape=[-1])]), r"shape\[0\] must be in"),
-        (_push_body(tensors=[dict(_tensor(), shape=[2.0])]), r"shape\[0\] must be an int"),
-        (_push_body(tensors=[dict(_tensor(), shape="2")]), "shape must be a list"),
-        (_push_body(tensors=[dict(_tensor(), shape=[2**40, 2**40])]), "needs"),
-        (_push_body(tensors=[dict(_tensor(), data=b"\x00" * 7)]), "needs 8 bytes but carries 7"),
-        (_push_body(tensors=[dict(_tensor(), data="12345678")]), "data must be msgpack bin"),
-        (_push_body(tensors=[_tensor(), _tensor()]), "appears twice"),
+        (_push_body(shard_size=1.5), "shard_size must be an int"),
+        (_push_body(shard_size=None), "shard_size must be an int"),
+        (_push_body(gradients={}), "gradients must be a list"),
+        (_push_body(assigns=None), "assigns must be a list"),
+        (_push_body(assigns=[[1]]), "must be a map"),
+        (_push_body(gradients=[[1]]), "must be a map"),
+        (_push_body(gradients=[dict(_tensor(), extra=1)]), "exactly the fields"),
+        (_push_body(gradients=[_tensor(name=3)]), "name must be a str"),
+        (_push_body(gradients=[_tensor(name="")]), "1 to 512 characters"),
+        (_push_body(gradients=[_tensor(dtype="object")]), "allowed dtypes"),
+        (_push_body(gradients=[_tensor(dtype="<f4")]), "allowed dtypes"),
+        (_push_body(gradients=[dict(_tensor(), shape=(2,))]), None),
+        (_push_body(gradients=[dict(_tensor(), shape=[-1])]), r"shape\[0\] must be in"),
+        (_push_body(gradients=[dict(_tensor(), shape=[2.0])]), r"shape\[0\] must be an int"),
+        (_push_body(gradients=[dict(_tensor(), shape="2")]), "shape must be a list"),
+        (_push_body(gradients=[dict(_tensor(), shape=[2**40, 2**40])]), "needs"),
+        (_push_body(gradients=[dict(_tensor(), data=b"\x00" * 7)]), "needs 8 bytes but carries 7"),
+        (_push_body(gradients=[dict(_tensor(), data="12345678")]), "data must be msgpack bin"),
+        (_push_body(gradients=[_tensor(), _tensor()]), "appears twice"),
     ],
 )
 def test_push_field_validation(body, match):
     if match is None:  # msgpack has no tuples: a tuple shape packs as a list and is fine
-        assert decode(_raw(Kind.PUSH, body)).tensors["w"].shape == (2,)
+        assert decode(_raw(Kind.PUSH, body)).gradients["w"].shape == (2,)
         return
     with pytest.raises(TransportError, match=match):
         decode(_raw(Kind.PUSH, body))
 
 
+def test_total_tensor_bytes_count_gradients_and_assigns_together():
+    wire = codec.encode_push(1, 0, 0, 1, {"a": np.ones(100)}, {"b": np.ones(100)})
+    assert set(decode(wire, Limits(max_total_tensor_bytes=1600)).assigns) == {"b"}
+    with pytest.raises(TransportError, match="total over 1599 bytes"):
+        decode(wire, Limits(max_total_tensor_bytes=1599))
+
+
 @pytest.mark.parametrize(
     "kind, body, match",
     [
-        (Kind.PULL, {"known": []}, "known must be a map"),
-        (Kind.PULL, {"known": {"a": -1}}, "must be in"),
-        (Kind.PULL, {"known": {"a": "1"}}, "must be an int"),
-        (Kind.PULL, {"known": {1: 1}}, "not valid msgpack|must be a str"),
-        (Kind.PULL_REPLY, {"tensors": [_tensor()], "versions": {}}, "differ"),
+        (Kind.PULL, _pull_body(known=[]), "known must be a map"),
+        (Kind.PULL, _pull_body(known={"a": -1}), "must be in"),
+        (Kind.PULL, _pull_body(known={"a": "1"}), "must be an int"),
+        (Kind.PULL, _pull_body(known={1: 1}), "not valid msgpack|must be a str"),
+        (Kind.PULL, _pull_body(after_step=-1), "after_step must be in"),
+        (Kind.PULL, _pull_body(after_step="3"), "after_step must be an int"),
+        (Kind.PULL, _pull_body(generation=7), "generation must be a str"),
+        (Kind.PULL, _pull_body(generation="g" * 129), "generation must be a str"),
+        (Kind.PULL, _pull_body(timeout_ms=None), "timeout_ms must be an int"),
+        (Kind.PULL, _pull_body(timeout_ms=2**62), "timeout_ms must be in"),
+        (Kind.PULL, {"known": None}, "missing fields"),
+        (Kind.PULL_REPLY, {"tensors": [_tensor()], "versions": {}, "generation": "g"}, "differ"),
+        (Kind.PULL_REPLY, {"tensors": [], "versions": {}, "generation": None},
+         "generation must be a str"),
+        (Kind.PULL_REPLY, {"tensors": [], "versions": {}}, "missing fields"),
         (Kind.ERROR, {"code": "bad", "message": "x"}, "error code"),
         (Kind.ERROR, {"code": "E", "message": b"x"}, "error message"),
-        (Kind.ACK, {"applied": 1, "versions": {}}, "applied must be a bool"),
-        (Kind.ACK, {"applied": True}, "missing fields"),
+        (Kind.ACK, {"result": 1}, "result must be one of"),
+        (Kind.ACK, {"result": "done"}, "result must be one of"),
+        (Kind.ACK, {"applied": True, "versions": {}}, "unknown fields"),
     ],
 )
 def test_other_kinds_field_validation(kind, body, match):
@@ -198,10 +260,10 @@ def test_other_kinds_field_validation(kind, body, match):
 
 
 def test_extension_types_and_trailing_bytes_are_refused():
-    ext = msgpack.packb({"known": msgpack.ExtType(5, b"abc")})
+    ext = msgpack.packb(_pull_body(known=msgpack.ExtType(5, b"abc")))
     with pytest.raises(TransportError, match="max_ext_len|extension"):
         decode(_header(Kind.PULL) + ext)
-    timestamp = msgpack.packb({"known": msgpack.Timestamp(1)}, datetime=False)
+    timestamp = msgpack.packb(_pull_body(known=msgpack.Timestamp(1)), datetime=False)
     with pytest.raises(TransportError, match="max_ext_len|extension"):
         decode(_header(Kind.PULL) + timestamp)
     with pytest.raises(TransportError, match="not valid msgpack"):
@@ -211,12 +273,12 @@ def test_extension_types_and_trailing_bytes_are_refused():
 def test_decode_accepts_memoryview_and_bytearray():
     wire = codec.encode_push(1, 0, 0, 0, {"w": np.arange(3.0)})
     for message in (memoryview(wire), bytearray(wire)):
-        np.testing.assert_array_equal(decode(message).tensors["w"], np.arange(3.0))
+        np.testing.assert_array_equal(decode(message).gradients["w"], np.arange(3.0))
 
 
 def test_large_messages_decode_without_copying_tensor_data(reader):
     wire = codec.encode_push(1, 0, 0, 0, {"w": np.arange(20_000, dtype="float64")})
-    array = decode(wire).tensors["w"]
+    array = decode(wire).gradients["w"]
     np.testing.assert_array_equal(array, np.arange(20_000))
     shares = np.shares_memory(array, np.frombuffer(wire, np.uint8))
     assert shares == (reader == "view" or len(wire) >= codec.ZERO_COPY_MIN_BYTES)

@@ -27,16 +27,16 @@ def reader(request, monkeypatch):
 def _samples():
     rng = np.random.default_rng(0)
     return [
-        codec.encode_push(3, 1, 2, 0, {
-            "dense/kernel": rng.normal(size=(4, 3)).astype("float32"),
+        codec.encode_push(3, 1, 2, 16, {
+            "v3/dense/kernel/part_1": rng.normal(size=(4, 3)).astype("float32"),
             "dense/bias": np.zeros(3, "float64"),
             "mask": np.array([True, False]),
             "ids": np.arange(5, dtype="int64"),
-        }),
-        codec.encode_pull_request(4, {"dense/kernel": 3, "dense/bias": 0}),
-        codec.encode_pull_reply(5, {"w": np.ones((2, 2), "float16")}, {"w": 9}),
+        }, {"bn/moving_mean": np.ones(2, "float32")}),
+        codec.encode_pull_request(4, {"dense/kernel": 3, "dense/bias": 0}, 7, "0123abcd", 500),
+        codec.encode_pull_reply(5, {"w": np.ones((2, 2), "float16")}, {"w": 9}, "0123abcd"),
         codec.encode_error(6, "INVALID_MESSAGE", "bad"),
-        codec.encode_ack(7, True, {"w": 10}),
+        codec.encode_ack(7, "pending"),
     ]
 
 
@@ -85,11 +85,12 @@ WRONG_VALUES = [None, True, -1, 2**64 - 1, 1.5, "s", b"b", [], [1, [2]], {}, {"a
 def _bodies():
     tensor = {"name": "w", "dtype": "float32", "shape": [2], "data": b"\x00" * 8}
     return {
-        Kind.PUSH: {"worker": 0, "step": 0, "shard": 0, "tensors": [tensor]},
-        Kind.PULL: {"known": {"w": 1}},
-        Kind.PULL_REPLY: {"tensors": [tensor], "versions": {"w": 1}},
+        Kind.PUSH: {"worker": 0, "step": 0, "shard_size": 1, "gradients": [tensor],
+                    "assigns": [dict(tensor, name="a")]},
+        Kind.PULL: {"known": {"w": 1}, "after_step": 3, "generation": "g", "timeout_ms": 10},
+        Kind.PULL_REPLY: {"tensors": [tensor], "versions": {"w": 1}, "generation": "g"},
         Kind.ERROR: {"code": "E", "message": "m"},
-        Kind.ACK: {"applied": True, "versions": {"w": 1}},
+        Kind.ACK: {"result": "applied"},
     }, tensor
 
 
@@ -105,11 +106,13 @@ def test_wrong_type_in_every_field():
         for field in body:
             for value in WRONG_VALUES:
                 _decode_or_transport_error(_send(kind, dict(body, **{field: value})))
-        if "tensors" in body:
+        for key in ("tensors", "gradients", "assigns"):
+            if key not in body:
+                continue
             for field in tensor:
                 for value in WRONG_VALUES:
                     bad = dict(tensor, **{field: value})
-                    _decode_or_transport_error(_send(kind, dict(body, tensors=[bad])))
+                    _decode_or_transport_error(_send(kind, dict(body, **{key: [bad]})))
 
 
 def test_huge_declared_sizes_do_not_allocate():
@@ -128,7 +131,7 @@ def test_huge_declared_sizes_do_not_allocate():
         assert time.perf_counter() - start < 1.0
     # A tensor claiming a shape far larger than its bytes: refused before any reshape.
     tensor = {"name": "w", "dtype": "float64", "shape": [2**48, 2**48, 2**48], "data": b""}
-    body = {"worker": 0, "step": 0, "shard": 0, "tensors": [tensor]}
+    body = {"worker": 0, "step": 0, "shard_size": 0, "gradients": [tensor], "assigns": []}
     with pytest.raises(TransportError, match="needs"):
         decode(_send(Kind.PUSH, body), LIMITS)
 
@@ -160,7 +163,8 @@ def test_random_structures():
             return None
         if choice == 5:
             return [value(depth + 1) for _ in range(int(rng.integers(0, 4)))]
-        keys = ["name", "dtype", "shape", "data", "tensors", "known", "versions", "worker"]
+        keys = ["name", "dtype", "shape", "data", "tensors", "known", "versions", "worker",
+                "gradients", "assigns", "after_step", "generation", "result"]
         return {keys[int(rng.integers(len(keys)))]: value(depth + 1)
                 for _ in range(int(rng.integers(0, 4)))}
 

@@ -1,40 +1,52 @@
-"""The gRPC parameter transport: real servers on loopback, real clients, no mocks."""
+"""The gRPC data plane serving a real ParameterServer: real servers on loopback, real clients,
+no mocks. The protocol (duplicates, sync steps, generations) is the ParameterServer's own; these
+tests check that gRPC carries it exactly, and that bad or hostile calls change nothing."""
 
 import doctest
+import pickle
+import socket
 import threading
+import time
 
 import grpc
 import numpy as np
 import pytest
+from dtf.cluster.parameter_server import ParameterServer, Push
 from dtf.cluster.transport import codec, grpc_service
 from dtf.cluster.transport.codec import Limits, TransportError
 from dtf.cluster.transport.grpc_service import (
     AuthenticationError,
-    ParameterStore,
+    GrpcServerClient,
     RemoteError,
-    TransportClient,
-    TransportServer,
-    sgd_update,
+    serve_parameter_server,
 )
+
+from dtf import keras
 
 TOKEN = "job-token-for-tests"
 SHAPES = [(), (1,), (7,), (3, 4), (2, 3, 5), (0, 3)]
+NAMES = [f"v{i}/dense/kernel/part_{i}" for i in range(len(SHAPES))]
 
 
-def _variables(dtype="float32"):
+def _values(dtype="float32"):
     rng = np.random.default_rng(0)
-    return {f"v{i}": rng.normal(size=shape).astype(dtype) for i, shape in enumerate(SHAPES)}
+    return {name: rng.normal(size=shape).astype(dtype) for name, shape in zip(NAMES, SHAPES)}
 
 
-def _assign(name, value, gradient):
-    value[...] = gradient
+def _ps(values=None, mode="async", num_workers=2, lr=1.0, **kwargs):
+    return ParameterServer(_values() if values is None else values,
+                           keras.optimizers.SGD(lr), num_workers=num_workers, mode=mode,
+                           **kwargs)
 
 
 @pytest.fixture
 def served():
-    store = ParameterStore(_variables(), update_fn=sgd_update(1.0))
-    with TransportServer(store, token=TOKEN) as server:
-        yield store, server
+    ps = _ps()
+    server = serve_parameter_server(ps, TOKEN)
+    client = GrpcServerClient(server.address, TOKEN, name="ps 0", timeout_s=10)
+    yield ps, server, client
+    client.close()
+    server.stop()
 
 
 def _raw_call(address, method, payload, token=TOKEN):
@@ -43,69 +55,118 @@ def _raw_call(address, method, payload, token=TOKEN):
         return channel.unary_unary(method)(payload, timeout=10, metadata=metadata)
 
 
+def _ones(name, dtype="float32", scale=1.0):
+    return np.full(SHAPES[NAMES.index(name)], scale, dtype)
+
+
 def test_docstring_examples():
     assert doctest.testmod(grpc_service).failed == 0
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
-def test_round_trip_dtypes_and_shapes(dtype):
-    variables = _variables(dtype)
-    store = ParameterStore(variables, update_fn=_assign)
-    with TransportServer(store, token=TOKEN) as server, TransportClient(
-        server.address, TOKEN
-    ) as client:
-        first = client.pull()
-        assert first.versions == dict.fromkeys(variables, 1)
-        for name, value in variables.items():
-            assert first.tensors[name].dtype == value.dtype
-            np.testing.assert_array_equal(first.tensors[name], value)
-
-        new = {name: (value * 2 + 1).astype(dtype) for name, value in variables.items()}
-        ack = client.push(worker=0, step=0, shard=0, gradients=new)
-        assert ack.applied and ack.versions == dict.fromkeys(variables, 2)
-
-        second = client.pull(first.versions)
-        assert second.versions == dict.fromkeys(variables, 2)
-        for name, value in new.items():
-            np.testing.assert_array_equal(second.tensors[name], value)
-        assert client.pull(second.versions).tensors == {}
-
-
-def test_pull_returns_only_changed_tensors(served):
-    _, server = served
-    with TransportClient(server.address, TOKEN) as client:
-        known = client.pull().versions
-        client.push(0, 0, 0, {"v2": np.ones(7, "float32")})
-        reply = client.pull(known)
-        assert list(reply.tensors) == ["v2"] and reply.versions == {"v2": 2}
+def test_pull_push_round_trip_matches_the_server(dtype):
+    values = _values(dtype)
+    ps = _ps(values, lr=0.5)
+    with serve_parameter_server(ps, TOKEN) as server, GrpcServerClient(
+            server.address, TOKEN) as client:
+        got, versions, generation = client.pull()
+        assert generation == ps.generation and set(got) == set(NAMES)
+        for name, value in values.items():
+            assert got[name].dtype == value.dtype and got[name].shape == value.shape
+            np.testing.assert_array_equal(got[name], value)
+        gradients = {name: (value * 2 + 1).astype(dtype) for name, value in values.items()}
+        assert client.push(0, 0, 4, gradients) is Push.APPLIED
+        new, new_versions, _ = client.pull(versions, generation=generation)
+        assert set(new) == set(NAMES)
+        assert all(new_versions[n] > versions[n] for n in NAMES)
+        local = ps.pull()[0]
+        for name in NAMES:
+            np.testing.assert_array_equal(new[name], local[name])
+            np.testing.assert_allclose(new[name], values[name] - 0.5 * gradients[name],
+                                       rtol=1e-3)
+        assert client.pull(new_versions, generation=generation)[0] == {}
 
 
-def test_duplicate_push_is_acknowledged_not_applied(served):
-    store, server = served
-    with TransportClient(server.address, TOKEN) as client:
-        before = store.pull()["v1"][1]
-        assert client.push(3, 5, 1, {"v1": np.ones(1, "float32")}).applied
-        assert not client.push(3, 5, 1, {"v1": np.ones(1, "float32")}).applied
-        assert not client.push(3, 4, 1, {"v1": np.ones(1, "float32")}).applied
-        assert client.push(3, 5, 2, {"v1": np.ones(1, "float32")}).applied  # another shard
-        np.testing.assert_allclose(store.pull()["v1"][1], before - 2)
-        assert store.duplicates == 2
+def test_pull_returns_only_changed_values_and_everything_for_another_generation(served):
+    _, _, client = served
+    _, versions, generation = client.pull()
+    client.push(0, 0, 1, {NAMES[2]: _ones(NAMES[2])})
+    values, changed, same = client.pull(versions, generation=generation)
+    assert list(values) == [NAMES[2]] and changed[NAMES[2]] > versions[NAMES[2]]
+    assert same == generation
+    everything, _, _ = client.pull(versions, generation="an-older-generation")
+    assert set(everything) == set(NAMES)
+
+
+def test_duplicates_are_the_parameter_servers_and_counted(served):
+    ps, _, client = served
+    before = ps.pull()[0][NAMES[1]].copy()
+    grad = {NAMES[1]: _ones(NAMES[1])}
+    assert client.push(1, 5, 1, grad) is Push.APPLIED
+    assert client.push(1, 5, 1, grad) is Push.DUPLICATE
+    assert client.push(1, 4, 1, grad) is Push.DUPLICATE
+    assert client.push(0, 5, 1, grad) is Push.APPLIED  # another worker
+    np.testing.assert_allclose(ps.pull()[0][NAMES[1]], before - 2)
+    assert ps.duplicates == 2
+
+
+def test_sync_steps_average_by_shard_size_and_pull_waits_for_the_step():
+    ps = _ps({"w": np.zeros(2, "float32")}, mode="sync", num_workers=2)
+    with serve_parameter_server(ps, TOKEN) as server:
+        clients = [GrpcServerClient(server.address, TOKEN, timeout_s=10) for _ in range(2)]
+        pulled = []
+        waiter = threading.Thread(target=lambda: pulled.append(clients[1].pull(after_step=1)))
+        waiter.start()
+        assert clients[0].push(0, 0, 1, {"w": np.ones(2, "float32")}) is Push.PENDING
+        time.sleep(0.2)
+        assert not pulled  # step 0 is not applied until worker 1 pushes
+        assert clients[1].push(1, 0, 3, {"w": np.zeros(2, "float32")}) is Push.APPLIED
+        waiter.join(10)
+        np.testing.assert_allclose(pulled[0][0]["w"], [-0.25, -0.25])
+        assert clients[0].push(0, 0, 1, {"w": np.ones(2, "float32")}) is Push.DUPLICATE
+        for client in clients:
+            client.close()
+
+
+def test_bounded_mode_answers_wait():
+    ps = _ps({"w": np.zeros(1, "float32")}, mode="bounded", max_staleness=1)
+    with serve_parameter_server(ps, TOKEN) as server, GrpcServerClient(
+            server.address, TOKEN) as client:
+        grad = {"w": np.ones(1, "float32")}
+        assert [client.push(0, s, 1, grad) for s in range(3)] == [
+            Push.APPLIED, Push.APPLIED, Push.WAIT]
+        assert ps.waits == 1
+
+
+def test_assigns_reach_non_trainable_variables():
+    ps = ParameterServer({"w": np.zeros(2, "float32"), "bn/moving_mean": np.zeros(2, "float32")},
+                         keras.optimizers.SGD(1.0), num_workers=1, mode="async",
+                         trainable={"bn/moving_mean": False})
+    with serve_parameter_server(ps, TOKEN) as server, GrpcServerClient(
+            server.address, TOKEN) as client:
+        result = client.push(0, 0, 8, {"w": np.ones(2, "float32")},
+                             assigns={"bn/moving_mean": np.array([3, 4], "float32")})
+        assert result is Push.APPLIED
+        values = client.pull()[0]
+        np.testing.assert_array_equal(values["bn/moving_mean"], [3, 4])
+        np.testing.assert_array_equal(values["w"], [-1, -1])
 
 
 def test_concurrent_clients(served):
-    store, server = served
-    workers, steps = 6, 25
-    start = store.pull()["v3"][1]
+    ps, server, _ = served
+    workers, steps, name = 2, 30, NAMES[3]
+    start = ps.pull()[0][name].copy()
     errors = []
 
     def work(worker):
         try:
-            with TransportClient(server.address, TOKEN) as client:
-                known = {}
+            with GrpcServerClient(server.address, TOKEN, timeout_s=30) as client:
+                known, generation = None, None
                 for step in range(steps):
-                    grad = np.full((3, 4), 0.5, "float32")
-                    assert client.push(worker, step, worker, {"v3": grad}).applied
-                    known.update(client.pull(known).versions)
+                    assert client.push(worker, step, 1, {name: _ones(name, scale=0.5)}) \
+                        is Push.APPLIED
+                    _, versions, generation = client.pull(known, generation=generation)
+                    known = {**(known or {}), **versions}
         except Exception as e:  # noqa: BLE001 - reported by the main thread
             errors.append(e)
 
@@ -115,48 +176,53 @@ def test_concurrent_clients(served):
     for thread in threads:
         thread.join(60)
     assert not errors
-    version, value = store.pull()["v3"]
-    assert version == 1 + workers * steps
-    np.testing.assert_allclose(value, start - 0.5 * workers * steps, rtol=1e-5)
-    assert server.stats["errors"] == 0
+    np.testing.assert_allclose(ps.pull()[0][name], start - 0.5 * workers * steps, rtol=1e-5)
+    assert server.stats["errors"] == 0 and ps.applied_steps == workers * steps
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong", TOKEN + "x"])
 def test_wrong_or_missing_token_is_refused_and_nothing_applied(served, token):
-    store, server = served
-    before = store.pull()
-    push = codec.encode_push(1, 0, 0, 0, {"v1": np.ones(1, "float32")})
-    with pytest.raises(grpc.RpcError) as info:
-        _raw_call(server.address, grpc_service.PUSH_METHOD, push, token=token)
-    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    after = store.pull()
-    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
-    if token is not None:
-        with TransportClient(server.address, token, retries=0) as client, pytest.raises(
-            AuthenticationError, match="refused the token"
-        ):
+    ps, server, _ = served
+    versions = dict(ps.versions)
+    push = codec.encode_push(1, 0, 0, 1, {NAMES[1]: _ones(NAMES[1])})
+    for method, payload in ((grpc_service.PUSH_METHOD, push),
+                            (grpc_service.PULL_METHOD, codec.encode_pull_request(1, None)),
+                            (grpc_service.ECHO_METHOD, b"hello")):
+        with pytest.raises(grpc.RpcError) as info:
+            _raw_call(server.address, method, payload, token=token)
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert ps.versions == versions and ps.applied_steps == 0
+    if token:
+        client = GrpcServerClient(server.address, token, name="ps 7")
+        with pytest.raises(AuthenticationError, match="pull on ps 7.*refused the token"):
             client.pull()
-    assert server.stats["unauthenticated"] >= 1
+    assert server.stats["unauthenticated"] >= 3
+
+
+def test_echo_returns_the_bytes(served):
+    _, _, client = served
+    for payload in (b"", b"x", bytes(range(256)) * 4000):
+        assert client.echo(payload) == payload
 
 
 @pytest.mark.parametrize(
     "payload",
-    [b"", b"garbage", b"DTFW" + b"\xff" * 40, codec.encode_pull_request(1, {})[:-1] + b"\xc1"],
+    [b"", b"garbage", b"DTFW" + b"\xff" * 40, codec.encode_pull_request(1, {}) + b"\xc1"],
 )
 def test_malformed_bytes_get_an_error_reply_and_the_server_keeps_serving(served, payload):
-    _, server = served
+    ps, server, client = served
     for method in (grpc_service.PUSH_METHOD, grpc_service.PULL_METHOD):
         reply = codec.decode(_raw_call(server.address, method, payload))
         assert isinstance(reply, codec.ErrorReply) and reply.code == "INVALID_MESSAGE"
-    with TransportClient(server.address, TOKEN) as client:
-        assert client.push(0, 0, 0, {"v1": np.ones(1, "float32")}).applied
-        assert client.pull({"v1": 1}).versions == {"v1": 2}
+    assert ps.applied_steps == 0
+    assert client.push(0, 0, 1, {NAMES[1]: _ones(NAMES[1])}) is Push.APPLIED
+    assert set(client.pull()[0]) == set(NAMES)
 
 
 def test_fuzzed_messages_through_the_server(served):
-    store, server = served
+    _, server, client = served
     rng = np.random.default_rng(0)
-    wire = bytearray(codec.encode_push(1, 0, 0, 0, {"v2": np.ones(7, "float32")}))
+    wire = bytearray(codec.encode_push(1, 0, 0, 1, {NAMES[2]: _ones(NAMES[2])}))
     with grpc.insecure_channel(server.address) as channel:
         push = channel.unary_unary(grpc_service.PUSH_METHOD)
         for _ in range(200):
@@ -164,100 +230,114 @@ def test_fuzzed_messages_through_the_server(served):
             mutated[int(rng.integers(len(wire)))] = int(rng.integers(256))
             reply = codec.decode(push(bytes(mutated), timeout=10, metadata=(("dtf-token", TOKEN),)))
             assert reply.kind in (codec.Kind.ACK, codec.Kind.ERROR)
-    with TransportClient(server.address, TOKEN) as client:
-        assert set(client.pull().tensors) == set(store.names)
+    assert set(client.pull()[0]) == set(NAMES)
+    assert client.push(1, 10**6, 1, {NAMES[2]: _ones(NAMES[2])}) is Push.APPLIED
 
 
 def test_refused_requests_name_the_problem_and_change_nothing(served):
-    store, server = served
-    with TransportClient(server.address, TOKEN) as client:
-        with pytest.raises(RemoteError, match="UNKNOWN_TENSOR.*'nope'") as info:
-            client.push(0, 0, 0, {"v1": np.ones(1, "float32"), "nope": np.ones(1, "float32")})
-        assert info.value.code == "UNKNOWN_TENSOR"
-        with pytest.raises(RemoteError, match=r"SHAPE_MISMATCH.*float32\[2\].*float32\[1\]"):
-            client.push(0, 0, 0, {"v1": np.ones(2, "float32")})
-        with pytest.raises(RemoteError, match="SHAPE_MISMATCH"):
-            client.push(0, 0, 0, {"v1": np.ones(1, "float64")})
-        with pytest.raises(RemoteError, match="UNKNOWN_TENSOR"):
-            client.pull({"nope": 0})
-        assert store.pull()["v1"][0] == 1
-        wrong_kind = codec.encode_pull_request(9, {})
-        reply = codec.decode(_raw_call(server.address, grpc_service.PUSH_METHOD, wrong_kind))
-        assert reply.code == "WRONG_KIND" and reply.request_id == 9
+    ps, server, client = served
+    versions = dict(ps.versions)
+    with pytest.raises(RemoteError, match=r"UNKNOWN_VARIABLE: push of worker 0, step 0 on ps 0"
+                                          r".*\['nope'\]") as info:
+        client.push(0, 0, 1, {NAMES[1]: _ones(NAMES[1]), "nope": np.ones(1, "float32")})
+    assert info.value.code == "UNKNOWN_VARIABLE"
+    with pytest.raises(RemoteError, match=r"SHAPE_MISMATCH.*float32\[2\].*float32\[1\]"):
+        client.push(0, 0, 1, {NAMES[1]: np.ones(2, "float32")})
+    with pytest.raises(RemoteError, match="SHAPE_MISMATCH"):
+        client.push(0, 0, 1, {NAMES[1]: np.ones(1, "complex64")})
+    with pytest.raises(RemoteError, match="SHAPE_MISMATCH"):
+        client.push(0, 0, 1, {}, assigns={NAMES[0]: np.ones(3, "float32")})
+    with pytest.raises(RemoteError, match="INVALID_ARGUMENT.*worker 9 is not one of the 2"):
+        client.push(9, 0, 1, {NAMES[1]: _ones(NAMES[1])})
+    assert ps.versions == versions and ps.applied_steps == 0 and ps.duplicates == 0
+    wrong_kind = codec.encode_pull_request(9, {})
+    reply = codec.decode(_raw_call(server.address, grpc_service.PUSH_METHOD, wrong_kind))
+    assert reply.code == "WRONG_KIND" and reply.request_id == 9
+    assert client.push(0, 0, 1, {NAMES[1]: _ones(NAMES[1])}) is Push.APPLIED
 
 
-def test_update_function_errors_become_internal_error_replies():
-    def broken(name, value, gradient):
-        raise RuntimeError("boom")
+def test_a_step_that_never_comes_times_out_naming_the_server_and_step():
+    ps = _ps({"w": np.zeros(1, "float32")}, mode="sync", name="dtf:job:ps:0")
+    with serve_parameter_server(ps, TOKEN) as server, GrpcServerClient(
+            server.address, TOKEN, name="dtf:job:ps:0", timeout_s=0.3) as client:
+        start = time.perf_counter()
+        with pytest.raises(TimeoutError, match=r"pull after step 1 on dtf:job:ps:0.*step 0 was "
+                                               r"not applied.*workers \[0, 1\]"):
+            client.pull(after_step=1)
+        assert time.perf_counter() - start < 5
+        assert client.push(0, 0, 1, {"w": np.ones(1, "float32")}) is Push.PENDING
 
-    store = ParameterStore({"w": np.zeros(2)}, update_fn=broken)
-    with TransportServer(store, token=TOKEN) as server, TransportClient(
-        server.address, TOKEN
-    ) as client:
-        with pytest.raises(RemoteError, match="INTERNAL.*RuntimeError: boom"):
-            client.push(0, 0, 0, {"w": np.ones(2)})
-        assert client.pull().versions == {"w": 1}
+
+def test_a_silent_server_times_out_and_an_absent_one_is_unreachable():
+    with socket.socket() as silent:  # accepts TCP, never speaks gRPC
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        client = GrpcServerClient(address, TOKEN, name="ps 3", timeout_s=0.3)
+        with pytest.raises(TimeoutError, match=r"push of worker 1, step 7 on ps 3.*within"):
+            client.push(1, 7, 1, {"w": np.ones(1, "float32")})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{probe.getsockname()[1]}"
+    client = GrpcServerClient(closed, TOKEN, name="ps 4", timeout_s=5, retries=1)
+    with pytest.raises(ConnectionError, match=r"push of worker 0, step 2 on ps 4.*unreachable"):
+        client.push(0, 2, 1, {"w": np.ones(1, "float32")})
 
 
-def test_message_size_limit():
-    store = ParameterStore({"w": np.zeros(1024, "float32")}, update_fn=_assign)
-    with TransportServer(store, token=TOKEN, max_message_bytes=8192) as server:
-        with TransportClient(server.address, TOKEN, max_message_bytes=1 << 20) as client:
+def test_client_pickles_and_reconnects_in_its_new_home(served):
+    ps, _, client = served
+    assert client.push(0, 0, 1, {NAMES[1]: _ones(NAMES[1])}) is Push.APPLIED
+    copy = pickle.loads(pickle.dumps(client))
+    assert (copy.address, copy.name, copy.timeout_s) == (client.address, "ps 0", 10.0)
+    assert copy.push(0, 1, 1, {NAMES[1]: _ones(NAMES[1])}) is Push.APPLIED
+    assert copy.pull()[2] == ps.generation
+
+
+def test_message_size_limits():
+    ps = _ps({"w": np.zeros(4096, "float32")})
+    with serve_parameter_server(ps, TOKEN, max_message_bytes=8192) as server:
+        with GrpcServerClient(server.address, TOKEN, max_message_bytes=1 << 20) as client:
             with pytest.raises(TransportError, match="RESOURCE_EXHAUSTED"):
-                client.push(0, 0, 0, {"w": np.zeros(4096, "float64")})
-            assert client.pull().versions == {"w": 1}
-        small = Limits(max_message_bytes=1000)
-        with TransportClient(server.address, TOKEN, limits=small) as client, pytest.raises(
-            TransportError, match="exceeds the receiver's limit"
-        ):
-            client.pull()
+                client.push(0, 0, 1, {"w": np.zeros(4096, "float32")})
+            with pytest.raises(TransportError, match="RESOURCE_EXHAUSTED"):
+                client.pull()  # the 16 KB reply is over the server's send limit
+        assert ps.applied_steps == 0
+    small = _ps({"w": np.zeros(300, "float32")})
+    with serve_parameter_server(small, TOKEN) as server, GrpcServerClient(
+            server.address, TOKEN, max_message_bytes=1000) as client, pytest.raises(
+            TransportError, match="exceeds|RESOURCE_EXHAUSTED"):
+        client.pull()
+    limits = Limits(max_tensors=2)
+    with serve_parameter_server(ps, TOKEN, limits=limits) as server, GrpcServerClient(
+            server.address, TOKEN) as client, pytest.raises(
+            RemoteError, match="INVALID_MESSAGE.*over the limit of 2"):
+        client.push(0, 0, 1, {}, assigns={f"a{i}": np.ones(1) for i in range(3)})
 
 
 def test_reconnect_after_server_restart():
-    store = ParameterStore({"w": np.zeros(3)}, update_fn=sgd_update(1.0))
-    server = TransportServer(store, token=TOKEN).start()
+    ps = _ps({"w": np.zeros(3)})
+    server = serve_parameter_server(ps, TOKEN)
     port = server.port
-    client = TransportClient(server.address, TOKEN, timeout=5, retries=5, retry_backoff=0.05)
+    client = GrpcServerClient(server.address, TOKEN, timeout_s=5, retries=6)
     try:
-        assert client.push(0, 0, 0, {"w": np.ones(3)}).applied
+        assert client.push(0, 0, 1, {"w": np.ones(3)}) is Push.APPLIED
         server.stop()
-        with pytest.raises(TransportError, match="UNAVAILABLE"):
-            TransportClient(server.address, TOKEN, retries=1, retry_backoff=0.01).pull()
-        # The server comes back while the client is retrying its push on fresh channels.
         restarted = []
         timer = threading.Timer(
-            0.3, lambda: restarted.append(TransportServer(store, token=TOKEN, port=port).start())
-        )
+            0.3, lambda: restarted.append(serve_parameter_server(ps, TOKEN, port=port)))
         timer.start()
-        assert client.push(0, 1, 0, {"w": np.ones(3)}).applied
+        assert client.push(0, 1, 1, {"w": np.ones(3)}) is Push.APPLIED
         timer.join()
         server = restarted[0]
-        np.testing.assert_allclose(client.pull().tensors["w"], -2.0)
+        np.testing.assert_allclose(client.pull()[0]["w"], -2.0)
         assert client.reconnects >= 1
     finally:
         client.close()
         server.stop()
 
 
-def test_call_timeout():
-    release = threading.Event()
-
-    def slow(name, value, gradient):
-        release.wait(10)
-
-    store = ParameterStore({"w": np.zeros(1)}, update_fn=slow)
-    with TransportServer(store, token=TOKEN) as server, TransportClient(
-        server.address, TOKEN, timeout=0.2
-    ) as client:
-        with pytest.raises(TransportError, match="longer than 0.2 s"):
-            client.push(0, 0, 0, {"w": np.ones(1)})
-        release.set()
-
-
 def test_bad_construction():
-    with pytest.raises(TypeError, match="floating arrays only"):
-        ParameterStore({"i": np.arange(3)}, update_fn=_assign)
-    with pytest.raises(TypeError, match="update_fn must be callable"):
-        ParameterStore({}, update_fn=None)
     with pytest.raises(ValueError, match="non-empty str"):
-        TransportServer(ParameterStore({}, update_fn=_assign), token="")
+        serve_parameter_server(_ps(), token="")
+    with pytest.raises(ValueError, match="token"):
+        GrpcServerClient("127.0.0.1:1", token="")
