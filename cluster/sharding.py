@@ -273,11 +273,17 @@ class Placement:
                 out[ps][part_key] = value[start:stop]
         return out
 
-    def merge(self, per_ps):
+    def merge(self, per_ps, out=None):
         """Joins per-server `[{part_key: array}, ...]` back into `{key: array}`.
 
         A variable appears in the result only when every one of its parts is present (each
-        looked up in its own server's dict); its parts are concatenated along axis 0.
+        looked up in its own server's dict); its parts are concatenated along axis 0, whole
+        variables pass through.
+
+        Args:
+            per_ps: one `{part_key: array}` dict per server.
+            out: optional `{key: array}` of buffers: a partitioned variable found there is
+                concatenated into its buffer (no allocation per step), which is returned.
 
         Raises:
             ValueError: if `per_ps` does not hold one dict per server.
@@ -287,13 +293,14 @@ class Placement:
                 f"merge() needs one dict per parameter server ({self._num_ps}); "
                 f"received {len(per_ps)}."
             )
-        out = {}
+        buffers = out
+        result = {}
         for key, (rows, targets) in self._routes.items():
             if rows is None:
                 ps, part_key, _, _ = targets[0]
                 value = per_ps[ps].get(part_key)
                 if value is not None:
-                    out[key] = value
+                    result[key] = value
                 continue
             blocks = []
             for ps, part_key, _, _ in targets:
@@ -302,8 +309,9 @@ class Placement:
                     break
                 blocks.append(value)
             else:
-                out[key] = np.concatenate(blocks, axis=0)
-        return out
+                buffer = None if buffers is None else buffers.get(key)
+                result[key] = np.concatenate(blocks, axis=0, out=buffer)
+        return result
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self):

@@ -188,6 +188,15 @@ def test_split_gives_views_and_merge_round_trips():
     assert merged["b"] is arrays["b"]
 
 
+def test_merge_into_buffers():
+    plan, arrays = _plan_and_arrays()
+    buffers = {"w": np.empty((7, 3), np.float32)}
+    merged = plan.merge(plan.split(arrays), out=buffers)
+    assert merged["w"] is buffers["w"]
+    np.testing.assert_array_equal(buffers["w"], arrays["w"])
+    np.testing.assert_array_equal(merged["emb"], arrays["emb"])  # no buffer: a new array
+
+
 def test_missing_and_none_keys_are_absent():
     plan, arrays = _plan_and_arrays()
     per_ps = plan.split({"w": arrays["w"], "b": None})
