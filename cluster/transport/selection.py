@@ -1,0 +1,187 @@
+"""``transport="auto"``: measure Ray's object store against gRPC, then route each call by size.
+
+Ray actor calls cost little per call but move large arrays slowly (through the object store,
+with a copy on each side); the gRPC service costs more per call and moves large arrays fast.
+Where they cross depends on the machine, so it is measured: :func:`choose_threshold` times an
+echo of the same bytes over each transport at several sizes and returns the size from which
+gRPC wins; :class:`AutoServerClient` then sends each push (by its arrays' bytes) and each pull
+(by the server's variable bytes) over the faster one. Both transports reach the same
+`ParameterServer`, so the protocol (duplicates, sync steps, generations) does not depend on the
+route.
+
+Example:
+    >>> threshold = choose_threshold(ray_echo, grpc_client.echo)  # doctest: +SKIP
+    >>> client = AutoServerClient(ray_client, grpc_client, threshold,
+    ...                           pull_bytes=sum(v.nbytes for v in values.values()))  # doctest: +SKIP
+    >>> client.push(0, 0, 32, gradients)  # doctest: +SKIP
+    <Push.PENDING: 'pending'>
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "ALWAYS_RAY",
+    "DEFAULT_SIZES",
+    "AutoServerClient",
+    "choose_threshold",
+    "measure_round_trip",
+]
+
+# Payload sizes measured by default: 4 KB to 16 MB, four per decade-and-a-bit.
+DEFAULT_SIZES = (4 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20)
+# The threshold meaning "gRPC never wins here": every call goes over Ray.
+ALWAYS_RAY = 2**63 - 1
+
+
+def _payload(nbytes: int) -> bytes:
+    if not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
+        raise ValueError(f"nbytes must be an int >= 0, got {nbytes!r}")
+    return bytes(int(nbytes))
+
+
+def _timed(call: Callable, payload: bytes) -> float:
+    start = time.perf_counter()
+    reply = call(payload)
+    elapsed = time.perf_counter() - start
+    if len(reply) != len(payload):
+        raise ValueError(f"the echo of {len(payload)} bytes came back with {len(reply)} bytes: "
+                         "the call must return its payload")
+    return elapsed
+
+
+def measure_round_trip(call: Callable, nbytes: int, repeats: int = 5) -> float:
+    """The median seconds of `call(payload)` for a `nbytes`-byte payload, after one warm-up.
+
+    Args:
+        call: one echo round trip: takes bytes, returns the same bytes (e.g.
+            `GrpcServerClient.echo`, or a Ray actor method wrapped in `ray.get`).
+        nbytes: the payload size.
+        repeats: timed calls (the median is returned).
+
+    Example:
+        >>> measure_round_trip(lambda b: b, 1024, repeats=3) < 0.01
+        True
+    """
+    if int(repeats) < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    payload = _payload(nbytes)
+    _timed(call, payload)
+    return statistics.median(_timed(call, payload) for _ in range(int(repeats)))
+
+
+def choose_threshold(ray_echo: Callable, grpc_echo: Callable,
+                     sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 5) -> int:
+    """The payload size in bytes from which gRPC is faster than Ray, measured.
+
+    At each size both echoes are timed in pairs (alternating which goes first, so both see
+    the same background load), and gRPC wins a size when the median of its per-pair time
+    ratio is below 1. The threshold is the smallest measured size from which gRPC wins at
+    every larger size too.
+
+    Args:
+        ray_echo: one echo round trip over Ray (bytes in, the same bytes back).
+        grpc_echo: one echo round trip over gRPC.
+        sizes: payload sizes to measure, in bytes.
+        repeats: pairs timed per size.
+
+    Returns:
+        0 when gRPC wins at every size (always gRPC), `ALWAYS_RAY` when it loses at the
+        largest (always Ray), else the first size of gRPC's winning run.
+
+    Example:
+        >>> slow_small = lambda b: (time.sleep(0.002), b)[1]
+        >>> slow_large = lambda b: (time.sleep(len(b) * 1e-8), b)[1]
+        >>> choose_threshold(slow_large, slow_small, sizes=[1000, 10**7], repeats=1)
+        10000000
+    """
+    sizes = sorted(int(s) for s in sizes)
+    if not sizes:
+        raise ValueError("sizes must name at least one payload size")
+    if int(repeats) < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    grpc_wins = []
+    for size in sizes:
+        payload = _payload(size)
+        _timed(ray_echo, payload), _timed(grpc_echo, payload)  # warm-up: connections, buffers
+        ratios = []
+        for repeat in range(int(repeats)):
+            if repeat % 2:
+                grpc_time, ray_time = _timed(grpc_echo, payload), _timed(ray_echo, payload)
+            else:
+                ray_time, grpc_time = _timed(ray_echo, payload), _timed(grpc_echo, payload)
+            ratios.append(grpc_time / max(ray_time, 1e-9))
+        grpc_wins.append(statistics.median(ratios) < 1.0)
+    if not grpc_wins[-1]:
+        return ALWAYS_RAY
+    first = len(sizes) - 1
+    while first > 0 and grpc_wins[first - 1]:
+        first -= 1
+    return 0 if first == 0 else sizes[first]
+
+
+def _nbytes(arrays) -> int:
+    return sum(getattr(a, "nbytes", None) or np.asarray(a).nbytes for a in arrays.values())
+
+
+class AutoServerClient:
+    """One parameter server reached over Ray or gRPC, whichever is faster for each call.
+
+    Pushes whose gradients and assigns total at least `threshold_bytes` go over gRPC, smaller
+    ones over Ray; pulls go over gRPC when `pull_bytes` (the server's variables, the most a
+    pull can carry) is at least `threshold_bytes`. Results, errors and generations are the
+    server's, whichever way a call goes. Picklable when both clients are.
+
+    Args:
+        ray_client: the server over Ray actor calls (e.g. `dtf.cluster.remote.RemoteServer`).
+        grpc_client: the server over gRPC (`GrpcServerClient`).
+        threshold_bytes: from `choose_threshold` (0: always gRPC; `ALWAYS_RAY`: never).
+        pull_bytes: the total bytes of the server's variables.
+
+    Attributes:
+        routed: how many calls went each way, ``{"ray": n, "grpc": n}`` (in this process).
+
+    Example:
+        >>> client = AutoServerClient(ray_client, grpc_client, 1 << 20,
+        ...                           pull_bytes=40 << 20)  # doctest: +SKIP
+        >>> client.pull()  # 40 MB of variables: over gRPC  # doctest: +SKIP
+    """
+
+    def __init__(self, ray_client, grpc_client, threshold_bytes: int, pull_bytes: int):
+        for what, value in (("threshold_bytes", threshold_bytes), ("pull_bytes", pull_bytes)):
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{what} must be an int >= 0, got {value!r}")
+        self.ray_client = ray_client
+        self.grpc_client = grpc_client
+        self.threshold_bytes = int(threshold_bytes)
+        self.pull_bytes = int(pull_bytes)
+        self.routed = {"ray": 0, "grpc": 0}
+
+    def _route(self, nbytes: int):
+        way = "grpc" if nbytes >= self.threshold_bytes else "ray"
+        self.routed[way] += 1
+        return self.grpc_client if way == "grpc" else self.ray_client
+
+    def push(self, worker, step, shard_size, gradients, assigns=None):
+        """Pushes over the transport that is faster for these arrays' bytes; returns the
+        server's `Push` result."""
+        nbytes = _nbytes(gradients) + (_nbytes(assigns) if assigns else 0)
+        client = self._route(nbytes)
+        if assigns is None:
+            return client.push(worker, step, shard_size, gradients)
+        return client.push(worker, step, shard_size, gradients, assigns)
+
+    def pull(self, known_versions=None, after_step=None, generation=None):
+        """`(values, versions, generation)`, over the transport that is faster for
+        `pull_bytes`."""
+        return self._route(self.pull_bytes).pull(known_versions=known_versions,
+                                                 after_step=after_step, generation=generation)
+
+    def __repr__(self) -> str:
+        return (f"AutoServerClient(threshold_bytes={self.threshold_bytes}, "
+                f"pull_bytes={self.pull_bytes}, grpc={self.grpc_client!r})")
