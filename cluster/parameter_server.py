@@ -13,8 +13,15 @@ Modes, as `dtf.distribute.ParameterServerStrategy(mode=...)`:
 - "bounded": async, but a worker may push step `s` only while `s - slowest <= max_staleness`
   (the slowest worker's last pushed step); otherwise `push` answers `Push.WAIT`.
 
-Every push names its worker, step and shard; a second push of the same (worker, step) is
-rejected and counted, so a worker restarted after a failure cannot apply a step twice.
+Every push names its worker, step and shard; each worker pushes its steps in increasing order,
+so a push of a step the worker already pushed (a retry, or a replacement worker replaying a
+step) is rejected and counted: no gradient is applied twice.
+
+State survives a crash through checkpoints: with `checkpoint_dir`, the server writes its
+variables, the optimizer's slots and step counter, and the per-worker step record atomically
+every `checkpoint_every` applied steps (and at steps the driver asks for), and a server built
+again on the same directory starts from the newest one. Every construction or restore draws a
+new `generation`: a worker whose cached versions come from another generation pulls everything.
 
 Example:
     >>> ps = ParameterServer({"w": np.ones(2, np.float32)}, keras.optimizers.SGD(0.5),
@@ -30,7 +37,10 @@ Example:
 from __future__ import annotations
 
 import enum
+import os
 import threading
+import time
+import uuid
 
 import numpy as np
 
@@ -44,9 +54,18 @@ class Push(enum.Enum):
 
     APPLIED = "applied"  # the update ran (async, or the last gradient of a sync step)
     PENDING = "pending"  # sync: stored until the step's other workers push
-    DUPLICATE = "duplicate"  # this (worker, step) was pushed before: ignored, counted
+    DUPLICATE = "duplicate"  # this worker pushed this step before: ignored, counted
     STALE = "stale"  # sync: the step was already applied (a late or replayed push): ignored
     WAIT = "wait"  # bounded: too far ahead of the slowest worker; push again later
+
+
+def _build_optimizer(optimizer):
+    """An optimizer object from itself or its `serialize_keras_object` config."""
+    if isinstance(optimizer, dict):
+        from dtf.keras import optimizers
+
+        return optimizers.deserialize(optimizer)
+    return optimizer
 
 
 class ParameterServer:
@@ -54,18 +73,24 @@ class ParameterServer:
 
     Args:
         values: `{name: array}` initial values (copied).
-        optimizer: a Keras optimizer (built here on the Variables).
+        optimizer: a Keras optimizer, or its serialized config (built here on the Variables).
         num_workers: how many workers push (sync mode waits for all of them).
         mode: "sync", "async" or "bounded".
         max_staleness: bounded mode's limit, in steps.
         trainable: `{name: bool}`; non-trainable values are only assigned, never updated by the
             optimizer.
+        checkpoint_dir: where checkpoints go; a server built on a directory that has one
+            starts from the newest.
+        checkpoint_every: write a checkpoint every this many applied steps (None: only when
+            asked, see `request_checkpoint`).
+        optimizer_state: the optimizer's variables (`optimizer.get_weights()` order) to start
+            from, e.g. restored by the driver.
+        name: how errors and logs name this server.
     """
 
     def __init__(self, values, optimizer, num_workers, mode="sync", max_staleness=None,
-                 trainable=None):
-        import dtf
-
+                 trainable=None, checkpoint_dir=None, checkpoint_every=None,
+                 optimizer_state=None, name="parameter server"):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}.")
         if mode == "bounded" and (max_staleness is None or int(max_staleness) < 0):
@@ -73,106 +98,318 @@ class ParameterServer:
                              "ahead of the slowest one).")
         if int(num_workers) < 1:
             raise ValueError(f"num_workers must be at least 1, got {num_workers}.")
-        trainable = trainable or {}
+        self.name = name
         self.mode = mode
         self.max_staleness = None if max_staleness is None else int(max_staleness)
         self.num_workers = int(num_workers)
-        self.variables = {name: dtf.Variable(np.array(value, copy=True), name=name,
-                                             trainable=trainable.get(name, True))
-                          for name, value in values.items()}
-        self.optimizer = optimizer
-        optimizer.build([v for v in self.variables.values() if v.trainable])
-        self.versions = dict.fromkeys(self.variables, 0)
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = None if not checkpoint_every else int(checkpoint_every)
         self._lock = threading.Lock()
         self._step_applied = threading.Condition(self._lock)
-        self._pending: dict = {}  # sync: step -> {worker: (shard_size, gradients)}
-        self._seen: set = set()  # (worker, step) pushed
-        self._last_step = dict.fromkeys(range(self.num_workers), -1)
-        self.applied_steps = 0
+        self.variables: dict = {}
+        self.versions: dict = {}
+        self.optimizer = _build_optimizer(optimizer)
+        self._version_clock = 0
+        self._add(values, trainable or {})
+        self._reset_progress()
         self.duplicates = 0
+        self.stale = 0
+        self.waits = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.checkpoints_written = 0
+        self.restored_from = None
+        self._checkpoint_requests: set = set()
+        if optimizer_state is not None:
+            self.optimizer.set_weights(list(optimizer_state))
+        if checkpoint_dir is not None:
+            from dtf.cluster import checkpoint
+
+            if checkpoint.latest_step(checkpoint_dir) is not None:
+                with self._lock:
+                    self._restore(None)
+
+    # -- variables ---------------------------------------------------------------------------
+    def _add(self, values, trainable) -> None:
+        import dtf
+
+        fresh = {}
+        for name, value in values.items():
+            if name in self.variables:
+                raise ValueError(f"{self.name} already holds a variable named {name!r}.")
+            fresh[name] = dtf.Variable(np.array(value, copy=True), name=name.replace(":", "_"),
+                                       trainable=trainable.get(name, True))
+        self.variables.update(fresh)
+        self._version_clock += 1
+        self.versions.update(dict.fromkeys(fresh, self._version_clock))
+        self.optimizer.build([v for v in self.variables.values() if v.trainable])
+
+    def add_variables(self, values, trainable=None) -> None:
+        """Takes more variables (`{name: array}`) to hold, e.g. created after training began.
+        Their optimizer slots are added beside them."""
+        with self._lock:
+            self._add(values, trainable or {})
+
+    def _reset_progress(self) -> None:
+        self.generation = uuid.uuid4().hex
+        self.applied_steps = 0
+        self._pending: dict = {}  # sync: step -> {"workers", "total", "sums", "assigns"}
+        self._last_step = dict.fromkeys(range(self.num_workers), -1)
+        self._last_sequence: dict = {}  # custom loops: worker -> last applied sequence
 
     # -- workers -----------------------------------------------------------------------------
-    def push(self, worker, step, shard_size, gradients) -> Push:
+    def push(self, worker, step, shard_size, gradients, assigns=None) -> Push:
         """Takes `worker`'s gradients `{name: array}` for `step` (computed on `shard_size`
-        examples)."""
-        worker, step = int(worker), int(step)
+        examples), and `assigns`: new values of non-trainable variables the step computed
+        (BatchNormalization's moving statistics): averaged like the gradients in sync mode,
+        the newest wins otherwise."""
+        worker, step, shard_size = int(worker), int(step), int(shard_size)
         if not 0 <= worker < self.num_workers:
-            raise ValueError(f"worker {worker} is not one of the {self.num_workers} workers.")
-        unknown = [n for n in gradients if n not in self.variables]
+            raise ValueError(f"worker {worker} is not one of the {self.num_workers} workers of "
+                             f"{self.name}.")
+        assigns = assigns or {}
+        unknown = [n for n in (*gradients, *assigns) if n not in self.variables]
         if unknown:
-            raise KeyError(f"gradients for unknown variables {unknown}; this server holds "
+            raise KeyError(f"{self.name} holds no variables named {unknown}; it holds "
                            f"{sorted(self.variables)}.")
         with self._lock:
-            if (worker, step) in self._seen:
+            self.bytes_in += sum(np.asarray(g).nbytes for g in gradients.values())
+            if step <= self._last_step[worker]:
                 self.duplicates += 1
                 return Push.DUPLICATE
             if self.mode == "sync" and step < self.applied_steps:
-                self.duplicates += 1
+                self.stale += 1
                 return Push.STALE
             if self.mode == "bounded":
                 others = [s for w, s in self._last_step.items() if w != worker]
-                slowest = min(others) if others else step
-                if step - slowest > self.max_staleness + 1:
+                slowest = min(others) if others else step - 1
+                if step - 1 - slowest > self.max_staleness:
+                    self.waits += 1
                     return Push.WAIT
-            self._seen.add((worker, step))
-            self._last_step[worker] = max(self._last_step[worker], step)
+            self._last_step[worker] = step
             if self.mode != "sync":
-                self._apply({n: np.asarray(g) for n, g in gradients.items()})
+                self._apply({n: np.asarray(g) for n, g in gradients.items()}, assigns)
                 return Push.APPLIED
-            waiting = self._pending.setdefault(step, {})
-            waiting[worker] = (int(shard_size), gradients)
-            if len(waiting) < self.num_workers:
-                return Push.PENDING
-            del self._pending[step]
-            self._apply(_weighted_mean(waiting.values()))
-            return Push.APPLIED
+            return self._accumulate(worker, step, shard_size, gradients, assigns)
 
-    def pull(self, known_versions=None, after_step=None, timeout_s=120.0):
-        """`({name: array}, {name: version})` of the values newer than `known_versions`
-        (all of them when None). The arrays are the server's current ones: treat them as
-        read-only (the server replaces, never mutates, an array it handed out).
+    def _accumulate(self, worker, step, shard_size, gradients, assigns) -> Push:
+        """Adds one worker's share to step `step`'s weighted sums (one buffer per variable,
+        not one per worker); applies the step when the last worker's share arrives."""
+        entry = self._pending.setdefault(step, {"workers": set(), "total": 0, "sums": {},
+                                                "assigns": {}})
+        entry["workers"].add(worker)
+        entry["total"] += shard_size
+        for target, arrays in ((entry["sums"], gradients), (entry["assigns"], assigns)):
+            for name, value in arrays.items():
+                value = np.asarray(value)
+                dtype = self.variables[name].dtype.as_numpy_dtype
+                if np.dtype(dtype).kind != "f":  # integer state (a counter): the newest wins
+                    target[name] = np.array(value, dtype=dtype)
+                    continue
+                weighted = value * np.asarray(shard_size, dtype) if shard_size != 1 else value
+                if name in target:
+                    target[name] += weighted
+                else:
+                    target[name] = np.array(weighted, dtype=dtype, copy=True)
+        if len(entry["workers"]) < self.num_workers:
+            return Push.PENDING
+        del self._pending[step]
+        total = entry["total"]
+        if total <= 0:
+            raise ValueError(f"{self.name}: the workers' shard sizes for step {step} add up to "
+                             "zero: nothing to average.")
+        for target in (entry["sums"], entry["assigns"]):
+            for value in target.values():
+                if value.dtype.kind == "f":
+                    value /= np.asarray(total, value.dtype)
+        self._apply(entry["sums"], entry["assigns"])
+        return Push.APPLIED
+
+    def apply_update(self, worker, sequence, gradients, deltas) -> bool:
+        """A custom-loop step of `worker` (its `sequence`-th scheduled function), applied on
+        arrival whatever the mode: `gradients` through the optimizer (when there are any) and
+        `deltas` added to variables (what the step changed by itself, e.g. a metric's
+        `assign_add`), so concurrent workers' changes all count. A sequence number the worker
+        sent before is rejected and counted; returns whether it was applied."""
+        worker, sequence = int(worker), int(sequence)
+        with self._lock:
+            if sequence <= self._last_sequence.get(worker, -1):
+                self.duplicates += 1
+                return False
+            self._last_sequence[worker] = sequence
+            self.bytes_in += sum(np.asarray(g).nbytes for g in gradients.values())
+            if gradients:
+                names = [n for n in gradients if self.variables[n].trainable]
+                self.optimizer._apply_arrays(
+                    [np.asarray(gradients[n], self.variables[n].dtype.as_numpy_dtype)
+                     for n in names], [self.variables[n] for n in names])
+                for n in names:
+                    self._bump(n)
+            for name, delta in deltas.items():
+                variable = self.variables[name]
+                variable.assign(variable._value + np.asarray(delta, variable._value.dtype))
+                self._bump(name)
+            return True
+
+    def pull(self, known_versions=None, after_step=None, timeout_s=120.0, generation=None):
+        """`({name: array}, {name: version}, generation)` of the values newer than
+        `known_versions` (all of them when None, or when `generation` is not this server's:
+        the caller's versions came from before a restore). The arrays are the server's current
+        ones: treat them as read-only (the server replaces, never mutates, an array it handed
+        out).
 
         In sync mode, `after_step=s` first waits until steps 0..s-1 are applied (a worker about
         to compute step s needs their result), at most `timeout_s` seconds."""
         with self._lock:
-            if after_step is not None and self.mode == "sync" and not \
-                    self._step_applied.wait_for(lambda: self.applied_steps >= after_step,
-                                                timeout_s):
-                raise TimeoutError(
-                    f"parameter server: step {after_step - 1} was not applied within "
-                    f"{timeout_s:.0f} s (waiting for the pushes of workers "
-                    f"{sorted(set(range(self.num_workers)) - set(self._pending.get(after_step - 1, {})))}"
-                    ").")
+            if after_step is not None and self.mode == "sync":
+                began = self.generation
+                if not self._step_applied.wait_for(
+                        lambda: self.applied_steps >= after_step or self.generation != began,
+                        timeout_s):
+                    missing = sorted(w for w, s in self._last_step.items() if s < after_step - 1)
+                    raise TimeoutError(
+                        f"{self.name}: step {after_step - 1} was not applied within "
+                        f"{timeout_s:.0f} s (waiting for the pushes of workers {missing}).")
+                if self.generation != began:
+                    raise RuntimeError(f"{self.name} was restored from a checkpoint while this "
+                                       f"pull waited for step {after_step - 1}.")
+            if generation != self.generation:
+                known_versions = None
             names = [n for n, v in self.versions.items()
                      if known_versions is None or known_versions.get(n, -1) < v]
-            return ({n: self.variables[n]._value for n in names},
-                    {n: self.versions[n] for n in names})
+            values = {n: self.variables[n]._value for n in names}
+            self.bytes_out += sum(v.nbytes for v in values.values())
+            return values, {n: self.versions[n] for n in names}, self.generation
 
     def assign(self, values) -> None:
-        """Sets values by name (non-trainable state a worker computed, or a restore)."""
+        """Sets values by name (the driver setting weights, or a restore)."""
         with self._lock:
             for name, value in values.items():
                 self.variables[name].assign(np.asarray(value))
-                self.versions[name] += 1
+                self._bump(name)
+
+    def wait_for_step(self, step, timeout_s=120.0) -> int:
+        """Blocks until `step` steps are applied; returns the applied count."""
+        with self._lock:
+            if not self._step_applied.wait_for(lambda: self.applied_steps >= step, timeout_s):
+                raise TimeoutError(f"{self.name}: {step} steps were not applied within "
+                                   f"{timeout_s:.0f} s (applied: {self.applied_steps}).")
+            return self.applied_steps
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def request_checkpoint(self, step) -> None:
+        """Asks for a checkpoint when `step` steps are applied (now, if they are)."""
+        with self._lock:
+            if self.applied_steps == int(step):
+                self._save()
+            elif self.applied_steps < int(step):
+                self._checkpoint_requests.add(int(step))
+
+    def save_checkpoint(self) -> int:
+        """Writes a checkpoint of the current state now; returns its step."""
+        with self._lock:
+            return self._save()
+
+    def restore(self, step=None) -> int:
+        """Goes back to checkpoint `step` (None: the newest); returns the restored step."""
+        with self._lock:
+            return self._restore(step)
+
+    def _save(self) -> int:
+        from dtf.cluster import checkpoint
+
+        if self.checkpoint_dir is None:
+            raise ValueError(f"{self.name} has no checkpoint_dir to write checkpoints to.")
+        arrays = {f"var/{n}": v._value for n, v in self.variables.items()}
+        arrays.update({f"opt/{i}": w for i, w in enumerate(self.optimizer.get_weights())})
+        meta = {"applied_steps": self.applied_steps, "mode": self.mode,
+                "last_step": {str(w): (min(s, self.applied_steps - 1) if self.mode == "sync"
+                                       else s) for w, s in self._last_step.items()},
+                "last_sequence": {str(w): s for w, s in self._last_sequence.items()},
+                "trainable": {n: bool(v.trainable) for n, v in self.variables.items()},
+                "time": time.time()}
+        checkpoint.write_checkpoint(self.checkpoint_dir, self.applied_steps, arrays, meta)
+        self.checkpoints_written += 1
+        return self.applied_steps
+
+    def _restore(self, step) -> int:
+        from dtf.cluster import checkpoint
+
+        if self.checkpoint_dir is None:
+            raise ValueError(f"{self.name} has no checkpoint_dir to restore from.")
+        arrays, meta = checkpoint.read_checkpoint(self.checkpoint_dir, step)
+        values = {k[4:]: a for k, a in arrays.items() if k.startswith("var/")}
+        missing = {n: a for n, a in values.items() if n not in self.variables}
+        if missing:  # variables added after this server was first built
+            self._add(missing, {n: meta["trainable"].get(n, True) for n in missing})
+        for name, value in values.items():
+            self.variables[name].assign(value)
+        weights = [arrays[f"opt/{i}"] for i in range(sum(k.startswith("opt/") for k in arrays))]
+        if weights:
+            self.optimizer.set_weights(weights)
+        self._reset_progress()
+        self._version_clock += 1
+        self.versions = dict.fromkeys(self.variables, self._version_clock)
+        self.applied_steps = int(meta["applied_steps"])
+        for worker, last in meta["last_step"].items():
+            if int(worker) in self._last_step:
+                self._last_step[int(worker)] = int(last)
+        self._last_sequence = {int(w): int(s) for w, s in meta.get("last_sequence", {}).items()}
+        self._checkpoint_requests = {s for s in self._checkpoint_requests
+                                     if s > self.applied_steps}
+        self.restored_from = self.applied_steps
+        self._step_applied.notify_all()
+        return self.applied_steps
+
+    # -- operations --------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Counters and memory: steps applied, duplicates rejected, bytes moved, and the bytes
+        held in variables, optimizer slots and pending gradient sums."""
+        with self._lock:
+            pending = sum(a.nbytes for e in self._pending.values()
+                          for part in (e["sums"], e["assigns"]) for a in part.values())
+            return {"applied_steps": self.applied_steps, "duplicates": self.duplicates,
+                    "stale": self.stale, "waits": self.waits, "bytes_in": self.bytes_in,
+                    "bytes_out": self.bytes_out,
+                    "variable_bytes": sum(v._value.nbytes for v in self.variables.values()),
+                    "slot_bytes": sum(np.asarray(w).nbytes
+                                      for w in self.optimizer.get_weights()),
+                    "pending_bytes": pending, "last_step": dict(self._last_step),
+                    "checkpoints_written": self.checkpoints_written,
+                    "restored_from": self.restored_from, "generation": self.generation}
+
+    def optimizer_weights(self) -> list:
+        """The optimizer's variables (`get_weights()` order: iterations, slots...)."""
+        with self._lock:
+            return self.optimizer.get_weights()
+
+    def info(self) -> dict:
+        """Where this server runs: its process id and host."""
+        import socket
+
+        return {"pid": os.getpid(), "host": socket.gethostname()}
 
     # -- internals ---------------------------------------------------------------------------
-    def _apply(self, gradients) -> None:
+    def _bump(self, name) -> None:
+        self._version_clock += 1
+        self.versions[name] = self._version_clock
+
+    def _apply(self, gradients, assigns) -> None:
         names = [n for n in gradients if self.variables[n].trainable]
-        self.optimizer._apply_arrays([gradients[n].astype(self.variables[n].dtype.as_numpy_dtype,
-                                                          copy=False) for n in names],
-                                     [self.variables[n] for n in names])
+        if names:
+            self.optimizer._apply_arrays(
+                [gradients[n].astype(self.variables[n].dtype.as_numpy_dtype, copy=False)
+                 for n in names], [self.variables[n] for n in names])
+        else:  # a step with no gradient here still counts (schedules stay in step)
+            self.optimizer.iterations.assign_add(1)
         for n in names:
-            self.versions[n] += 1
+            self._bump(n)
+        for name, value in assigns.items():
+            self.variables[name].assign(np.asarray(value))
+            self._bump(name)
         self.applied_steps += 1
+        if self.applied_steps in self._checkpoint_requests or (
+                self.checkpoint_every and self.applied_steps % self.checkpoint_every == 0):
+            self._checkpoint_requests.discard(self.applied_steps)
+            self._save()
         self._step_applied.notify_all()
-
-
-def _weighted_mean(contributions):
-    """The gradients averaged over workers, weighted by their shard sizes."""
-    contributions = list(contributions)
-    total = sum(size for size, _ in contributions)
-    if total <= 0:
-        raise ValueError("the workers' shard sizes add up to zero: nothing to average.")
-    names = contributions[0][1].keys()
-    return {n: sum(np.asarray(g[n], dtype=np.float64) * (size / total)
-                   for size, g in contributions) for n in names}

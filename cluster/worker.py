@@ -1,95 +1,273 @@
-"""A worker: a model replica that turns its shard of each global batch into a gradient push.
+"""A worker: a model replica that turns its shard of each global batch into a gradient push,
+and runs the functions a `ClusterCoordinator` schedules.
 
-A `Worker` rebuilds the driver's model from its serialized config (so that the same code runs in
-this process, in a Ray actor, or on another machine), keeps the parameter values it last pulled
-with their versions, and for each step pulls only the parameters that changed, computes the loss
-and gradients of its shard with a compiled step (`dtf.function`), and pushes them to the
-parameter server with its worker id, the step and its shard size. The server's sync mode then
-averages the shards' gradients weighted by their sizes: the gradient of the mean loss over the
-global batch, so N workers train exactly as one process on the same global batches.
+A `Worker` holds replica Variables (`shipping.Replicas`) for what the driver shipped to it: a
+compiled model for `fit`, or functions and the objects they close over for custom loops. Before
+each step it pulls only the parameters that changed (versioned, from every parameter server);
+it then computes its shard's loss and gradients with a compiled step (`dtf.function`) and pushes
+them with its worker id, the step and its shard size. The server's sync mode averages the
+shards' gradients weighted by their sizes: the gradient of the mean loss over the global batch,
+so N workers train exactly as one process on the same global batches.
+
+The same class runs as a Ray actor (`dtf:<job>:worker:<i>`) or, in the local mode, as an object
+of the driver's process.
 
 Example:
-    >>> ps = ParameterServer(parameters_of(model), keras.optimizers.SGD(0.1), num_workers=2)
-    >>> workers = [Worker(i, serialize_keras_object(model), "mse") for i in range(2)]
-    >>> for w, (x, y) in zip(workers, shards):
-    ...     w.run_step(ps, step=0, x=x, y=y)
+    >>> worker = Worker(0, [ps], placement, mode="sync")
+    >>> worker.setup_fit(model_blob, shard, sizes=[16, 16], shuffle_seed=None)
+    >>> worker.fit_step(step=0, epoch=0, index=0)["loss"]
 """
 
 from __future__ import annotations
 
+import time
+import traceback
+
 import numpy as np
 
-__all__ = ["Worker", "parameters_of"]
+from dtf import nest
+from dtf.cluster.servers import ShardedServer
+from dtf.cluster.shipping import Replicas
+
+__all__ = ["Worker"]
 
 
-def parameter_names(model) -> list:
-    """Names the parameter server knows a model's weights by: their position in `weights`
-    (replicas rebuilt from one config list their weights in the same order)."""
-    return [f"{i}/{w.name.split(':')[0]}" for i, w in enumerate(model.weights)]
-
-
-def parameters_of(model) -> dict:
-    """`{name: array}` of a model's weights, for a ParameterServer."""
-    return {n: np.array(w.numpy()) for n, w in zip(parameter_names(model), model.weights)}
-
-
-def trainable_of(model) -> dict:
-    """`{name: trainable}` of a model's weights."""
-    return {n: w.trainable for n, w in zip(parameter_names(model), model.weights)}
+def _numpy(value):
+    if value is None:
+        return None
+    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
 
 
 class Worker:
-    """One worker's model replica and its compiled gradient step.
+    """One worker's replica Variables, data shard and compiled steps.
 
     Args:
         worker_id: this worker's index (0 .. num_workers - 1).
-        model_config: the model, serialized by `keras.saving.serialize_keras_object`.
-        loss: the loss (a Keras loss object, name or function), as `Model.compile` takes it.
-        custom_objects: classes the config needs (custom layers).
+        servers: one client per parameter server.
+        placement: the variables' placement (a `Placement` or its `to_dict()`).
+        mode: the strategy's mode ("sync" waits for the previous step before computing).
     """
 
-    def __init__(self, worker_id, model_config, loss, custom_objects=None):
-        import dtf
-        from dtf import keras
-
+    def __init__(self, worker_id, servers, placement, mode="sync"):
         self.worker_id = int(worker_id)
-        self.model = keras.saving.deserialize_keras_object(model_config,
-                                                           custom_objects=custom_objects)
-        self.loss_fn = keras.losses.get(loss)
-        self._names = parameter_names(self.model)
-        self._by_name = dict(zip(self._names, self.model.weights))
-        self._trainable = [n for n in self._names if self._by_name[n].trainable]
-        self._versions: dict = {}
-        self._step = dtf.function(self._gradients, name=f"worker_{self.worker_id}_step")
+        self.mode = mode
+        self.server = ShardedServer(servers, placement)
+        self.replicas = Replicas()
+        self._pulled: dict = {}  # key -> the array last pulled (identity tells a local write)
+        self._model = None
+        self._fit_step = None
+        self._data = None
+        self._functions: dict = {}
+        self._datasets: dict = {}
+        self._iterators: dict = {}
         self.steps_run = 0
 
-    def _gradients(self, x, y):
+    # -- parameters ---------------------------------------------------------------------------
+    def set_placement(self, placement) -> None:
+        """Takes a new placement (variables added since); forgets the cached versions."""
+        self.server = ShardedServer(self.server.servers, placement)
+        self._pulled.clear()
+
+    def set_servers(self, servers) -> None:
+        """Takes new clients for the parameter servers (one restarted on a new address)."""
+        self.server = ShardedServer(servers, self.server.placement)
+        self._pulled.clear()
+
+    def _sync(self, after_step=None) -> None:
+        values = self.server.pull(after_step)
+        for key, value in values.items():
+            variable = self.replicas.variables.get(key)
+            if variable is not None:
+                variable._value = value
+                self._pulled[key] = value
+
+    def _changed(self, keys) -> dict:
+        """`{key: variable}` of the replicas among `keys` written since their last pull."""
+        out = {}
+        for key in keys:
+            variable = self.replicas.variables[key]
+            if variable._value is not self._pulled.get(key):
+                out[key] = variable
+        return out
+
+    # -- fit ----------------------------------------------------------------------------------
+    def setup_fit(self, model_blob, shard, sizes, shuffle_seed=None, predictions=False):
+        """Takes the compiled model (pickled by `shipping.dumps`), this worker's shard (a
+        structure of arrays `(x, y, sample_weight)`, rows in step order) and the shard's rows
+        per step. With `shuffle_seed`, each epoch permutes the shard's rows
+        (`shuffle_order`)."""
         import dtf
 
-        with dtf.GradientTape() as tape:
-            y_pred = self.model(x, training=True)
-            loss = self.loss_fn(y, y_pred)
-            if loss.shape.rank:  # a loss function (not a Loss object) gives per-example values
-                loss = dtf.reduce_mean(loss)
-            if self.model.losses:
-                loss = loss + dtf.add_n(self.model.losses)
-        grads = tape.gradient(loss, [self._by_name[n] for n in self._trainable])
-        return loss, grads
+        self._model = self.replicas.loads(model_blob)
+        model = self._model
+        self._trainable_keys = [self.replicas.key_of(v) for v in model.trainable_weights]
+        self._state_keys = [self.replicas.key_of(v) for v in model.non_trainable_weights]
+        self._predictions = bool(predictions)
+        self.set_data(shard, sizes, shuffle_seed)
 
-    def pull(self, server, after_step=None) -> int:
-        """Fetches the parameters changed since the last pull (in sync mode, once steps before
-        `after_step` are applied); returns how many."""
-        values, versions = server.pull(self._versions or None, after_step)
-        for name, value in values.items():
-            self._by_name[name].assign(value)
-        self._versions.update(versions)
-        return len(values)
+        def gradient_step(x, y, sample_weight):
+            with dtf.GradientTape() as tape:
+                y_pred = model(x, training=True)
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                          training=True)
+            grads = tape.gradient(loss, model.trainable_weights)
+            return loss, y_pred, grads
 
-    def run_step(self, server, step, x, y):
-        """Pulls, computes the shard's gradient, pushes it; returns (loss, the push result)."""
-        self.pull(server, after_step=step)
-        loss, grads = self._step(x, y)
-        gradients = {n: g.numpy() for n, g in zip(self._trainable, grads) if g is not None}
-        result = server.push(self.worker_id, step, len(x), gradients)
+        self._fit_step = dtf.function(gradient_step, name=f"worker_{self.worker_id}_step")
+        return len(self._trainable_keys)
+
+    def set_data(self, shard, sizes, shuffle_seed=None) -> None:
+        """This worker's rows, their split into steps, and the shuffling seed (see
+        `setup_fit`)."""
+        self._data = shard
+        self._sizes = [int(s) for s in sizes]
+        self._offsets = np.concatenate([[0], np.cumsum(self._sizes)]).astype(np.int64)
+        self._shuffle_seed = shuffle_seed
+        self._order_epoch = None
+
+    def _rows(self, epoch, index):
+        lo, hi = int(self._offsets[index]), int(self._offsets[index + 1])
+        if self._shuffle_seed is None:
+            return slice(lo, hi)
+        if self._order_epoch != epoch:
+            self._order = shuffle_order(self._shuffle_seed, epoch, self.worker_id,
+                                        int(self._offsets[-1]))
+            self._order_epoch = epoch
+        return self._order[lo:hi]
+
+    def fit_step(self, step, epoch, index):
+        """Runs global step `step` (batch `index` of `epoch`) on this worker's shard: pull,
+        compiled gradient step, push. Returns the loss, the shard size, the predictions (when
+        the driver's metrics need them), the push's result, timings (s) and bytes moved."""
+        if self._model is None:
+            raise RuntimeError(f"worker {self.worker_id} got a fit step before its model.")
+        start = time.perf_counter()
+        pulled_before = self.server.bytes_pulled
+        self._sync(after_step=step if self.mode == "sync" else None)
+        pulled = time.perf_counter()
+        rows = self._rows(epoch, index)
+        x, y, sample_weight = nest.map_structure(
+            lambda a: None if a is None else a[rows], self._data)
+        count = len(nest.flatten(x)[0])
+        gradients, assigns, loss, y_pred = {}, {}, 0.0, None
+        if count:
+            loss, y_pred, grads = self._fit_step(x, y, sample_weight)
+            gradients = {k: _numpy(g) for k, g in zip(self._trainable_keys, grads)
+                         if g is not None}
+            assigns = {k: v._value for k, v in self._changed(self._state_keys).items()}
+            loss = float(_numpy(loss))
+        computed = time.perf_counter()
+        pushed_before, waited_before = self.server.bytes_pushed, self.server.wait_s
+        result = self.server.push(self.worker_id, step, count, gradients, assigns)
+        done = time.perf_counter()
+        for key, value in assigns.items():  # the server holds these now: not a local write
+            self._pulled[key] = value
         self.steps_run += 1
-        return float(loss), result
+        wait = self.server.wait_s - waited_before
+        return {"loss": loss, "size": count, "result": result.value,
+                "y_pred": nest.map_structure(_numpy, y_pred) if self._predictions and count
+                else None,
+                "timing": {"pull": pulled - start, "compute": computed - pulled,
+                           "push": done - computed - wait, "wait": wait},
+                "bytes": {"pulled": self.server.bytes_pulled - pulled_before,
+                          "pushed": self.server.bytes_pushed - pushed_before}}
+
+    # -- custom loops ------------------------------------------------------------------------
+    def load_function(self, function_id, blob) -> None:
+        """Takes a function (pickled by `shipping.dumps`) that `run_function` will call."""
+        self._functions[function_id] = self.replicas.loads(blob)
+
+    def make_dataset(self, dataset_id, blob) -> None:
+        """Builds this worker's dataset from a pickled `dataset_fn` (called with an
+        `InputContext`-like object when it takes an argument) or dataset."""
+        import inspect
+
+        from dtf.data import Dataset
+
+        made = self.replicas.loads(blob)
+        if not isinstance(made, Dataset) and callable(made):
+            takes_context = bool(inspect.signature(made).parameters)
+            made = made(_InputContext(self.worker_id)) if takes_context else made()
+        self._datasets[dataset_id] = made
+
+    def _resolve(self, value):
+        if isinstance(value, PerWorkerIteratorRef):
+            key = (value.dataset_id, value.iterator_id)
+            iterator = self._iterators.get(key)
+            if iterator is None:
+                iterator = self._iterators[key] = iter(self._datasets[value.dataset_id])
+            return iterator
+        if isinstance(value, PerWorkerDatasetRef):
+            return self._datasets[value.dataset_id]
+        return value
+
+    def run_function(self, function_id, args_blob, sequence):
+        """Runs a scheduled function: pull what changed, call it with its arguments (per-worker
+        iterators resolved to this worker's), push the gradients its optimizer calls recorded
+        and the changes it made to other Variables. Returns `("ok", value)` with NumPy leaves,
+        `("end", None)` when an iterator ran out, or `("error", (type name, message, traceback))`
+        for the driver to raise."""
+        try:
+            args, kwargs = self.replicas.loads(args_blob)  # first: it may add replicas to pull
+            self._sync()
+            args = nest.map_structure(self._resolve, args)
+            kwargs = nest.map_structure(self._resolve, kwargs)
+            try:
+                value = self._functions[function_id](*args, **kwargs)
+            except (StopIteration, _out_of_range()):
+                return ("end", None)
+            gradients = self.replicas.take_gradients()
+            changed = self._changed(self.replicas.variables)
+            deltas = {}
+            for key, variable in changed.items():
+                before = self._pulled.get(key)
+                after = variable._value
+                deltas[key] = after - before if before is not None else after
+            if gradients or deltas:
+                self.server.apply_update(self.worker_id, sequence, gradients, deltas)
+            self.steps_run += 1
+            return ("ok", nest.map_structure(_numpy, value))
+        except Exception as e:  # noqa: BLE001 - the driver raises it, with this traceback
+            return ("error", (type(e).__name__, str(e), traceback.format_exc()))
+
+    def stats(self) -> dict:
+        return {"steps_run": self.steps_run, "bytes_pulled": self.server.bytes_pulled,
+                "bytes_pushed": self.server.bytes_pushed}
+
+
+def _out_of_range():
+    from dtf.errors import OutOfRangeError
+
+    return OutOfRangeError
+
+
+def shuffle_order(seed, epoch, worker, rows):
+    """The permutation of a worker's `rows` rows in `epoch` (driver and worker agree)."""
+    return np.random.default_rng([int(seed), int(epoch), int(worker)]).permutation(rows)
+
+
+class _InputContext:
+    """What `dataset_fn(input_context)` gets, as `tf.distribute.InputContext`."""
+
+    def __init__(self, worker_id):
+        self.input_pipeline_id = worker_id
+        self.num_input_pipelines = None
+        self.num_replicas_in_sync = 1
+
+    def get_per_replica_batch_size(self, global_batch_size):
+        return global_batch_size
+
+
+class PerWorkerDatasetRef:
+    """Stands for "this worker's dataset `dataset_id`" in scheduled arguments."""
+
+    def __init__(self, dataset_id):
+        self.dataset_id = dataset_id
+
+
+class PerWorkerIteratorRef:
+    """Stands for "this worker's iterator `iterator_id` over dataset `dataset_id`"."""
+
+    def __init__(self, dataset_id, iterator_id):
+        self.dataset_id = dataset_id
+        self.iterator_id = iterator_id

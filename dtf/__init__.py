@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from dtf import (  # noqa: F401  # noqa: F401
     bitwise,
     config,
+    distribute,
     dtypes,
     errors,
     linalg,

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 
@@ -74,6 +75,30 @@ def _(g, out, variable):
 
 # Variable creators (a distribution strategy's scope installs one to place Variables elsewhere).
 _creator_stack: list = []
+
+
+
+@contextlib.contextmanager
+def variable_creator_scope(creator):
+    """Variables made inside are made by `creator(*args, **kwargs)` (a strategy's scope places
+    them on its parameter servers this way)."""
+    _creator_stack.append(creator)
+    try:
+        yield
+    finally:
+        _creator_stack.remove(creator)
+
+
+@contextlib.contextmanager
+def no_variable_creators():
+    """Plain Variables inside, whatever scope is active (state a runtime builds for itself)."""
+    saved = _creator_stack[:]
+    _creator_stack.clear()
+    try:
+        yield
+    finally:
+        _creator_stack[:] = saved
+
 
 # Interceptors of assignments: `handler(variable, op, value)` returns True to take the update
 # (a Keras layer run on symbolic inputs only to learn its shapes skips every state update;

@@ -73,18 +73,102 @@ def test_pull_returns_only_what_changed_and_assign_versions_state():
     ps = ParameterServer({"w": np.zeros(2, np.float32), "mean": np.zeros(2, np.float32)},
                          keras.optimizers.SGD(1.0), num_workers=1,
                          trainable={"mean": False})
-    values, versions = ps.pull()
+    values, versions, generation = ps.pull()
     assert set(values) == {"w", "mean"}
     ps.push(0, 0, 1, {"w": np.ones(2, np.float32)})
-    values, versions = ps.pull(versions)
-    assert set(values) == {"w"} and versions == {"w": 1}
+    values, new_versions, _ = ps.pull(versions, generation=generation)
+    assert set(values) == {"w"} and new_versions["w"] > versions["w"]
+    versions.update(new_versions)
     ps.assign({"mean": np.full(2, 3.0, np.float32)})
-    values, _ = ps.pull({"w": 1, "mean": 0})
+    values, _, _ = ps.pull(versions, generation=generation)
     assert set(values) == {"mean"}
-    with pytest.raises(KeyError, match="unknown variables"):
+    # versions from another generation (before a restore) count for nothing: pull everything
+    values, _, _ = ps.pull(versions, generation="another")
+    assert set(values) == {"w", "mean"}
+    with pytest.raises(KeyError, match="holds no variables named"):
         ps.push(0, 1, 1, {"bias": np.ones(1)})
     with pytest.raises(ValueError, match="not one of the 1 workers"):
         ps.push(3, 1, 1, {"w": np.ones(2)})
+
+
+def test_sync_non_trainable_assigns_are_averaged_by_shard_size():
+    ps = ParameterServer({"w": np.zeros(1, np.float32), "mean": np.zeros(2, np.float32)},
+                         keras.optimizers.SGD(1.0), num_workers=2, trainable={"mean": False})
+    ps.push(0, 0, 1, {"w": np.ones(1, np.float32)}, assigns={"mean": np.ones(2, np.float32)})
+    ps.push(1, 0, 3, {"w": np.ones(1, np.float32)},
+            assigns={"mean": np.full(2, 5.0, np.float32)})
+    np.testing.assert_allclose(ps.pull()[0]["mean"], [4.0, 4.0])
+
+
+def test_checkpoint_restore_goes_back_exactly_and_rejects_replays(tmp_path):
+    def server():
+        return ParameterServer({"w": np.zeros(2, np.float32)}, keras.optimizers.Adam(0.1),
+                               num_workers=2, checkpoint_dir=str(tmp_path),
+                               checkpoint_every=2)
+
+    ps = server()
+    g = {"w": np.ones(2, np.float32)}
+    for step in range(3):
+        ps.push(0, step, 1, g)
+        ps.push(1, step, 1, g)
+    ps.push(0, 3, 1, g)  # pending in step 3 when the "crash" comes
+    at_two = None
+    reborn = server()  # a server built on the directory starts from the newest checkpoint
+    assert reborn.applied_steps == 2 and reborn.restored_from == 2
+    replay = ParameterServer({"w": np.zeros(2, np.float32)}, keras.optimizers.Adam(0.1),
+                             num_workers=2)
+    for step in range(2):
+        replay.push(0, step, 1, g)
+        replay.push(1, step, 1, g)
+    at_two = replay.pull()[0]["w"]
+    np.testing.assert_array_equal(reborn.pull()[0]["w"], at_two)  # slots and step too:
+    assert reborn.optimizer.iterations.numpy() == 2
+    assert reborn.push(0, 1, 1, g) is Push.DUPLICATE  # applied before the checkpoint
+    assert reborn.push(0, 2, 1, g) is Push.PENDING  # after it: replayed, applied once
+    assert reborn.push(1, 2, 1, g) is Push.APPLIED
+    assert reborn.generation != ps.generation
+
+
+def test_restore_wakes_a_pull_waiting_for_a_step(tmp_path):
+    ps = ParameterServer({"w": np.zeros(1, np.float32)}, keras.optimizers.SGD(1.0),
+                         num_workers=2, checkpoint_dir=str(tmp_path))
+    ps.save_checkpoint()
+    errors = []
+
+    def wait():
+        try:
+            ps.pull(after_step=1, timeout_s=30)
+        except RuntimeError as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    ps.restore()
+    thread.join(10)
+    assert not thread.is_alive() and "restored" in str(errors[0])
+
+
+def test_custom_loop_updates_apply_once_and_add_deltas():
+    ps = ParameterServer({"w": np.zeros(2, np.float32), "count": np.zeros((), np.float32)},
+                         keras.optimizers.SGD(1.0), num_workers=2, trainable={"count": False})
+    g = {"w": np.ones(2, np.float32)}
+    assert ps.apply_update(0, 0, g, {"count": np.float32(1)})
+    assert ps.apply_update(1, 0, g, {"count": np.float32(1)})
+    assert not ps.apply_update(0, 0, g, {"count": np.float32(1)})  # replayed: ignored
+    values = ps.pull()[0]
+    np.testing.assert_array_equal(values["w"], [-2.0, -2.0])
+    assert float(values["count"]) == 2.0 and ps.duplicates == 1
+
+
+def test_stats_count_memory_within_variables_slots_and_pending_sums():
+    ps = ParameterServer({"w": np.zeros((100, 10), np.float32)}, keras.optimizers.Adam(),
+                         num_workers=3)
+    ps.push(0, 0, 4, {"w": np.ones((100, 10), np.float32)})
+    ps.push(1, 0, 4, {"w": np.ones((100, 10), np.float32)})
+    stats = ps.stats()
+    assert stats["variable_bytes"] == 4000
+    assert stats["pending_bytes"] == 4000  # one running sum, not one buffer per worker
+    assert stats["slot_bytes"] >= 8000
 
 
 def test_concurrent_sync_pushes_apply_every_step_once():

@@ -321,6 +321,17 @@ class Trainer:
         before any weight changes.
         """
         self._assert_compiled("fit")
+        from dtf.distribute.distribute_lib import strategy_of
+
+        strategy = strategy_of(self)
+        if strategy is not None:  # parameter-server training: the strategy's driver loop
+            return strategy._fit(
+                self, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                callbacks=callbacks, validation_split=validation_split,
+                validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                sample_weight=sample_weight, initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                validation_batch_size=validation_batch_size, validation_freq=validation_freq)
         verbose = _verbose(verbose)
         adapter = DataAdapter(x, y, sample_weight, batch_size, steps_per_epoch, shuffle,
                               class_weight)
