@@ -61,7 +61,7 @@ class Job:
         self._writes: dict = {}
         self._driver_view = None
         self._setup_log: list = []  # per worker: [(method, args)]
-        self._grpc = None
+        self._placeholder_optimizer = False
 
     @property
     def started(self) -> bool:
@@ -98,6 +98,15 @@ class Job:
         if self.optimizer is None or self.optimizer is optimizer:
             self.optimizer = optimizer
             return
+        if self._placeholder_optimizer:  # started before any optimizer was known
+            from dtf.keras.saving import serialize_keras_object
+
+            config = serialize_keras_object(optimizer)
+            for f in [s.call("set_optimizer", config) for s in self.servers]:
+                f.result(self.strategy.step_timeout_s)
+            self.optimizer = optimizer
+            self._placeholder_optimizer = False
+            return
         raise ValueError(
             "This ParameterServerStrategy's parameter servers already apply updates with "
             f"optimizer {self.optimizer.name!r}; one optimizer per strategy is supported, and "
@@ -112,8 +121,9 @@ class Job:
         from dtf.keras.saving import serialize_keras_object
 
         strategy = self.strategy
-        if self.optimizer is None:
-            self.optimizer = optimizers.SGD()  # nothing trains yet; the config is never used
+        if self.optimizer is None:  # nothing trains yet: replaced when an optimizer comes
+            self.optimizer = optimizers.SGD()
+            self._placeholder_optimizer = True
         self.placement = plan_placement(specs, strategy.num_ps, strategy.variable_partitioner)
         self.runtime = make_runtime(strategy.cluster, strategy.job, strategy.address,
                                     strategy.namespace)

@@ -68,6 +68,22 @@ def _build_optimizer(optimizer):
     return optimizer
 
 
+def _extended_optimizer(optimizer, variables):
+    """A copy of built `optimizer` built on `variables` (its old variables first, then new
+    ones): the old variables keep their slots and the step count carries over (Keras
+    optimizers cannot add variables once built)."""
+    from dtf.keras.saving import serialize_keras_object
+
+    extended = _build_optimizer(serialize_keras_object(optimizer))
+    extended.build(variables)
+    for old_slots, new_slots in zip(optimizer._slot_table, extended._slot_table):
+        for old, new in zip(old_slots, new_slots):
+            if old is not None and new is not None:
+                new.assign(old._value)
+    extended.iterations.assign(optimizer.iterations.numpy())
+    return extended
+
+
 class ParameterServer:
     """Named Variables, their optimizer, and the push/pull protocol (see the module docstring).
 
@@ -142,13 +158,25 @@ class ParameterServer:
         self.variables.update(fresh)
         self._version_clock += 1
         self.versions.update(dict.fromkeys(fresh, self._version_clock))
-        self.optimizer.build([v for v in self.variables.values() if v.trainable])
+        trainable_vars = [v for v in self.variables.values() if v.trainable]
+        if self.optimizer.built and any(v.trainable for v in fresh.values()):
+            self.optimizer = _extended_optimizer(self.optimizer, trainable_vars)
+        else:
+            self.optimizer.build(trainable_vars)
 
     def add_variables(self, values, trainable=None) -> None:
         """Takes more variables (`{name: array}`) to hold, e.g. created after training began.
         Their optimizer slots are added beside them."""
         with self._lock:
             self._add(values, trainable or {})
+
+    def set_optimizer(self, optimizer) -> None:
+        """Replaces the optimizer (object or config); only before any update was applied."""
+        with self._lock:
+            if self.applied_steps or self._last_sequence:
+                raise ValueError(f"{self.name} already applied updates with its optimizer.")
+            self.optimizer = _build_optimizer(optimizer)
+            self.optimizer.build([v for v in self.variables.values() if v.trainable])
 
     def _reset_progress(self) -> None:
         self.generation = uuid.uuid4().hex
@@ -322,7 +350,10 @@ class ParameterServer:
             raise ValueError(f"{self.name} has no checkpoint_dir to write checkpoints to.")
         arrays = {f"var/{n}": v._value for n, v in self.variables.items()}
         arrays.update({f"opt/{i}": w for i, w in enumerate(self.optimizer.get_weights())})
+        from dtf.keras.saving import serialize_keras_object
+
         meta = {"applied_steps": self.applied_steps, "mode": self.mode,
+                "optimizer": serialize_keras_object(self.optimizer),
                 "last_step": {str(w): (min(s, self.applied_steps - 1) if self.mode == "sync"
                                        else s) for w, s in self._last_step.items()},
                 "last_sequence": {str(w): s for w, s in self._last_sequence.items()},
@@ -345,6 +376,9 @@ class ParameterServer:
         for name, value in values.items():
             self.variables[name].assign(value)
         weights = [arrays[f"opt/{i}"] for i in range(sum(k.startswith("opt/") for k in arrays))]
+        if meta.get("optimizer") is not None:
+            self.optimizer = _build_optimizer(meta["optimizer"])
+            self.optimizer.build([v for v in self.variables.values() if v.trainable])
         if weights:
             self.optimizer.set_weights(weights)
         self._reset_progress()

@@ -53,6 +53,21 @@ class RemoteFailure(RuntimeError):
         self.actor = actor
         self.what = what
         self.error = error
+        self.remote_traceback = remote_traceback
+
+    def user_error(self) -> BaseException:
+        """The actor's own exception (its type and message), noting where it was raised and
+        the actor's traceback; this failure itself when that exception cannot be had."""
+        error = self.error
+        if not isinstance(error, BaseException) or type(error).__name__ in (
+                "RayTaskError", "_Remote"):
+            return self
+        try:
+            error.add_note(f"Raised in {self.actor} during {self.what}. Traceback there:\n"
+                           f"{self.remote_traceback}")
+        except (AttributeError, TypeError):
+            return self
+        return error
 
 
 def _process_info(name) -> dict:

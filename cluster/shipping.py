@@ -20,7 +20,7 @@ import pickle
 
 import numpy as np
 
-__all__ = ["RemoteOptimizer", "Replicas", "dumps"]
+__all__ = ["RemoteOptimizer", "Replicas", "WorkerStrategy", "dumps"]
 
 
 def _cloudpickle():
@@ -45,6 +45,8 @@ def dumps(obj, strategy):
                 return ("variable", value._key, tuple(value.shape.as_list()),
                         np.dtype(value.dtype.as_numpy_dtype).str, value.trainable,
                         value.name.split(":")[0])
+            if value is strategy:
+                return ("strategy", strategy.num_workers)
             if isinstance(value, Optimizer):
                 if not any(o is value for o in optimizers):
                     optimizers.append(value)
@@ -132,6 +134,33 @@ class RemoteOptimizer:
         return getattr(self.__dict__["_local"], name)
 
 
+class WorkerStrategy:
+    """The strategy as a scheduled function sees it on a worker: one replica (this worker),
+    so `run` calls the function and `reduce` has one value to reduce."""
+
+    num_replicas_in_sync = 1
+
+    def __init__(self, num_workers):
+        self.num_workers = num_workers
+
+    @property
+    def extended(self):
+        return self
+
+    def scope(self):
+        import contextlib
+
+        return contextlib.nullcontext(self)
+
+    def run(self, fn, args=(), kwargs=None):
+        return fn(*args, **(kwargs or {}))
+
+    def reduce(self, reduce_op, value, axis=None):
+        from dtf.distribute.distribute_lib import _reduce_one_replica
+
+        return _reduce_one_replica(reduce_op, value, axis)
+
+
 class Replicas:
     """A worker's replica Variables by key, and its optimizer stand-ins (see the module
     docstring)."""
@@ -189,6 +218,8 @@ class Replicas:
                     return replicas.variable(*pid[1:])
                 if pid[0] == "optimizer":
                     return replicas.optimizer(pid[1], pid[2])
+                if pid[0] == "strategy":
+                    return WorkerStrategy(pid[1])
                 raise pickle.UnpicklingError(f"unknown reference {pid[0]!r}")
 
         return Unpickler(io.BytesIO(blob)).load()

@@ -408,7 +408,7 @@ class _Loop:
             except RemoteFailure as failure:
                 if _server_trouble(failure):
                     raise _ServerTrouble(failure) from None
-                raise
+                raise failure.user_error() from None
 
     def _redispatch(self, pending, index, w):
         step = self.epoch_base + index

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import pickle
 import time
 import traceback
 
@@ -228,7 +229,11 @@ class Worker:
             self.steps_run += 1
             return ("ok", nest.map_structure(_numpy, value))
         except Exception as e:  # noqa: BLE001 - the driver raises it, with this traceback
-            return ("error", (type(e).__name__, str(e), traceback.format_exc()))
+            try:
+                pickled = pickle.dumps(e)
+            except Exception:  # noqa: BLE001 - an exception that does not pickle: by name
+                pickled = None
+            return ("error", (pickled, type(e).__name__, str(e), traceback.format_exc()))
 
     def stats(self) -> dict:
         return {"steps_run": self.steps_run, "bytes_pulled": self.server.bytes_pulled,

@@ -86,6 +86,7 @@ _HEADER = struct.Struct("<4sBBHQ")
 HEADER_SIZE = _HEADER.size
 _U64_MAX = 2**64 - 1
 _I63_MAX = 2**63 - 1
+_I63_MIN = -(2**63)  # versions are any int64: a client may say -1 for "never seen"
 _MAX_DIM = 2**48  # a bound on one axis; the byte-count check catches the rest
 _MAX_DEPTH = 4  # the deepest a valid body nests: body map > tensors > tensor map > shape
 # Bodies at least this large are read with msgpack_view (tensor data left in place); smaller
@@ -291,7 +292,7 @@ def _versions(what: str, versions: dict) -> dict:
     for name, version in versions.items():
         if not isinstance(name, str):
             raise TransportError(f"{what} names must be str, got {name!r}")
-        out[name] = _check_int(f"{what}[{name!r}]", version)
+        out[name] = _check_int(f"{what}[{name!r}]", version, _I63_MIN)
     return out
 
 
@@ -536,7 +537,7 @@ def _decode_versions(what: str, value, limits: Limits) -> dict:
     out = {}
     for name, version in value.items():
         name = _name(f"a name in {what}", name, limits)
-        out[name] = _int_field(f"{what}[{name!r}]", version)
+        out[name] = _int_field(f"{what}[{name!r}]", version, _I63_MIN)
     return out
 
 

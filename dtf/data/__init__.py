@@ -9,6 +9,7 @@ Example:
 """
 
 from dtf.data import experimental
+from dtf.data import iterator_ops as _iterator_ops  # noqa: F401  (registers next() in graphs)
 from dtf.data.dataset import AUTOTUNE, Dataset, DatasetV2, Iterator, NumpyIterator
 from dtf.data.dataset import INFINITE as INFINITE_CARDINALITY
 from dtf.data.dataset import UNKNOWN as UNKNOWN_CARDINALITY

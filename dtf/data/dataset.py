@@ -28,6 +28,7 @@ from dtf import dtypes
 from dtf.data import plan as _plan_mod
 from dtf.data import structure
 from dtf.errors import OutOfRangeError
+from dtf.ops import registry as _registry
 from dtf.tensor import Tensor
 
 AUTOTUNE = -1
@@ -610,9 +611,17 @@ class Iterator:
         return self
 
     def __next__(self):
+        if _registry.is_tracing():  # in dtf.function: read on every call of the function
+            from dtf.data.iterator_ops import get_next_in_graph
+
+            return get_next_in_graph(self)
         return self._pack(next(self._flat))
 
     def get_next(self):
+        if _registry.is_tracing():
+            from dtf.data.iterator_ops import get_next_in_graph
+
+            return get_next_in_graph(self)
         try:
             return self._pack(next(self._flat))
         except StopIteration:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import pickle
 import weakref
 
 from dtf.cluster.runtime import ActorDied, CallTimeout, RemoteFailure
@@ -251,10 +252,16 @@ class ClusterCoordinator:
                                    f"{self.strategy.step_timeout_s:.0f} s.") from None
         self._job.stale = True
         if kind == "error":
-            type_name, message, remote_traceback = result
+            pickled, type_name, message, remote_traceback = result
+            error = _Remote(type_name, message)
+            if pickled is not None:
+                try:
+                    error = pickle.loads(pickled)
+                except Exception:  # noqa: BLE001 - its class is not importable here
+                    pass
             worker = self._job.workers[value._worker].name
             return ("error", RemoteFailure(worker, f"scheduled function {value._sequence}",
-                                           _Remote(type_name, message), remote_traceback))
+                                           error, remote_traceback).user_error())
         return (kind, result)
 
     def join(self) -> None:

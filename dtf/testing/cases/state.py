@@ -35,11 +35,21 @@ def _print(x):
                                   summarize=3)
 
 
+def _iterator_next(x):
+    from dtf.data.iterator_ops import iterator_get_next
+
+    it = iter(dtf.data.Dataset.from_tensor_slices(x))
+    next(it)
+    return iterator_get_next(iterator=it)[0]  # the second element
+
+
 CASES = [
     _assign_case("assign", lambda v, x: x),
     _assign_case("add", lambda v, x: v + x),
     _assign_case("sub", lambda v, x: v - x),
     OpCase("optimizer_apply/sgd", _optimizer_step, [np.array([0.5, -1.0])],
            lambda g: np.array([1.0, 2.0]) - 0.5 * g, grad=False),
+    OpCase("iterator_get_next", _iterator_next, [np.array([[1.0, 2.5], [3.0, 4.0]])],
+           lambda x: x[1], grad=False),
     OpCase("print", _print, [np.array([1.0, 2.5])], lambda x: np.asarray(True), grad=False),
 ]
