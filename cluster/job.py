@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from dtf.cluster.runtime import ActorDied, CallTimeout, RemoteFailure
+from dtf.cluster.servers import ServerUnavailable
 
 __all__ = ["Job", "ServersRestored"]
 
@@ -62,6 +63,8 @@ class Job:
         self._driver_view = None
         self._setup_log: list = []  # per worker: [(method, args)]
         self._placeholder_optimizer = False
+        self.generations: list = []  # each server's generation when last known healthy
+        self.barrier_step = None  # sync: the step every server had applied at the last barrier
 
     @property
     def started(self) -> bool:
@@ -156,6 +159,7 @@ class Job:
                 self._setup_log.append([])
             for worker in self.workers:  # fail here, not mid-step, if one cannot start
                 worker.call("stats").result(strategy.start_timeout_s)
+            self.generations = [s["generation"] for s in self.server_states()]
         except BaseException:
             self.shutdown()
             raise
@@ -295,7 +299,42 @@ class Job:
         for s in self.servers:
             s.call("restore", step).result(strategy.step_timeout_s)
         self.stale = True
-        raise ServersRestored(step, self.server_states())
+        states = self.server_states()
+        self.generations = [s["generation"] for s in states]
+        if self._driver_view is not None:
+            self._driver_view.forget()
+        raise ServersRestored(step, states)
+
+    def stop_workers(self, pending=()) -> None:
+        """Kills every worker (Ray starts replacements) and waits until their calls in
+        `pending` ended, so nothing stale reaches a server restored after this."""
+        for worker in self.workers:
+            worker.kill(restart=True)
+        for future in pending:
+            try:
+                future.result(self.strategy.step_timeout_s)
+            except (ActorDied, CallTimeout, RemoteFailure):
+                pass
+
+    def recover(self) -> None:
+        """A server call failed outside the training steps: restores the servers (they must
+        come back at the last barrier's step: no step to replay) and the workers."""
+        if self.runtime is None or self.runtime.kind != "ray":
+            raise
+        self.stop_workers()
+        try:
+            self.check_servers(self.generations)
+        except ServersRestored as restored:
+            for index in range(len(self.workers)):
+                self.revive_worker(index)
+            if self.barrier_step is not None and restored.step != self.barrier_step:
+                raise RuntimeError(
+                    f"The parameter servers came back at checkpoint step {restored.step}, but "
+                    f"training had reached step {self.barrier_step}; the steps between are "
+                    "lost. Run fit again (BackupAndRestore resumes it).") from None
+            return
+        for index in range(len(self.workers)):
+            self.revive_worker(index)
 
     def _wait_for_servers(self):
         deadline = time.monotonic() + self.strategy.start_timeout_s
@@ -318,14 +357,21 @@ class Job:
             s.call("request_checkpoint", step).result(self.strategy.step_timeout_s)
 
     # -- the driver's view of hosted Variables -------------------------------------------------
-    def refresh(self) -> None:
-        """Fetches every hosted value that changed on the servers."""
+    def refresh(self, recover=True) -> None:
+        """Fetches every hosted value that changed on the servers (restoring a server that
+        died, with `recover`)."""
         if self.refreshing:
             return
         self.refreshing = True
         try:
             self.flush()
-            values = self._driver_view.pull()
+            try:
+                values = self._driver_view.pull()
+            except ServerUnavailable:
+                if not recover:
+                    raise
+                self.recover()
+                values = self._driver_view.pull()
             for key, value in values.items():
                 variable = self.hosted.get(key)
                 if variable is not None:

@@ -32,6 +32,7 @@ import numpy as np
 from dtf import nest
 from dtf.cluster.job import ServersRestored
 from dtf.cluster.runtime import ActorDied, CallTimeout, RemoteFailure
+from dtf.cluster.servers import ServerUnavailable
 
 __all__ = ["fit"]
 
@@ -323,10 +324,9 @@ class _Loop:
         self.seed = seed
         self.num_workers = strategy.num_workers
         self.window = strategy.steps_in_flight
-        self.generations = [s["generation"] for s in job.server_states()]
 
     def first_step(self):
-        states = self.job.server_states()
+        states = self._guarded(self.job.server_states)
         if self.strategy.mode == "sync":
             return states[0]["applied_steps"]
         return max(max(s["last_step"].values()) for s in states) + 1
@@ -345,9 +345,10 @@ class _Loop:
         plan = self.plan
         self.metrics.snapshots = {}
         self.metrics.snapshot(0)
-        if self.strategy.checkpoint_dir is not None:
-            self.job.request_checkpoint(self.base if self.strategy.mode == "sync" else
-                                        self.job.server_states()[0]["applied_steps"])
+        if self.strategy.checkpoint_dir is not None and self.job.barrier_step != self.base:
+            self._guarded(lambda: self.job.request_checkpoint(
+                self.base if self.strategy.mode == "sync" else
+                self.job.server_states()[0]["applied_steps"]))
         _, y_all, sw_all = arrays
         pending: dict = {}
         records = []
@@ -355,7 +356,12 @@ class _Loop:
         index = 0
         dispatched = 0
         batch_hooks = getattr(callbacks, "_should_call_train_batch_hooks", True)
-        while index < plan.steps:
+        while True:
+            if index >= plan.steps or self.model.stop_training:
+                index, dispatched, done = self._barrier(pending, epoch, index, dispatched)
+                if done:
+                    break
+                continue
             while dispatched < min(index + self.window, plan.steps):
                 self._dispatch(pending, epoch, dispatched)
                 dispatched += 1
@@ -380,16 +386,47 @@ class _Loop:
                 logs = _python_logs(logs)
                 callbacks.on_train_batch_end(index, logs)
             index += 1
-            if self.model.stop_training:
-                break
-        for future in pending.values():  # stopped early: let the queued steps finish
-            try:
-                future.result(self.strategy.step_timeout_s)
-            except (ActorDied, CallTimeout, RemoteFailure):
-                pass
         self.job.in_flight = 0
         self.base = self.epoch_base + dispatched
         return logs, records
+
+    def _guarded(self, call):
+        """`call()`, restoring a server that died since the last barrier first."""
+        try:
+            return call()
+        except (ServerUnavailable, ActorDied, CallTimeout):
+            self.job.recover()
+            return call()
+
+    def _barrier(self, pending, epoch, index, dispatched):
+        """The epoch's end: the queued steps finish, every server has applied them (and, with
+        a checkpoint_dir, writes a checkpoint of exactly this point), and the driver fetches the
+        values. A server lost meanwhile sends the loop back to its checkpoint:
+        `(index, dispatched, done)`."""
+        job = self.job
+        try:
+            for future in pending.values():  # stopped early: let the queued steps finish
+                try:
+                    future.result(self.strategy.step_timeout_s)
+                except (ActorDied, CallTimeout, RemoteFailure) as e:
+                    if isinstance(e, RemoteFailure) and _server_trouble(e):
+                        raise _ServerTrouble(e) from None
+            pending.clear()
+            end = self.epoch_base + dispatched
+            if self.strategy.mode == "sync":
+                for server in job.servers:
+                    server.call("wait_for_step", end, self.strategy.step_timeout_s).result(
+                        self.strategy.step_timeout_s + 5)
+                job.barrier_step = end
+            if self.strategy.checkpoint_dir is not None:
+                job.request_checkpoint(end if self.strategy.mode == "sync" else
+                                       job.server_states()[0]["applied_steps"])
+            job.refresh(recover=False)
+        except (_ServerTrouble, ServerUnavailable, ActorDied, CallTimeout) as trouble:
+            failure = trouble.failure if isinstance(trouble, _ServerTrouble) else trouble
+            index, dispatched = self._recover_servers(failure, pending, epoch)
+            return index, dispatched, False
+        return index, dispatched, True
 
     def _result(self, pending, index, w):
         """Worker `w`'s result of step `index`, replacing the worker if it died."""
@@ -421,16 +458,12 @@ class _Loop:
         from a checkpoint, every server goes back to the newest common one and the loop to
         that step; if the servers are fine, the failure is raised."""
         job = self.job
-        for worker in job.workers:
-            worker.kill(restart=True)
-        for future in pending.values():
-            try:
-                future.result(self.strategy.step_timeout_s)
-            except (ActorDied, CallTimeout, RemoteFailure):
-                pass
+        if job.runtime.kind != "ray":
+            raise failure
+        job.stop_workers(pending.values())
         pending.clear()
         try:
-            job.check_servers(self.generations)
+            job.check_servers(job.generations)
         except ServersRestored as restored:
             for w in range(self.num_workers):
                 job.revive_worker(w)
@@ -439,7 +472,6 @@ class _Loop:
 
     def _rewind(self, restored, epoch):
         """Goes back to the step of checkpoint `restored.step` (metrics too)."""
-        self.generations = [s["generation"] for s in restored.stats]
         if self.strategy.mode == "sync":
             resume = restored.step - self.epoch_base
         else:
