@@ -288,12 +288,14 @@ def _tensor_parts(parts: list, tensors: dict, what: str = "tensors") -> None:
 def _versions(what: str, versions: dict) -> dict:
     if not isinstance(versions, dict):
         raise TransportError(f"{what} must be a dict of name -> version, got {type(versions)}")
-    out = {}
     for name, version in versions.items():
-        if not isinstance(name, str):
-            raise TransportError(f"{what} names must be str, got {name!r}")
-        out[name] = _check_int(f"{what}[{name!r}]", version, _I63_MIN)
-    return out
+        # Checked in place (this runs on every pull); the error text is built only on failure.
+        if type(name) is not str or type(version) is not int or not \
+                _I63_MIN <= version <= _I63_MAX:
+            if not isinstance(name, str):
+                raise TransportError(f"{what} names must be str, got {name!r}")
+            return {n: _check_int(f"{what}[{n!r}]", v, _I63_MIN) for n, v in versions.items()}
+    return versions
 
 
 def _generation(value) -> str:
@@ -497,11 +499,18 @@ def _unpack(body: memoryview, limits: Limits):
         ) from None
 
 
+_PUSH_FIELDS = ("worker", "step", "shard_size", "gradients", "assigns")
+_PULL_FIELDS = ("known", "after_step", "generation", "timeout_ms")
+_PULL_REPLY_FIELDS = ("tensors", "versions", "generation")
+_ERROR_FIELDS = ("code", "message")
+_ACK_FIELDS = ("result",)
+
+
 def _fields(body, kind: Kind, expected: tuple) -> dict:
     if type(body) is not dict:
         raise TransportError(f"{kind.name} body must be a map, got {type(body).__name__}")
-    keys = set(body)
-    if keys != set(expected):
+    if body.keys() != _FIELD_SETS[expected]:
+        keys = set(body)
         unknown = sorted(map(repr, keys - set(expected)))
         missing = sorted(set(expected) - keys)
         raise TransportError(
@@ -509,6 +518,10 @@ def _fields(body, kind: Kind, expected: tuple) -> dict:
             f"expected exactly {list(expected)}"
         )
     return body
+
+
+# The decoders below run on every message: each check is inline, and error text (names,
+# positions) is formatted only once a check has failed.
 
 
 def _int_field(what: str, value, low: int = 0, high: int = _I63_MAX) -> int:
@@ -534,49 +547,60 @@ def _decode_versions(what: str, value, limits: Limits) -> dict:
         raise TransportError(f"{what} must be a map of name -> version, got {type(value).__name__}")
     if len(value) > limits.max_tensors:
         raise TransportError(f"{what} has {len(value)} entries, over the limit {limits.max_tensors}")
-    out = {}
+    max_name = limits.max_name_length
     for name, version in value.items():
-        name = _name(f"a name in {what}", name, limits)
-        out[name] = _int_field(f"{what}[{name!r}]", version, _I63_MIN)
-    return out
+        if type(name) is not str or not 0 < len(name) <= max_name:
+            _name(f"a name in {what}", name, limits)
+        if type(version) is not int or not _I63_MIN <= version <= _I63_MAX:
+            _int_field(f"{what}[{name!r}]", version, _I63_MIN)
+    return value
+
+
+_TENSOR_FIELDS = frozenset(("name", "dtype", "shape", "data"))
 
 
 def _decode_tensor(index: int, entry, limits: Limits) -> tuple[str, np.ndarray, int]:
-    what = f"tensor #{index}"
-    if type(entry) is not dict or set(entry) != {"name", "dtype", "shape", "data"}:
+    if type(entry) is not dict or entry.keys() != _TENSOR_FIELDS:
         raise TransportError(
-            f"{what} must be a map with exactly the fields name, dtype, shape and data"
+            f"tensor #{index} must be a map with exactly the fields name, dtype, shape and data"
         )
-    name = _name(f"{what} name", entry["name"], limits)
-    what = f"tensor {name!r}"
+    name = entry["name"]
+    if type(name) is not str or not 0 < len(name) <= limits.max_name_length:
+        _name(f"tensor #{index} name", name, limits)
     dtype_name = entry["dtype"]
-    if type(dtype_name) is not str or dtype_name not in WIRE_DTYPES:
+    dtype = WIRE_DTYPES.get(dtype_name) if type(dtype_name) is str else None
+    if dtype is None:
         raise TransportError(
-            f"{what} has dtype {dtype_name!r}; allowed dtypes are {sorted(WIRE_DTYPES)}"
+            f"tensor {name!r} has dtype {dtype_name!r}; allowed dtypes are {sorted(WIRE_DTYPES)}"
         )
-    dtype = WIRE_DTYPES[dtype_name]
     shape = entry["shape"]
     if type(shape) is not list:
-        raise TransportError(f"{what} shape must be a list of ints, got {type(shape).__name__}")
+        raise TransportError(
+            f"tensor {name!r} shape must be a list of ints, got {type(shape).__name__}")
     if len(shape) > limits.max_ndim:
-        raise TransportError(f"{what} has {len(shape)} axes, over the limit {limits.max_ndim}")
+        raise TransportError(
+            f"tensor {name!r} has {len(shape)} axes, over the limit {limits.max_ndim}")
     count = 1
-    for axis, dim in enumerate(shape):
-        count *= _int_field(f"{what} shape[{axis}]", dim, 0, _MAX_DIM)
+    for dim in shape:
+        if type(dim) is not int or not 0 <= dim <= _MAX_DIM:
+            axis = next(i for i, d in enumerate(shape) if d is dim)
+            _int_field(f"tensor {name!r} shape[{axis}]", dim, 0, _MAX_DIM)
+        count *= dim
     data = entry["data"]
     if type(data) is not bytes and type(data) is not memoryview:
-        raise TransportError(f"{what} data must be msgpack bin, got {type(data).__name__}")
-    if count * dtype.itemsize != len(data):
         raise TransportError(
-            f"{what} of shape {shape} and dtype {dtype_name} needs "
-            f"{count * dtype.itemsize} bytes but carries {len(data)}"
-        )
-    if len(data) > limits.max_tensor_bytes:
+            f"tensor {name!r} data must be msgpack bin, got {type(data).__name__}")
+    nbytes = len(data)
+    if count * dtype.itemsize != nbytes:
         raise TransportError(
-            f"{what} has {len(data)} bytes, over the limit of {limits.max_tensor_bytes}"
+            f"tensor {name!r} of shape {shape} and dtype {dtype_name} needs "
+            f"{count * dtype.itemsize} bytes but carries {nbytes}"
         )
-    array = np.frombuffer(data, dtype=dtype).reshape(shape)
-    return name, array, len(data)
+    if nbytes > limits.max_tensor_bytes:
+        raise TransportError(
+            f"tensor {name!r} has {nbytes} bytes, over the limit of {limits.max_tensor_bytes}"
+        )
+    return name, np.frombuffer(data, dtype=dtype).reshape(shape), nbytes
 
 
 def _decode_tensors(value, limits: Limits, what: str = "tensors",
@@ -612,7 +636,7 @@ def _decode_generation(value) -> str:
 
 
 def _decode_push(request_id, body, limits) -> PushRequest:
-    body = _fields(body, Kind.PUSH, ("worker", "step", "shard_size", "gradients", "assigns"))
+    body = _fields(body, Kind.PUSH, _PUSH_FIELDS)
     gradients, total = _decode_tensors(body["gradients"], limits, "gradients")
     assigns, _ = _decode_tensors(body["assigns"], limits, "assigns", total)
     return PushRequest(
@@ -626,7 +650,7 @@ def _decode_push(request_id, body, limits) -> PushRequest:
 
 
 def _decode_pull(request_id, body, limits) -> PullRequest:
-    body = _fields(body, Kind.PULL, ("known", "after_step", "generation", "timeout_ms"))
+    body = _fields(body, Kind.PULL, _PULL_FIELDS)
     known, after_step, generation = body["known"], body["after_step"], body["generation"]
     return PullRequest(
         request_id,
@@ -638,7 +662,7 @@ def _decode_pull(request_id, body, limits) -> PullRequest:
 
 
 def _decode_pull_reply(request_id, body, limits) -> PullReply:
-    body = _fields(body, Kind.PULL_REPLY, ("tensors", "versions", "generation"))
+    body = _fields(body, Kind.PULL_REPLY, _PULL_REPLY_FIELDS)
     tensors, _ = _decode_tensors(body["tensors"], limits)
     versions = _decode_versions("versions", body["versions"], limits)
     if tensors.keys() != versions.keys():
@@ -650,7 +674,7 @@ def _decode_pull_reply(request_id, body, limits) -> PullReply:
 
 
 def _decode_error(request_id, body, limits) -> ErrorReply:
-    body = _fields(body, Kind.ERROR, ("code", "message"))
+    body = _fields(body, Kind.ERROR, _ERROR_FIELDS)
     code, message = body["code"], body["message"]
     if type(code) is not str or not _CODE_RE.fullmatch(code):
         raise TransportError(f"error code must match {_CODE_RE.pattern}, got {code!r}")
@@ -662,12 +686,15 @@ def _decode_error(request_id, body, limits) -> ErrorReply:
 
 
 def _decode_ack(request_id, body, limits) -> Ack:
-    body = _fields(body, Kind.ACK, ("result",))
+    body = _fields(body, Kind.ACK, _ACK_FIELDS)
     result = body["result"]
     if type(result) is not str or result not in PUSH_RESULTS:
         raise TransportError(f"result must be one of {PUSH_RESULTS}, got {result!r}")
     return Ack(request_id, result=result)
 
+
+_FIELD_SETS = {fields: frozenset(fields) for fields in (
+    _PUSH_FIELDS, _PULL_FIELDS, _PULL_REPLY_FIELDS, _ERROR_FIELDS, _ACK_FIELDS)}
 
 _DECODERS = {
     Kind.PUSH: _decode_push,

@@ -217,7 +217,6 @@ class TransportServer:
     def _serve(self, request: bytes, context, expected: Kind, handle) -> bytes:
         self._authenticate(context)
         self._count("requests")
-        request_id = codec.peek_request_id(request)
         try:
             message = codec.decode(request, self._limits)
             if message.kind != expected:
@@ -239,7 +238,7 @@ class TransportServer:
         except Exception as e:  # noqa: BLE001 - a server bug must not take the service down
             code, text = "INTERNAL", f"{type(e).__name__}: {e}"
         self._count("errors")
-        return codec.encode_error(request_id, code, text)
+        return codec.encode_error(codec.peek_request_id(request), code, text)
 
     def _push(self, push) -> bytes:
         self._check_shapes(push.gradients)
@@ -372,7 +371,9 @@ class GrpcServerClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _rpc(self, method: str, request: bytes, timeout_s: float, what: str) -> bytes:
+    def _rpc(self, method: str, request: bytes, timeout_s: float, what) -> bytes:
+        """One call, retried on a fresh channel while the server is unreachable; `what()`
+        describes the call for errors (built only when one is raised)."""
         calls = self._calls if self._pid == os.getpid() and self._calls else self._connect()
         delay = 0.05
         for attempt in range(self.retries + 1):
@@ -380,7 +381,7 @@ class GrpcServerClient:
                 return calls[method](request, timeout=timeout_s, metadata=self._metadata)
             except grpc.RpcError as e:
                 code = e.code()
-                where = f"{what} on {self.name} ({self.address})"
+                where = f"{what()} on {self.name} ({self.address})"
                 if code == grpc.StatusCode.UNAUTHENTICATED:
                     raise AuthenticationError(
                         f"{where}: the server refused the token ({e.details()}); the client "
@@ -400,23 +401,25 @@ class GrpcServerClient:
             calls = self._connect(fresh=True)
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _reply(self, reply: bytes, request_id: int, expected: Kind, what: str):
+    def _reply(self, reply: bytes, request_id: int, expected: Kind, what):
         message = codec.decode(reply, self._limits)
+        if message.kind is expected and message.request_id == request_id:
+            return message
         if message.kind == Kind.ERROR:
-            where = f"{what} on {self.name} ({self.address})"
+            where = f"{what()} on {self.name} ({self.address})"
             if message.code == "TIMEOUT":
                 raise TimeoutError(f"{where}: {message.message}")
             raise RemoteError(message.code, f"{where}: {message.message}")
-        if message.request_id != request_id or message.kind != expected:
-            raise TransportError(f"{what} on {self.name}: expected the {expected.name} reply to "
-                                 f"request {request_id}, got {message.kind.name} "
-                                 f"{message.request_id}")
-        return message
+        raise TransportError(f"{what()} on {self.name}: expected the {expected.name} reply to "
+                             f"request {request_id}, got {message.kind.name} "
+                             f"{message.request_id}")
 
     def push(self, worker, step, shard_size, gradients, assigns=None) -> Push:
         """Sends `worker`'s gradients for `step` (computed on `shard_size` examples) and
         `assigns`; returns the server's `Push` result."""
-        what = f"push of worker {worker}, step {step}"
+        def what():
+            return f"push of worker {worker}, step {step}"
+
         request_id = next(self._ids)
         request = codec.encode_push(request_id, worker, step, shard_size, gradients, assigns)
         reply = self._rpc(PUSH_METHOD, request, self.timeout_s, what)
@@ -425,7 +428,9 @@ class GrpcServerClient:
     def pull(self, known_versions=None, after_step=None, generation=None):
         """`(values, versions, generation)` of the values newer than `known_versions` (see
         `ParameterServer.pull`); the arrays are read-only."""
-        what = "pull" if after_step is None else f"pull after step {after_step}"
+        def what():
+            return "pull" if after_step is None else f"pull after step {after_step}"
+
         request_id = next(self._ids)
         request = codec.encode_pull_request(request_id, known_versions, after_step, generation,
                                             round(self.timeout_s * 1000))
@@ -436,4 +441,5 @@ class GrpcServerClient:
 
     def echo(self, payload: bytes) -> bytes:
         """Sends `payload` and returns the server's copy of it (for measuring round trips)."""
-        return self._rpc(ECHO_METHOD, payload, self.timeout_s, f"echo of {len(payload)} bytes")
+        return self._rpc(ECHO_METHOD, payload, self.timeout_s,
+                         lambda: f"echo of {len(payload)} bytes")

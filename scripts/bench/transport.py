@@ -1,38 +1,44 @@
-"""Push + pull over the gRPC parameter transport, against bare gRPC and an in-memory copy.
+"""Push + pull of a ParameterServer over Ray actor calls and over gRPC, against bare gRPC and
+an in-memory copy (issue 6, item 10(a)).
 
-Issue 6 item 10(a), the gRPC and in-memory columns. For each size (4 KB, 400 KB, 4 MB, 40 MB
-of float32) one tensor is pushed to and pulled from a parameter store served by
-``dtf.cluster.transport.grpc_service`` in a child process (as a parameter server would be), and
-the same bytes are moved by:
+One parameter-server actor (``ray.remote`` of a `ParameterServer` with SGD, async mode) runs on
+a local Ray started here (``ray.init(num_cpus=2)``). In its process it also serves itself over
+gRPC (``serve_parameter_server``) and runs a bare gRPC server, so every column talks to the
+same process. For each size (4 KB, 400 KB, 4 MB, 40 MB: one float32 variable each) the driver
+times:
 
-  bare gRPC   the same two unary calls on a bare generic-handler gRPC server in that child:
-              ``Put`` (S bytes up, nothing back) and ``Get`` (nothing up, S bytes back) -- the
-              floor for any message format on gRPC; ``echo`` (S up, S back in one call) is
-              printed beside it for reference
-  memcpy      ``np.copyto`` of the S bytes into a preallocated array, once for each direction
+  ray push / pull    ``ray.get(actor.push.remote(...))`` / ``actor.pull.remote(...)``
+  grpc push / pull   ``GrpcServerClient.push`` / ``.pull`` (encode, token check, decode with
+                     full validation, the server's push/pull, the reply)
+  bare put / get     the same bytes on a bare generic-handler gRPC server: ``Put`` (S bytes up,
+                     nothing back) and ``Get`` (nothing up, S bytes back): the floor for two
+                     unary calls moving these bytes; ``echo`` (S up and back in one call)
+  memcpy             ``np.copyto`` of the S bytes into a preallocated array
+  ps push / pull     the same ParameterServer's push / pull called in this process: the
+                     server's own work (the SGD update), which no transport can avoid
 
-The transport's push includes encoding, authentication, decoding with full validation and the
-store applying it (``np.copyto`` into the variable); its pull includes encoding the snapshot
-under the store's lock and decoding on the client.
+A pull asks for one variable (the others' versions are given as known). Each round times every
+column at every size, the columns interleaved call by call (several calls each for the small
+sizes), so all see the same background load; ratios are taken per round, medians reported.
 
-Both processes call ``dtf.cluster.transport.memory.tune_allocator()`` first (as parameter
-server and worker processes should; ``--no-tune-allocator`` to compare): without it every 40 MB
-buffer is fresh mmap'd pages, and page faults dominate the large sizes.
+Targets (issue 6, 10(a)): 4 KB and 400 KB: gRPC push + pull at most 1.3x bare gRPC moving the
+same bytes (Put + Get: the same two calls); 40 MB: gRPC push and pull each at least 10% of
+memcpy bandwidth (raw: the server's SGD update included). Also printed: push + pull over one
+bare echo, the transport's own share with the server's work subtracted, the Ray columns, and
+the threshold ``transport.selection.choose_threshold`` picks between Ray and gRPC echoes.
 
-Each round times every column at every size, the columns interleaved call by call (several
-calls each for the small sizes); ratios are computed per round and the medians reported.
+Both processes call ``dtf.cluster.transport.memory.tune_allocator()`` first, as parameter
+server and worker processes should (without it every 40 MB buffer is fresh mmap'd pages).
 
-Targets (issue 6, 10(a)): 40 MB push and pull each at least 10% of memcpy bandwidth; 4 KB and
-400 KB push + pull at most 1.3x the bare gRPC Put + Get.
-
-Usage: python scripts/bench/transport.py [--rounds 7] [--json FILE]
+Usage: OPENBLAS_NUM_THREADS=1 python scripts/bench/transport.py [--rounds 7] [--quick]
+       [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -40,61 +46,59 @@ from concurrent import futures
 
 import grpc
 import numpy as np
+from dtf.cluster.parameter_server import ParameterServer
 from dtf.cluster.transport.grpc_service import (
-    ParameterStore,
-    TransportClient,
-    TransportServer,
+    GrpcServerClient,
     generate_token,
+    serve_parameter_server,
 )
 from dtf.cluster.transport.memory import tune_allocator
+from dtf.cluster.transport.selection import ALWAYS_RAY, choose_threshold
+
+from dtf import keras
 
 SIZES = {"4 KB": 4 * 1024, "400 KB": 400 * 1024, "4 MB": 4 * 1024**2, "40 MB": 40 * 1024**2}
-CALLS = {"4 KB": 200, "400 KB": 50, "4 MB": 10, "40 MB": 3}  # calls per column per round
+CALLS = {"4 KB": 100, "400 KB": 25, "4 MB": 6, "40 MB": 2}  # calls per column per round
 BANDWIDTH_TARGET = 0.10  # of memcpy bandwidth, 40 MB
 OVERHEAD_TARGET = 1.3  # x bare gRPC, 4 KB and 400 KB
 MAX_MESSAGE = 64 * 1024 * 1024
 BARE_SERVICE = "dtf.bench.Bare"
+HUGE_VERSION = 2**62
 
 
-def _assign(name, value, gradient):
-    np.copyto(value, gradient)
+def _variables():
+    return {name: np.zeros(size // 4, "float32") for name, size in SIZES.items()}
 
 
-def _serve(token, connection, tune):
-    """The child process: the transport server and the bare server, until told to stop."""
-    if tune:
+class BenchServer(ParameterServer):
+    """The parameter server under test, plus what the benchmark needs in its process: the
+    gRPC service on itself, a bare gRPC server, and an echo method for Ray."""
+
+    def serve(self, token):
         tune_allocator()
-    store = ParameterStore(
-        {name: np.zeros(size // 4, "float32") for name, size in SIZES.items()}, update_fn=_assign
-    )
-    transport = TransportServer(store, token, max_message_bytes=MAX_MESSAGE).start()
-    payloads = {size: np.ones(size, np.uint8).tobytes() for size in SIZES.values()}
-    bare = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8),
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE),
-                 ("grpc.max_send_message_length", MAX_MESSAGE)],
-    )
-    handlers = {
-        "Put": grpc.unary_unary_rpc_method_handler(lambda request, context: b""),
-        "Get": grpc.unary_unary_rpc_method_handler(
-            lambda request, context: payloads[int.from_bytes(request, "little")]),
-        "Echo": grpc.unary_unary_rpc_method_handler(lambda request, context: request),
-    }
-    bare.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(BARE_SERVICE, handlers),))
-    bare_port = bare.add_insecure_port("127.0.0.1:0")
-    bare.start()
-    connection.send((transport.port, bare_port))
-    connection.recv()  # blocks until the parent is done
-    transport.stop()
-    bare.stop(None)
+        self._grpc = serve_parameter_server(self, token, max_message_bytes=MAX_MESSAGE)
+        payloads = {size: np.ones(size, np.uint8).tobytes() for size in SIZES.values()}
+        self._bare = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=8),
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE),
+                     ("grpc.max_send_message_length", MAX_MESSAGE)])
+        handlers = {
+            "Put": grpc.unary_unary_rpc_method_handler(lambda request, context: b""),
+            "Get": grpc.unary_unary_rpc_method_handler(
+                lambda request, context: payloads[int.from_bytes(request, "little")]),
+            "Echo": grpc.unary_unary_rpc_method_handler(lambda request, context: request),
+        }
+        self._bare.add_registered_method_handlers(BARE_SERVICE, handlers)
+        port = self._bare.add_insecure_port("127.0.0.1:0")
+        self._bare.start()
+        return self._grpc.address, f"127.0.0.1:{port}", os.getpid()
+
+    def echo(self, payload):
+        return payload
 
 
 def _timed(columns, calls):
-    """Seconds per call of each column, the columns interleaved call by call.
-
-    Interleaving puts every column under the same background load (this machine is shared),
-    which a block of calls per column would not.
-    """
+    """Seconds per call of each column, the columns interleaved call by call."""
     totals = dict.fromkeys(columns, 0.0)
     clock = time.perf_counter
     for _ in range(calls):
@@ -105,129 +109,185 @@ def _timed(columns, calls):
     return {key: total / calls for key, total in totals.items()}
 
 
-_BUFFERS = {}
+class Bench:
+    def __init__(self, ray, actor, client, channel, local):
+        self.ray, self.actor, self.client, self.local = ray, actor, client, local
+        self.put = channel.unary_unary(f"/{BARE_SERVICE}/Put", _registered_method=True)
+        self.get = channel.unary_unary(f"/{BARE_SERVICE}/Get", _registered_method=True)
+        self.echo = channel.unary_unary(f"/{BARE_SERVICE}/Echo", _registered_method=True)
+        self.generation = ray.get(actor.pull.remote({n: HUGE_VERSION for n in SIZES}))[2]
+        self.steps = {"ray": 0, "grpc": 0, "local": 0}
+        self.buffers = {}
+
+    def _buffers(self, size):
+        """Arrays made and touched once per size, so no column pays first-touch faults."""
+        if size not in self.buffers:
+            source, target = np.ones(size, np.uint8), np.zeros(size, np.uint8)
+            self.buffers[size] = (np.full(size // 4, 0.5, "float32"), source, target,
+                                  source.tobytes())
+        return self.buffers[size]
+
+    def _step(self, key):
+        self.steps[key] += 1
+        return self.steps[key]
+
+    def round(self, name, calls):
+        """One round's seconds per call of every column at one size."""
+        size = SIZES[name]
+        grad, source, target, payload = self._buffers(size)
+        size_key = size.to_bytes(8, "little")
+        known = {n: HUGE_VERSION for n in SIZES}
+        known[name] = -1
+        ray, actor, client, local = self.ray, self.actor, self.client, self.local
+
+        def check(values):
+            assert values[name].nbytes == size, (name, list(values))
+
+        columns = {
+            # Worker 0 pushes over Ray, worker 1 over gRPC, each its own increasing steps.
+            "ray_push": lambda: ray.get(actor.push.remote(0, self._step("ray"), 1, {name: grad})),
+            "ray_pull": lambda: check(ray.get(actor.pull.remote(
+                known, None, 60.0, self.generation))[0]),
+            "grpc_push": lambda: client.push(1, self._step("grpc"), 1, {name: grad}),
+            "grpc_pull": lambda: check(client.pull(known, generation=self.generation)[0]),
+            "bare_put": lambda: self.put(payload, timeout=60),
+            "bare_get": lambda: self.get(size_key, timeout=60),
+            "bare_echo": lambda: self.echo(payload, timeout=60),
+            "memcpy": lambda: np.copyto(target, source),
+            "ps_push": lambda: local.push(0, self._step("local"), 1, {name: grad}),
+            "ps_pull": lambda: check(local.pull(known, None, 60.0, local.generation)[0]),
+        }
+        return _timed(columns, calls)
 
 
-def _buffers(size):
-    """Arrays made and touched once per size, so no column pays for first-touch page faults."""
-    if size not in _BUFFERS:
-        source, target = np.ones(size, np.uint8), np.zeros(size, np.uint8)
-        _BUFFERS[size] = np.full(size // 4, 0.5, "float32"), source, target, source.tobytes()
-    return _BUFFERS[size]
+def _summarise(name, rounds):
+    size = SIZES[name]
 
-
-def _columns(name, size, client, channel):
-    """One round's seconds per call for every column at one size."""
-    grad, source, target, payload = _buffers(size)
-    size_key = size.to_bytes(8, "little")
-    put = channel.unary_unary(f"/{BARE_SERVICE}/Put")
-    get = channel.unary_unary(f"/{BARE_SERVICE}/Get")
-    echo = channel.unary_unary(f"/{BARE_SERVICE}/Echo")
-    step = iter(range(1 << 62))
-    calls = CALLS[name]
-
-    def push():
-        client.push(0, next(step), 0, {name: grad})
-
-    def pull():
-        reply = client.pull({name: 0})
-        assert reply.tensors[name].nbytes == size
-
-    def bare_get():
-        assert len(get(size_key, timeout=60)) == size
-
-    return _timed({
-        "push": push,
-        "pull": pull,
-        "bare_put": lambda: put(payload, timeout=60),
-        "bare_get": bare_get,
-        "echo": lambda: echo(payload, timeout=60),
-        "memcpy": lambda: np.copyto(target, source),
-    }, calls)
-
-
-def run(rounds, tune=True):
-    if tune:
-        tune_allocator()
-    token = generate_token()
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(target=_serve, args=(token, child, tune), daemon=True)
-    process.start()
-    transport_port, bare_port = parent.recv()
-    options = [("grpc.max_receive_message_length", MAX_MESSAGE),
-               ("grpc.max_send_message_length", MAX_MESSAGE)]
-    client = TransportClient(f"127.0.0.1:{transport_port}", token, timeout=60,
-                             max_message_bytes=MAX_MESSAGE)
-    channel = grpc.insecure_channel(f"127.0.0.1:{bare_port}", options=options)
-    try:
-        for name, size in SIZES.items():  # warm-up: connections, first allocations
-            _columns(name, size, client, channel)
-        samples = {name: [] for name in SIZES}
-        for _ in range(rounds):
-            for name, size in SIZES.items():
-                samples[name].append(_columns(name, size, client, channel))
-    finally:
-        client.close()
-        channel.close()
-        parent.send("stop")
-        process.join(30)
-    return [_summarise(name, SIZES[name], samples[name]) for name in SIZES]
-
-
-def _summarise(name, size, rounds):
-    def median(key):
-        return statistics.median(r[key] for r in rounds)
-
-    def median_ratio(fn):
+    def median(fn):
         return statistics.median(fn(r) for r in rounds)
 
     row = {"size": name, "bytes": size}
-    row.update({f"{key}_us": median(key) * 1e6 for key in rounds[0]})
-    row["push_gb_s"] = size / median("push") / 1e9
-    row["pull_gb_s"] = size / median("pull") / 1e9
-    row["memcpy_gb_s"] = size / median("memcpy") / 1e9
-    row["push_of_memcpy"] = median_ratio(lambda r: r["memcpy"] / r["push"])
-    row["pull_of_memcpy"] = median_ratio(lambda r: r["memcpy"] / r["pull"])
-    row["over_bare"] = median_ratio(
-        lambda r: (r["push"] + r["pull"]) / (r["bare_put"] + r["bare_get"]))
+    row.update({f"{key}_us": median(lambda r, k=key: r[k]) * 1e6 for key in rounds[0]})
+    for way in ("grpc", "ray"):
+        row[f"{way}_over_bare"] = median(
+            lambda r, w=way: (r[f"{w}_push"] + r[f"{w}_pull"]) / (r["bare_put"] + r["bare_get"]))
+        row[f"{way}_over_echo"] = median(
+            lambda r, w=way: (r[f"{w}_push"] + r[f"{w}_pull"]) / r["bare_echo"])
+        for call in ("push", "pull"):
+            row[f"{way}_{call}_of_memcpy"] = median(
+                lambda r, w=way, c=call: r["memcpy"] / r[f"{w}_{c}"])
+            # The transport alone: the server's own work (timed in this process) taken off.
+            row[f"{way}_{call}_transport_of_memcpy"] = median(
+                lambda r, w=way, c=call: r["memcpy"] / max(r[f"{w}_{c}"] - r[f"ps_{c}"], 1e-9))
+    for call in ("put", "get"):
+        row[f"bare_{call}_of_memcpy"] = median(lambda r, c=call: r["memcpy"] / r[f"bare_{c}"])
+    row["grpc_transport_over_bare"] = median(
+        lambda r: (r["grpc_push"] + r["grpc_pull"] - r["ps_push"] - r["ps_pull"])
+        / (r["bare_put"] + r["bare_get"]))
     if size >= 40 * 1024**2:
-        row["target"] = f"push and pull >= {BANDWIDTH_TARGET:.0%} of memcpy"
-        row["met"] = min(row["push_of_memcpy"], row["pull_of_memcpy"]) >= BANDWIDTH_TARGET
+        row["target"] = f"gRPC push and pull >= {BANDWIDTH_TARGET:.0%} of memcpy"
+        row["met"] = min(row["grpc_push_of_memcpy"], row["grpc_pull_of_memcpy"]) \
+            >= BANDWIDTH_TARGET
     elif size <= 400 * 1024:
-        row["target"] = f"push + pull <= {OVERHEAD_TARGET}x bare Put + Get"
-        row["met"] = row["over_bare"] <= OVERHEAD_TARGET
+        row["target"] = f"gRPC push + pull <= {OVERHEAD_TARGET}x bare gRPC Put + Get"
+        row["met"] = row["grpc_over_bare"] <= OVERHEAD_TARGET
     return row
 
 
-def _print(rows):
-    print(f"{'size':>7} {'push us':>9} {'pull us':>9} {'bare put':>9} {'bare get':>9} "
-          f"{'echo us':>9} {'memcpy':>8} {'push GB/s':>9} {'pull GB/s':>9} {'memcpy GB/s':>11} "
-          f"{'vs bare':>7}  target")
+def run(rounds, quick=False):
+    import ray
+
+    tune_allocator()
+    started = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+             log_to_driver=False, configure_logging=False)
+    token = generate_token()
+    optimizer = keras.optimizers.SGD(0.01)
+    actor = ray.remote(BenchServer).options(max_concurrency=4).remote(
+        _variables(), optimizer, num_workers=2, mode="async", name="bench ps")
+    grpc_address, bare_address, _ = ray.get(actor.serve.remote(token))
+    setup_s = time.perf_counter() - started
+    client = GrpcServerClient(grpc_address, token, name="bench ps", timeout_s=60,
+                              max_message_bytes=MAX_MESSAGE)
+    options = [("grpc.max_receive_message_length", MAX_MESSAGE),
+               ("grpc.max_send_message_length", MAX_MESSAGE)]
+    channel = grpc.insecure_channel(bare_address, options=options)
+    local = ParameterServer(_variables(), keras.optimizers.SGD(0.01), num_workers=1,
+                            mode="async")
+    calls = {name: max(1, n // (5 if quick else 1)) for name, n in CALLS.items()}
+    try:
+        bench = Bench(ray, actor, client, channel, local)
+        for name in SIZES:  # warm-up: connections, first allocations
+            bench.round(name, 1)
+        samples = {name: [] for name in SIZES}
+        for _ in range(rounds):
+            for name in SIZES:
+                samples[name].append(bench.round(name, calls[name]))
+        threshold_sizes = [4 << 10, 64 << 10, 1 << 20, 16 << 20] if quick else \
+            [4 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20]
+        threshold = choose_threshold(lambda b: ray.get(actor.echo.remote(b)), client.echo,
+                                     threshold_sizes, repeats=3 if quick else 7)
+    finally:
+        client.close()
+        channel.close()
+        ray.shutdown()
+    return [_summarise(name, samples[name]) for name in SIZES], threshold, setup_s
+
+
+def _print(rows, threshold, rounds, setup_s):
+    print(f"transport benchmark: {rounds} paired rounds, medians; Ray and the PS actor "
+          f"started in {setup_s:.1f} s")
+    print(f"{'size':>7} | {'grpc push':>9} {'pull':>7} | {'ray push':>9} {'pull':>7} | "
+          f"{'bare put':>8} {'get':>7} {'echo':>7} | {'memcpy':>7} | {'ps push':>7} {'pull':>5}"
+          "   (microseconds per call)")
     for r in rows:
-        target = f"{r['target']}: {'met' if r['met'] else 'NOT MET'}" if "target" in r else ""
-        if "of memcpy" in target:
-            target += f" ({r['push_of_memcpy']:.1%} / {r['pull_of_memcpy']:.1%})"
-        print(f"{r['size']:>7} {r['push_us']:9.0f} {r['pull_us']:9.0f} {r['bare_put_us']:9.0f} "
-              f"{r['bare_get_us']:9.0f} {r['echo_us']:9.0f} {r['memcpy_us']:8.0f} "
-              f"{r['push_gb_s']:9.2f} {r['pull_gb_s']:9.2f} {r['memcpy_gb_s']:11.2f} "
-              f"{r['over_bare']:6.2f}x  {target}")
+        print(f"{r['size']:>7} | {r['grpc_push_us']:9.0f} {r['grpc_pull_us']:7.0f} | "
+              f"{r['ray_push_us']:9.0f} {r['ray_pull_us']:7.0f} | {r['bare_put_us']:8.0f} "
+              f"{r['bare_get_us']:7.0f} {r['bare_echo_us']:7.0f} | {r['memcpy_us']:7.0f} | "
+              f"{r['ps_push_us']:7.0f} {r['ps_pull_us']:5.0f}")
+    print()
+    print(f"{'':>7} | {'gRPC push + pull over':^30} | {'share of memcpy bandwidth: push, pull (put, get)':^63} |")
+    print(f"{'size':>7} | {'bare put+get':>12} {'1 echo':>7} {'transport':>9} | "
+          f"{'gRPC':>15} {'transport':>15} {'bare gRPC':>15} {'Ray':>15} | {'Ray / bare':>10}")
+
+    def pair(r, key):
+        return f"{r[f'{key}_push_of_memcpy']:6.1%} {r[f'{key}_pull_of_memcpy']:7.1%}"
+
+    for r in rows:
+        transport = (f"{r['grpc_push_transport_of_memcpy']:6.1%} "
+                     f"{r['grpc_pull_transport_of_memcpy']:7.1%}")
+        bare = f"{r['bare_put_of_memcpy']:6.1%} {r['bare_get_of_memcpy']:7.1%}"
+        print(f"{r['size']:>7} | {r['grpc_over_bare']:11.2f}x {r['grpc_over_echo']:6.2f}x "
+              f"{r['grpc_transport_over_bare']:8.2f}x | {pair(r, 'grpc'):>15} {transport:>15} "
+              f"{bare:>15} {pair(r, 'ray'):>15} | {r['ray_over_bare']:9.2f}x")
+    print()
+    print("transport: gRPC minus the server's own push/pull work (its SGD update, timed in this "
+          "process);\nbare gRPC: Put / Get of the same bytes, the floor for any format on gRPC")
+    for r in rows:
+        if "target" in r:
+            print(f"{'PASS' if r['met'] else 'MISS'}  {r['size']:>6}: {r['target']}")
+    if threshold == ALWAYS_RAY:
+        choice = "always Ray"
+    elif threshold == 0:
+        choice = "always gRPC"
+    else:
+        choice = f"gRPC from {threshold} bytes ({threshold / 1024:.0f} KB), Ray below"
+    print(f"choose_threshold (Ray echo vs gRPC echo, paired medians): {choice}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--quick", action="store_true",
+                        help="a fast smoke run: 2 rounds, a fifth of the calls")
     parser.add_argument("--json", help="also write the rows to this file")
-    parser.add_argument("--no-tune-allocator", action="store_true",
-                        help="leave glibc's mmap threshold as it is (see transport.memory)")
     args = parser.parse_args(argv)
-    tune = not args.no_tune_allocator
-    rows = run(args.rounds, tune)
-    print(f"allocator tuned (dtf.cluster.transport.memory.tune_allocator): {tune}")
-    _print(rows)
+    rounds = 2 if args.quick else args.rounds
+    rows, threshold, setup_s = run(rounds, args.quick)
+    _print(rows, threshold, rounds, setup_s)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            json.dump({"rows": rows, "threshold_bytes": threshold}, f, indent=2)
     return 0
 
 
