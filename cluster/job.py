@@ -154,11 +154,14 @@ class Job:
             clients = self._clients()
             for i in range(strategy.num_workers):
                 self.workers.append(self.runtime.start(
-                    Worker, "worker", i, i, clients, self.placement.to_dict(),
-                    mode=strategy.mode, resources=strategy.worker_resources))
+                    Worker, "worker", i, i, mode=strategy.mode,
+                    resources=strategy.worker_resources))
                 self._setup_log.append([])
-            for worker in self.workers:  # fail here, not mid-step, if one cannot start
-                worker.call("stats").result(strategy.start_timeout_s)
+            placement = self.placement.to_dict()
+            connected = [self.setup_worker(i, "connect", clients, placement)
+                         for i in range(strategy.num_workers)]
+            for future in connected:  # fail here, not mid-step, if one cannot start
+                future.result(strategy.start_timeout_s)
             self.generations = [s["generation"] for s in self.server_states()]
         except BaseException:
             self.shutdown()
@@ -264,10 +267,11 @@ class Job:
                         f"{self.strategy.start_timeout_s:.0f} s (Ray restarts it at most "
                         f"{self.runtime.max_restarts} times).") from None
                 time.sleep(0.2)
-        if self.runtime.kind == "ray" and self.strategy.transport != "ray":
-            worker.call("set_servers", self._clients()).result(self.strategy.start_timeout_s)
         for method, args in self._setup_log[index]:
             worker.call(method, *args).result(self.strategy.start_timeout_s)
+        if self.runtime.kind == "ray" and self.strategy.transport != "ray":
+            # a restarted server listens on a new port
+            worker.call("set_servers", self._clients()).result(self.strategy.start_timeout_s)
 
     # -- parameter-server failures ------------------------------------------------------------
     def server_states(self, timeout_s=None):

@@ -13,7 +13,8 @@ The same class runs as a Ray actor (`dtf:<job>:worker:<i>`) or, in the local mod
 of the driver's process.
 
 Example:
-    >>> worker = Worker(0, [ps], placement, mode="sync")
+    >>> worker = Worker(0, mode="sync")
+    >>> worker.connect([ps], placement)
     >>> worker.setup_fit(model_blob, shard, sizes=[16, 16], shuffle_seed=None)
     >>> worker.fit_step(step=0, epoch=0, index=0)["loss"]
 """
@@ -44,15 +45,16 @@ class Worker:
 
     Args:
         worker_id: this worker's index (0 .. num_workers - 1).
-        servers: one client per parameter server.
-        placement: the variables' placement (a `Placement` or its `to_dict()`).
         mode: the strategy's mode ("sync" waits for the previous step before computing).
+
+    `connect` then gives it the parameter servers (set-up calls, not constructor arguments,
+    so that a worker Ray restarts gets them replayed, fresh).
     """
 
-    def __init__(self, worker_id, servers, placement, mode="sync"):
+    def __init__(self, worker_id, mode="sync"):
         self.worker_id = int(worker_id)
         self.mode = mode
-        self.server = ShardedServer(servers, placement)
+        self.server = None
         self.replicas = Replicas()
         self._pulled: dict = {}  # key -> the array last pulled (identity tells a local write)
         self._model = None
@@ -64,6 +66,12 @@ class Worker:
         self.steps_run = 0
 
     # -- parameters ---------------------------------------------------------------------------
+    def connect(self, servers, placement) -> None:
+        """Takes one client per parameter server and the variables' placement (a `Placement`
+        or its `to_dict()`)."""
+        self.server = ShardedServer(servers, placement)
+        self._pulled.clear()
+
     def set_placement(self, placement) -> None:
         """Takes a new placement (variables added since); forgets the cached versions."""
         self.server = ShardedServer(self.server.servers, placement)
@@ -236,8 +244,10 @@ class Worker:
             return ("error", (pickled, type(e).__name__, str(e), traceback.format_exc()))
 
     def stats(self) -> dict:
-        return {"steps_run": self.steps_run, "bytes_pulled": self.server.bytes_pulled,
-                "bytes_pushed": self.server.bytes_pushed}
+        server = self.server
+        return {"steps_run": self.steps_run, "connected": server is not None,
+                "bytes_pulled": server.bytes_pulled if server else 0,
+                "bytes_pushed": server.bytes_pushed if server else 0}
 
 
 def _out_of_range():
