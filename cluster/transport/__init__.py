@@ -19,12 +19,14 @@ from dtf.cluster.transport.codec import (
     PullRequest,
     PushRequest,
     TransportError,
+    UpdateRequest,
     decode,
     encode_ack,
     encode_error,
     encode_pull_reply,
     encode_pull_request,
     encode_push,
+    encode_update,
 )
 
 __all__ = [
@@ -36,10 +38,12 @@ __all__ = [
     "PullRequest",
     "PushRequest",
     "TransportError",
+    "UpdateRequest",
     "decode",
     "encode_ack",
     "encode_error",
     "encode_pull_reply",
     "encode_pull_request",
     "encode_push",
+    "encode_update",
 ]

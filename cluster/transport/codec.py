@@ -21,7 +21,10 @@ PULL         ``known`` (map name -> version the client holds, or nil: send every
 PULL_REPLY   ``tensors`` (list of tensors), ``versions`` (map name -> version, same names),
              ``generation`` (str: the server's generation)
 ERROR        ``code`` (str, ``[A-Z_]+``), ``message`` (str)
-ACK          ``result`` (str, one of :data:`PUSH_RESULTS`: what the server did with a push)
+ACK          ``result`` (str, one of :data:`PUSH_RESULTS`: what the server did with a push
+             or an update; an update answers ``applied`` or ``duplicate``)
+UPDATE       ``worker`` (int), ``sequence`` (int), ``gradients`` (list of tensors),
+             ``deltas`` (list of tensors: amounts to add to variables): a custom-loop step
 ===========  ==========================================================================
 
 Format version 2 (this one) added ``shard_size``, ``assigns``, ``after_step``, ``generation``
@@ -71,12 +74,14 @@ __all__ = [
     "PullRequest",
     "PushRequest",
     "TransportError",
+    "UpdateRequest",
     "decode",
     "encode_ack",
     "encode_error",
     "encode_pull_reply",
     "encode_pull_request",
     "encode_push",
+    "encode_update",
     "peek_request_id",
 ]
 
@@ -121,6 +126,7 @@ class Kind(enum.IntEnum):
     PULL_REPLY = 3
     ERROR = 4
     ACK = 5
+    UPDATE = 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +167,19 @@ class PushRequest:
     gradients: dict[str, np.ndarray]
     assigns: dict[str, np.ndarray]
     kind: Kind = Kind.PUSH
+
+
+@dataclasses.dataclass
+class UpdateRequest:
+    """A custom-loop step of a worker (its ``sequence``-th scheduled function): gradients to
+    apply through the optimizer and ``deltas`` to add to variables."""
+
+    request_id: int
+    worker: int
+    sequence: int
+    gradients: dict[str, np.ndarray]
+    deltas: dict[str, np.ndarray]
+    kind: Kind = Kind.UPDATE
 
 
 @dataclasses.dataclass
@@ -241,6 +260,7 @@ for _name, _wire in WIRE_DTYPES.items():
     for _dtype in (_wire, _wire.newbyteorder(">"), np.dtype(_name)):
         _WIRE_ENTRY[_dtype] = _entry
 _PUSH_KEYS = [_pack(key) for key in ("worker", "step", "shard_size", "gradients", "assigns")]
+_UPDATE_KEYS = [_pack(key) for key in ("worker", "sequence", "gradients", "deltas")]
 _PULL_REPLY_KEYS = [_pack(key) for key in ("tensors", "versions", "generation")]
 
 
@@ -328,6 +348,28 @@ def encode_push(request_id: int, worker: int, step: int, shard_size: int, gradie
     return b"".join(parts)
 
 
+def encode_update(request_id: int, worker: int, sequence: int, gradients: dict,
+                  deltas: dict) -> bytes:
+    """Encodes a custom-loop step's changes: ``gradients`` for the optimizer and ``deltas``
+    to add to variables.
+
+    Example:
+        >>> decode(encode_update(1, 0, 4, {}, {"count": np.ones((), "int64")})).deltas["count"]
+        array(1)
+    """
+    parts = [
+        _header(Kind.UPDATE, request_id),
+        _map_header(4),
+        _UPDATE_KEYS[0], _pack(_check_int("worker", worker)),
+        _UPDATE_KEYS[1], _pack(_check_int("sequence", sequence)),
+        _UPDATE_KEYS[2],
+    ]
+    _tensor_parts(parts, gradients, "gradients")
+    parts.append(_UPDATE_KEYS[3])
+    _tensor_parts(parts, deltas, "deltas")
+    return b"".join(parts)
+
+
 def encode_pull_request(request_id: int, known: dict | None, after_step: int | None = None,
                         generation: str | None = None, timeout_ms: int = 120_000) -> bytes:
     """Encodes a pull request: the versions the client holds (None: send everything), the
@@ -412,7 +454,7 @@ def decode(message, limits: Limits = DEFAULT_LIMITS):
         limits: the receiver's bounds on sizes and counts.
 
     Returns:
-        A PushRequest, PullRequest, PullReply, ErrorReply or Ack. Arrays are read-only views of the
+        A PushRequest, PullRequest, PullReply, ErrorReply, Ack or UpdateRequest. Arrays are read-only views of the
         message's unpacked bytes.
 
     Example:
@@ -504,6 +546,7 @@ _PULL_FIELDS = ("known", "after_step", "generation", "timeout_ms")
 _PULL_REPLY_FIELDS = ("tensors", "versions", "generation")
 _ERROR_FIELDS = ("code", "message")
 _ACK_FIELDS = ("result",)
+_UPDATE_FIELDS = ("worker", "sequence", "gradients", "deltas")
 
 
 def _fields(body, kind: Kind, expected: tuple) -> dict:
@@ -649,6 +692,19 @@ def _decode_push(request_id, body, limits) -> PushRequest:
     )
 
 
+def _decode_update(request_id, body, limits) -> UpdateRequest:
+    body = _fields(body, Kind.UPDATE, _UPDATE_FIELDS)
+    gradients, total = _decode_tensors(body["gradients"], limits, "gradients")
+    deltas, _ = _decode_tensors(body["deltas"], limits, "deltas", total)
+    return UpdateRequest(
+        request_id,
+        worker=_int_field("worker", body["worker"]),
+        sequence=_int_field("sequence", body["sequence"]),
+        gradients=gradients,
+        deltas=deltas,
+    )
+
+
 def _decode_pull(request_id, body, limits) -> PullRequest:
     body = _fields(body, Kind.PULL, _PULL_FIELDS)
     known, after_step, generation = body["known"], body["after_step"], body["generation"]
@@ -694,7 +750,8 @@ def _decode_ack(request_id, body, limits) -> Ack:
 
 
 _FIELD_SETS = {fields: frozenset(fields) for fields in (
-    _PUSH_FIELDS, _PULL_FIELDS, _PULL_REPLY_FIELDS, _ERROR_FIELDS, _ACK_FIELDS)}
+    _PUSH_FIELDS, _PULL_FIELDS, _PULL_REPLY_FIELDS, _ERROR_FIELDS, _ACK_FIELDS,
+    _UPDATE_FIELDS)}
 
 _DECODERS = {
     Kind.PUSH: _decode_push,
@@ -702,4 +759,5 @@ _DECODERS = {
     Kind.PULL_REPLY: _decode_pull_reply,
     Kind.ERROR: _decode_error,
     Kind.ACK: _decode_ack,
+    Kind.UPDATE: _decode_update,
 }

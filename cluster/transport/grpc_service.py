@@ -1,11 +1,11 @@
 """A `ParameterServer` served over gRPC, and the client workers use to reach it.
 
-The service ``dtf.transport.ParameterServer`` has three unary methods with raw bytes in and
-out (no generated protobuf code): ``Push`` and ``Pull`` take and answer :mod:`codec` messages
-and call the served :class:`~dtf.cluster.parameter_server.ParameterServer`'s own ``push`` and
-``pull`` (so the duplicate rule, sync averaging and generations are the server's, whichever
-transport carries the call); ``Echo`` answers its request bytes unchanged (for measuring the
-transport, see :mod:`selection`).
+The service ``dtf.transport.ParameterServer`` has four unary methods with raw bytes in and
+out (no generated protobuf code): ``Push``, ``Pull`` and ``Update`` take and answer :mod:`codec`
+messages and call the served :class:`~dtf.cluster.parameter_server.ParameterServer`'s own
+``push``, ``pull`` and ``apply_update`` (so the duplicate rules, sync averaging and generations
+are the server's, whichever transport carries the call); ``Echo`` answers its request bytes
+unchanged (for measuring the transport, see :mod:`selection`).
 
 Every call must carry the job's token in the ``dtf-token`` metadata entry: without it the call
 ends with ``UNAUTHENTICATED`` and nothing is decoded or applied. A request that fails to
@@ -59,6 +59,7 @@ SERVICE = "dtf.transport.ParameterServer"
 PUSH_METHOD = f"/{SERVICE}/Push"
 PULL_METHOD = f"/{SERVICE}/Pull"
 ECHO_METHOD = f"/{SERVICE}/Echo"
+UPDATE_METHOD = f"/{SERVICE}/Update"
 TOKEN_KEY = "dtf-token"
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # A sync pull with after_step blocks a serving thread until its step is applied, so the pool
@@ -149,6 +150,7 @@ class TransportServer:
             "Push": grpc.unary_unary_rpc_method_handler(self._handle_push),
             "Pull": grpc.unary_unary_rpc_method_handler(self._handle_pull),
             "Echo": grpc.unary_unary_rpc_method_handler(self._handle_echo),
+            "Update": grpc.unary_unary_rpc_method_handler(self._handle_update),
         })
         self.host = host
         self.port = self._server.add_insecure_port(f"{host}:{port}")
@@ -254,6 +256,16 @@ class TransportServer:
             pull.known, pull.after_step, pull.timeout_ms / 1000, pull.generation)
         return codec.encode_pull_reply(pull.request_id, values, versions, generation)
 
+    def _update(self, update) -> bytes:
+        self._check_shapes(update.gradients)
+        self._check_shapes(update.deltas)
+        applied = self.server.apply_update(update.worker, update.sequence, update.gradients,
+                                           update.deltas)
+        return codec.encode_ack(update.request_id, "applied" if applied else "duplicate")
+
+    def _handle_update(self, request: bytes, context) -> bytes:
+        return self._serve(request, context, Kind.UPDATE, self._update)
+
     def _handle_push(self, request: bytes, context) -> bytes:
         return self._serve(request, context, Kind.PUSH, self._push)
 
@@ -354,7 +366,8 @@ class GrpcServerClient:
                            ("grpc.max_send_message_length", self._max_message_bytes)]
                 self._channel = grpc.insecure_channel(self.address, options=options)
                 self._calls = {method: self._channel.unary_unary(method, _registered_method=True)
-                               for method in (PUSH_METHOD, PULL_METHOD, ECHO_METHOD)}
+                               for method in (PUSH_METHOD, PULL_METHOD, ECHO_METHOD,
+                                              UPDATE_METHOD)}
                 self._pid = os.getpid()
             return self._calls
 
@@ -438,6 +451,17 @@ class GrpcServerClient:
         reply = self._reply(self._rpc(PULL_METHOD, request, deadline, what), request_id,
                             Kind.PULL_REPLY, what)
         return reply.tensors, reply.versions, reply.generation
+
+    def apply_update(self, worker, sequence, gradients, deltas) -> bool:
+        """Sends a custom-loop step's changes (see `ParameterServer.apply_update`); returns
+        whether the server applied them (False: a sequence number it has seen)."""
+        def what():
+            return f"update {sequence} of worker {worker}"
+
+        request_id = next(self._ids)
+        request = codec.encode_update(request_id, worker, sequence, gradients, deltas)
+        reply = self._rpc(UPDATE_METHOD, request, self.timeout_s, what)
+        return self._reply(reply, request_id, Kind.ACK, what).result == "applied"
 
     def echo(self, payload: bytes) -> bytes:
         """Sends `payload` and returns the server's copy of it (for measuring round trips)."""

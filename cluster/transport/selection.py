@@ -176,6 +176,12 @@ class AutoServerClient:
             return client.push(worker, step, shard_size, gradients)
         return client.push(worker, step, shard_size, gradients, assigns)
 
+    def apply_update(self, worker, sequence, gradients, deltas) -> bool:
+        """A custom-loop step's changes, over the transport that is faster for their bytes;
+        returns whether the server applied them."""
+        client = self._route(_nbytes(gradients) + _nbytes(deltas))
+        return client.apply_update(worker, sequence, gradients, deltas)
+
     def pull(self, known_versions=None, after_step=None, generation=None):
         """`(values, versions, generation)`, over the transport that is faster for
         `pull_bytes`."""

@@ -294,3 +294,23 @@ def test_view_reader_refuses_repeated_keys_and_reserved_bytes():
     with pytest.raises(ValueError, match="not UTF-8"):
         msgpack_view.read(memoryview(b"\xa1\xff"), max_len=8, max_depth=4)
     assert msgpack_view.read(memoryview(msgpack.packb([1.5, -3, None])), 8, 4) == [1.5, -3, None]
+
+
+def test_update_round_trip_and_validation():
+    msg = decode(codec.encode_update(8, worker=2, sequence=17,
+                                     gradients={"w": np.ones(3, "float32")},
+                                     deltas={"metric/count": np.array(4, "int64")}))
+    assert isinstance(msg, codec.UpdateRequest)
+    assert (msg.kind, msg.request_id, msg.worker, msg.sequence) == (Kind.UPDATE, 8, 2, 17)
+    np.testing.assert_array_equal(msg.gradients["w"], np.ones(3))
+    assert msg.deltas["metric/count"].shape == () and int(msg.deltas["metric/count"]) == 4
+    good = {"worker": 0, "sequence": 1, "gradients": [], "deltas": [_tensor()]}
+    assert list(decode(_raw(Kind.UPDATE, good)).deltas) == ["w"]
+    for bad, match in [(dict(good, sequence=-1), "sequence must be in"),
+                       (dict(good, deltas={}), "deltas must be a list"),
+                       (dict(good, step=1), "unknown fields"),
+                       ({"worker": 0, "sequence": 1, "gradients": []}, "missing fields")]:
+        with pytest.raises(TransportError, match=match):
+            decode(_raw(Kind.UPDATE, bad))
+    with pytest.raises(TransportError, match="deltas must be a dict"):
+        codec.encode_update(1, 0, 0, {}, None)

@@ -37,6 +37,8 @@ def _samples():
         codec.encode_pull_reply(5, {"w": np.ones((2, 2), "float16")}, {"w": 9}, "0123abcd"),
         codec.encode_error(6, "INVALID_MESSAGE", "bad"),
         codec.encode_ack(7, "pending"),
+        codec.encode_update(8, 1, 3, {"w": np.ones(2, "float32")},
+                            {"count": np.array(1, "int64")}),
     ]
 
 
@@ -47,7 +49,7 @@ def _decode_or_transport_error(message, limits=LIMITS):
         return None
 
 
-@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("index", range(6))
 def test_every_truncation(index):
     wire = _samples()[index]
     assert decode(wire, LIMITS).kind in set(Kind)
@@ -56,7 +58,7 @@ def test_every_truncation(index):
             decode(wire[:end], LIMITS)
 
 
-@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("index", range(6))
 def test_byte_flips(index):
     rng = np.random.default_rng(index)
     wire = bytearray(_samples()[index])
@@ -91,6 +93,8 @@ def _bodies():
         Kind.PULL_REPLY: {"tensors": [tensor], "versions": {"w": 1}, "generation": "g"},
         Kind.ERROR: {"code": "E", "message": "m"},
         Kind.ACK: {"result": "applied"},
+        Kind.UPDATE: {"worker": 0, "sequence": 0, "gradients": [tensor],
+                      "deltas": [dict(tensor, name="d")]},
     }, tensor
 
 
@@ -106,7 +110,7 @@ def test_wrong_type_in_every_field():
         for field in body:
             for value in WRONG_VALUES:
                 _decode_or_transport_error(_send(kind, dict(body, **{field: value})))
-        for key in ("tensors", "gradients", "assigns"):
+        for key in ("tensors", "gradients", "assigns", "deltas"):
             if key not in body:
                 continue
             for field in tensor:
@@ -164,10 +168,11 @@ def test_random_structures():
         if choice == 5:
             return [value(depth + 1) for _ in range(int(rng.integers(0, 4)))]
         keys = ["name", "dtype", "shape", "data", "tensors", "known", "versions", "worker",
-                "gradients", "assigns", "after_step", "generation", "result"]
+                "gradients", "assigns", "after_step", "generation", "result", "sequence",
+                "deltas"]
         return {keys[int(rng.integers(len(keys)))]: value(depth + 1)
                 for _ in range(int(rng.integers(0, 4)))}
 
     for _ in range(3000):
-        kind = list(Kind)[int(rng.integers(5))]
+        kind = list(Kind)[int(rng.integers(len(Kind)))]
         _decode_or_transport_error(_send(kind, value(0)))

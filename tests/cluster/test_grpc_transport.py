@@ -341,3 +341,21 @@ def test_bad_construction():
         serve_parameter_server(_ps(), token="")
     with pytest.raises(ValueError, match="token"):
         GrpcServerClient("127.0.0.1:1", token="")
+
+
+def test_custom_loop_updates_are_applied_once():
+    ps = ParameterServer({"w": np.zeros(2, "float32"), "count": np.zeros((), "int64")},
+                         keras.optimizers.SGD(0.5), num_workers=2, mode="sync",
+                         trainable={"count": False})
+    with serve_parameter_server(ps, TOKEN) as server, GrpcServerClient(
+            server.address, TOKEN, name="ps 1") as client:
+        gradients, deltas = {"w": np.ones(2, "float32")}, {"count": np.array(3, "int64")}
+        assert client.apply_update(1, 0, gradients, deltas) is True
+        assert client.apply_update(1, 0, gradients, deltas) is False  # replayed: not again
+        assert client.apply_update(0, 0, {}, deltas) is True
+        values = client.pull()[0]
+        np.testing.assert_array_equal(values["w"], [-0.5, -0.5])
+        assert int(values["count"]) == 6 and ps.duplicates == 1
+        with pytest.raises(RemoteError, match=r"SHAPE_MISMATCH: update 1 of worker 0 on ps 1"):
+            client.apply_update(0, 1, {}, {"count": np.ones(2, "int64")})
+        assert int(client.pull()[0]["count"]) == 6

@@ -149,3 +149,14 @@ def test_bad_arguments():
         AutoServerClient(None, None, -1, 0)
     with pytest.raises(ValueError, match="pull_bytes"):
         AutoServerClient(None, None, 0, 1.5)
+
+
+def test_custom_loop_updates_are_routed_by_size(served):
+    ps, grpc_client = served
+    auto = AutoServerClient(ps, grpc_client, 10_000, pull_bytes=0)
+    assert auto.apply_update(0, 0, {"small": np.ones(4, "float32")}, {}) is True
+    assert auto.routed == {"ray": 1, "grpc": 0}
+    assert auto.apply_update(0, 0, {"big": np.ones(50_000, "float32")}, {}) is False
+    assert auto.apply_update(0, 1, {}, {"big": np.ones(50_000, "float32")}) is True
+    assert auto.routed == {"ray": 1, "grpc": 2}
+    np.testing.assert_array_equal(ps.pull()[0]["big"], 1)
