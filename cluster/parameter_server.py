@@ -131,6 +131,7 @@ class ParameterServer:
         self.duplicates = 0
         self.stale = 0
         self.waits = 0
+        self.max_lead = 0
         self.bytes_in = 0
         self.bytes_out = 0
         self.checkpoints_written = 0
@@ -216,6 +217,9 @@ class ParameterServer:
                     return Push.WAIT
             self._last_step[worker] = step
             if self.mode != "sync":
+                others = [s for w, s in self._last_step.items() if w != worker]
+                if others:  # how far this worker's clock is ahead of the slowest one's
+                    self.max_lead = max(self.max_lead, step - 1 - min(others))
                 self._apply({n: np.asarray(g) for n, g in gradients.items()}, assigns)
                 return Push.APPLIED
             return self._accumulate(worker, step, shard_size, gradients, assigns)
@@ -403,7 +407,8 @@ class ParameterServer:
             pending = sum(a.nbytes for e in self._pending.values()
                           for part in (e["sums"], e["assigns"]) for a in part.values())
             return {"applied_steps": self.applied_steps, "duplicates": self.duplicates,
-                    "stale": self.stale, "waits": self.waits, "bytes_in": self.bytes_in,
+                    "stale": self.stale, "waits": self.waits, "max_lead": self.max_lead,
+                    "bytes_in": self.bytes_in,
                     "bytes_out": self.bytes_out,
                     "variable_bytes": sum(v._value.nbytes for v in self.variables.values()),
                     "slot_bytes": sum(np.asarray(w).nbytes

@@ -270,6 +270,13 @@ def fit(strategy, model, x=None, y=None, batch_size=None, epochs=1, verbose="aut
             logs, records = loop.run_epoch(epoch, arrays, callbacks)
             step_records.extend(records)
             _add_timing(timing, records)
+            if records:
+                logger.info(
+                    "epoch %d: %d steps; per step pull %.2f ms, compute %.2f ms, push %.2f ms, "
+                    "wait %.2f ms; %.1f kB pulled, %.1f kB pushed", epoch + 1, len(records),
+                    *(1000 * timing[k][-1] / len(records)
+                      for k in ("pull", "compute", "push", "wait")),
+                    timing["bytes_pulled"][-1] / 1e3, timing["bytes_pushed"][-1] / 1e3)
             job.refresh()
             epoch_logs = _python_logs(logs) if logs else _python_logs(model.get_metrics_result())
             if val_adapter is not None and model._should_validate(epoch, validation_freq):
@@ -499,6 +506,7 @@ class _Loop:
             record[key] = max(r["timing"][key] for r in results)
         record["bytes_pulled"] = float(sum(r["bytes"]["pulled"] for r in results))
         record["bytes_pushed"] = float(sum(r["bytes"]["pushed"] for r in results))
+        logger.debug("step %d: %s", record["step"], record)
         return logs, record
 
     def _rows(self, w, epoch, index):

@@ -187,3 +187,31 @@ def test_concurrent_sync_pushes_apply_every_step_once():
         t.join()
     assert ps.applied_steps == steps and ps.duplicates == 0
     np.testing.assert_allclose(ps.pull()[0]["w"], np.full(3, -0.1 * 2.5 * steps), rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode,bound", [("bounded", 2), ("async", None)])
+def test_staleness_bound_observed_with_a_slow_worker(mode, bound):
+    import time
+
+    ps = ParameterServer({"w": np.zeros(1, np.float32)}, keras.optimizers.SGD(0.01),
+                         num_workers=3, mode=mode, max_staleness=bound)
+    steps = 20
+
+    def run(worker, delay):
+        for step in range(steps):
+            time.sleep(delay)
+            while ps.push(worker, step, 1, {"w": np.ones(1, np.float32)}) is Push.WAIT:
+                time.sleep(0.001)
+
+    threads = [threading.Thread(target=run, args=(w, d))
+               for w, d in enumerate([0.0, 0.0, 0.01])]  # worker 2 is slow
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stats = ps.stats()
+    assert stats["applied_steps"] == 3 * steps
+    if mode == "bounded":
+        assert stats["max_lead"] <= bound and stats["waits"] > 0
+    else:
+        assert stats["max_lead"] > 5  # unbounded: the fast workers ran far ahead
