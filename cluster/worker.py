@@ -31,7 +31,7 @@ from dtf import nest
 from dtf.cluster.servers import ShardedServer
 from dtf.cluster.shipping import Replicas
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "current_worker_id"]
 
 
 def _numpy(value):
@@ -52,7 +52,8 @@ class Worker:
     """
 
     def __init__(self, worker_id, mode="sync"):
-        self.worker_id = int(worker_id)
+        global _current_worker_id
+        self.worker_id = _current_worker_id = int(worker_id)
         self.mode = mode
         self.server = None
         self.replicas = Replicas()
@@ -248,6 +249,14 @@ class Worker:
         return {"steps_run": self.steps_run, "connected": server is not None,
                 "bytes_pulled": server.bytes_pulled if server else 0,
                 "bytes_pushed": server.bytes_pushed if server else 0}
+
+
+_current_worker_id = None
+
+
+def current_worker_id():
+    """The index of the worker this process runs (in a worker actor), else None."""
+    return _current_worker_id
 
 
 def _out_of_range():

@@ -39,6 +39,7 @@ from dtf.ops.indexing_ops import *
 from dtf.ops.linalg_ops import *
 from dtf.ops.math_ops import *
 from dtf.ops.nn_ops import stop_gradient  # noqa: F401
+from dtf.ops.py_func_ops import numpy_function, py_function  # noqa: F401
 from dtf.ops.reduce_ops import *
 from dtf.ops.sort_ops import *
 from dtf.sparse.sparse_tensor import SparseTensor  # noqa: F401

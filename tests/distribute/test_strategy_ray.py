@@ -61,3 +61,58 @@ def test_more_workers_than_the_cluster_can_place_is_refused_before_any_actor_sta
     assert strategy.cluster_info() == []
     names = [a["name"] for a in ray_cluster.util.list_named_actors(all_namespaces=True)]
     assert not any(n.startswith("dtf:too-big:") for n in names)
+
+
+@pytest.mark.parametrize("transport", ["grpc", "auto"])
+def test_sync_fit_over_grpc_and_auto_transports_equals_single_process(ray_cluster, transport):
+    reference, _ = reference_fit()
+    strategy = PSS(num_workers=2, cluster="ray", transport=transport)
+    with strategy.scope():
+        model = make_model()
+    model.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    assert max_weight_difference(model, reference) < 1e-5
+    if transport == "auto":
+        assert strategy._auto_threshold is not None
+    strategy.shutdown()
+
+
+def _slow_worker_model(seconds):
+    """A model whose forward pass sleeps `seconds` on worker 1 only (a py_function branch that
+    does not change the result)."""
+    import time
+
+    from dtf import keras
+    from dtf.cluster.worker import current_worker_id
+
+    def maybe_sleep(x):
+        if current_worker_id() == 1:
+            time.sleep(seconds)
+        return x
+
+    model = make_model()
+    inputs = keras.Input((6,))
+    spec = dtf.TensorSpec([None, 6], dtf.float32)
+    delayed = keras.layers.Lambda(
+        lambda t: t + 0.0 * dtf.py_function(maybe_sleep, [t], spec))(inputs)
+    outputs = model(delayed)
+    wrapped = keras.Model(inputs, outputs)
+    wrapped.compile(keras.optimizers.SGD(0.05),
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return wrapped
+
+
+@pytest.mark.parametrize("mode,bound", [("bounded", 1), ("async", None)])
+def test_staleness_with_a_slow_worker_on_ray(ray_cluster, mode, bound):
+    strategy = PSS(num_workers=3, cluster="ray", transport="ray", mode=mode,
+                   max_staleness=bound, steps_in_flight=6)
+    with strategy.scope():
+        model = _slow_worker_model(0.03)
+    history = model.fit(X, Y, batch_size=12, epochs=2, verbose=0)
+    stats = strategy._job.server_states()[0]
+    assert stats["applied_steps"] == 3 * 2 * 9
+    assert np.isfinite(history.history["loss"]).all()
+    if mode == "bounded":
+        assert stats["max_lead"] <= bound and stats["waits"] > 0
+    else:
+        assert stats["max_lead"] > 1
+    strategy.shutdown()
