@@ -43,7 +43,7 @@ from typing import Self
 import grpc
 import numpy as np
 from dtf.cluster.parameter_server import Push
-from dtf.cluster.transport import codec
+from dtf.cluster.transport import codec, memory
 from dtf.cluster.transport.codec import Kind, Limits, TransportError
 
 __all__ = [
@@ -278,7 +278,7 @@ class TransportServer:
 
 
 def serve_parameter_server(ps, token: str, host: str = "127.0.0.1", port: int = 0,
-                           **limits) -> TransportServer:
+                           tune_allocator: bool = True, **limits) -> TransportServer:
     """Starts serving `ps` (a `ParameterServer`) over gRPC; returns the started server.
 
     Args:
@@ -286,6 +286,10 @@ def serve_parameter_server(ps, token: str, host: str = "127.0.0.1", port: int = 
         token: the job's secret (see :func:`generate_token`).
         host: the interface to bind; ``"0.0.0.0"`` for other machines to reach it.
         port: the port, 0 for any free one.
+        tune_allocator: call :func:`dtf.cluster.transport.memory.tune_allocator` first, so
+            this process reuses large message buffers instead of page-faulting fresh ones on
+            every call (40 MB messages move 3-4x faster here); it changes the whole process's
+            allocator, which suits a parameter-server process.
         **limits: ``max_message_bytes``, ``max_workers`` or ``limits`` of
             :class:`TransportServer`.
 
@@ -297,6 +301,8 @@ def serve_parameter_server(ps, token: str, host: str = "127.0.0.1", port: int = 
         >>> server.address  # doctest: +SKIP
         '127.0.0.1:40113'
     """
+    if tune_allocator:
+        memory.tune_allocator()
     return TransportServer(ps, token, host=host, port=port, **limits).start()
 
 

@@ -12,7 +12,7 @@ import grpc
 import numpy as np
 import pytest
 from dtf.cluster.parameter_server import ParameterServer, Push
-from dtf.cluster.transport import codec, grpc_service
+from dtf.cluster.transport import codec, grpc_service, memory
 from dtf.cluster.transport.codec import Limits, TransportError
 from dtf.cluster.transport.grpc_service import (
     AuthenticationError,
@@ -37,6 +37,14 @@ def _ps(values=None, mode="async", num_workers=2, lr=1.0, **kwargs):
     return ParameterServer(_values() if values is None else values,
                            keras.optimizers.SGD(lr), num_workers=num_workers, mode=mode,
                            **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def untuned_allocator(monkeypatch):
+    """serve_parameter_server tunes the process's allocator; the test processes keep theirs."""
+    calls = []
+    monkeypatch.setattr(memory, "tune_allocator", lambda: calls.append(1) or True)
+    return calls
 
 
 @pytest.fixture
@@ -359,3 +367,10 @@ def test_custom_loop_updates_are_applied_once():
         with pytest.raises(RemoteError, match=r"SHAPE_MISMATCH: update 1 of worker 0 on ps 1"):
             client.apply_update(0, 1, {}, {"count": np.ones(2, "int64")})
         assert int(client.pull()[0]["count"]) == 6
+
+
+def test_serving_tunes_the_allocator_unless_told_not_to(untuned_allocator):
+    serve_parameter_server(_ps(), TOKEN).stop()
+    assert untuned_allocator == [1]
+    serve_parameter_server(_ps(), TOKEN, tune_allocator=False).stop()
+    assert untuned_allocator == [1]

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from dtf.cluster.parameter_server import ParameterServer, Push
-from dtf.cluster.transport import selection
+from dtf.cluster.transport import memory, selection
 from dtf.cluster.transport.grpc_service import GrpcServerClient, serve_parameter_server
 from dtf.cluster.transport.selection import (
     ALWAYS_RAY,
@@ -23,6 +23,14 @@ from dtf.cluster.transport.selection import (
 from dtf import keras
 
 TOKEN = "selection-test-token"
+
+
+@pytest.fixture(autouse=True)
+def untuned_allocator(monkeypatch):
+    """serve_parameter_server tunes the process's allocator; the test processes keep theirs."""
+    calls = []
+    monkeypatch.setattr(memory, "tune_allocator", lambda: calls.append(1) or True)
+    return calls
 
 
 @pytest.fixture
