@@ -134,7 +134,6 @@ class Job:
             self.runtime.check_resources(strategy.num_workers, strategy.worker_resources)
             self.runtime.check_resources(strategy.num_ps, strategy.ps_resources)
         config = serialize_keras_object(self.optimizer)
-        state = self._optimizer_state()
         per_ps = self.placement.split({k: v.__dict__["_cached_value"] for k, v in new.items()})
         trainable = {p: new[k].trainable for k in new for p, _ in self.placement.parts(k)}
         try:
@@ -147,7 +146,7 @@ class Job:
                     max_staleness=strategy.max_staleness,
                     trainable={p: trainable[p] for p in per_ps[i]}, checkpoint_dir=directory,
                     checkpoint_every=strategy.checkpoint_every_steps,
-                    optimizer_state=state, name=f"dtf:{strategy.job}:ps:{i}",
+                    name=f"dtf:{strategy.job}:ps:{i}",
                     grpc_token=strategy._token if strategy.transport != "ray" else None,
                     resources=strategy.ps_resources, restartable=directory is not None,
                     concurrency=max(8, 4 * strategy.num_workers)))
@@ -169,17 +168,46 @@ class Job:
         self._attach(new)
         del ParameterServer
 
-    def _optimizer_state(self):
-        """The driver optimizer's variables to start from (restored by `BackupAndRestore`),
-        when its layout is the servers' (one server, nothing partitioned)."""
-        optimizer = self.optimizer
-        if not getattr(optimizer, "built", False) or self.strategy.num_ps != 1 or \
-                any(self.placement.is_partitioned(k) for k in self.placement.keys()):
-            return None
-        weights = optimizer.get_weights()
-        if not weights or int(np.asarray(weights[0])) == 0:
-            return None
-        return weights
+    def push_optimizer_state(self, optimizer, weights) -> None:
+        """Gives the servers the driver optimizer's step count and slots for `weights` (a
+        driver that `BackupAndRestore` restored resumes with them), split as the variables
+        are."""
+        if not getattr(optimizer, "built", False) or int(optimizer.iterations.numpy()) == 0:
+            return
+        per_ps = [{} for _ in self.servers]
+        for weight in weights:
+            index = optimizer._index.get(id(weight))
+            if index is None or weight._key not in self.hosted:
+                continue
+            slots = [None if s is None else s.numpy() for s in optimizer._slot_table[index]]
+            for part, rows in self.placement.parts(weight._key):
+                per_ps[self.placement.server_of(part)][part] = [
+                    None if s is None else s[rows] for s in slots]
+        iterations = int(optimizer.iterations.numpy())
+        for f in [s.call("set_optimizer_slots", iterations, share)
+                  for s, share in zip(self.servers, per_ps)]:
+            f.result(self.strategy.step_timeout_s)
+
+    def pull_optimizer_state(self, optimizer, weights) -> None:
+        """Sets the driver optimizer's step count and slots for `weights` from the servers'
+        (parts joined), for saving and `BackupAndRestore`."""
+        states = [f.result(self.strategy.step_timeout_s)
+                  for f in [s.call("optimizer_slots") for s in self.servers]]
+        slots = {}
+        for _, share in states:
+            slots.update(share)
+        if not optimizer.built:
+            optimizer.build(weights)
+        for weight in weights:
+            index = optimizer._index.get(id(weight))
+            parts = self.placement.parts(weight._key) if weight._key in self.hosted else []
+            if index is None or not parts or any(p not in slots for p, _ in parts):
+                continue
+            for k, slot in enumerate(optimizer._slot_table[index]):
+                blocks = [slots[p][k] for p, _ in parts]
+                if slot is not None and blocks[0] is not None:
+                    slot.assign(blocks[0] if len(blocks) == 1 else np.concatenate(blocks))
+        optimizer.iterations.assign(states[0][0])
 
     def _clients(self):
         """One client per server, as workers reach them with the strategy's transport."""
@@ -398,14 +426,6 @@ class Job:
         for f in futures:
             f.result(self.strategy.step_timeout_s)
         self._driver_view.forget()
-
-    def optimizer_weights(self):
-        """The servers' optimizer variables in the driver optimizer's layout, when there is one
-        server and nothing is partitioned (None otherwise)."""
-        if not self.started or len(self.servers) != 1 or \
-                any(self.placement.is_partitioned(k) for k in self.placement.keys()):
-            return None
-        return self.servers[0].call("optimizer_weights").result(self.strategy.step_timeout_s)
 
     # -- operations ---------------------------------------------------------------------------
     def cluster_info(self) -> list:

@@ -422,6 +422,30 @@ class ParameterServer:
         with self._lock:
             return self.optimizer.get_weights()
 
+    def optimizer_slots(self):
+        """`(iterations, {name: [slot array or None, ...]})`: the optimizer's step count and
+        each trainable variable's slots, in the optimizer's slot order."""
+        with self._lock:
+            optimizer = self.optimizer
+            slots = {}
+            for name, variable in self.variables.items():
+                index = optimizer._index.get(id(variable)) if variable.trainable else None
+                if index is not None:
+                    slots[name] = [None if slot is None else slot._value
+                                   for slot in optimizer._slot_table[index]]
+            return int(optimizer.iterations.numpy()), slots
+
+    def set_optimizer_slots(self, iterations, slots) -> None:
+        """Sets the optimizer's step count and slots (as `optimizer_slots` gives them)."""
+        with self._lock:
+            optimizer = self.optimizer
+            for name, arrays in slots.items():
+                index = optimizer._index[id(self.variables[name])]
+                for slot, value in zip(optimizer._slot_table[index], arrays):
+                    if slot is not None and value is not None:
+                        slot.assign(np.asarray(value))
+            optimizer.iterations.assign(int(iterations))
+
     def info(self) -> dict:
         """Where this server runs: its process id and host."""
         import socket

@@ -237,6 +237,7 @@ def fit(strategy, model, x=None, y=None, batch_size=None, epochs=1, verbose="aut
 
     job = strategy._job
     job.host(model.weights, model.optimizer)
+    job.push_optimizer_state(model.optimizer, model.trainable_weights)
     blob, _, _ = dumps(model, strategy)
     runtime = job.runtime
     blob_ref = runtime.put(blob)
@@ -282,7 +283,7 @@ def fit(strategy, model, x=None, y=None, batch_size=None, epochs=1, verbose="aut
             if val_adapter is not None and model._should_validate(epoch, validation_freq):
                 val_logs = model._evaluate_adapter(val_adapter, callbacks=callbacks, verbose=0)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            _sync_optimizer(job, model)
+            job.pull_optimizer_state(model.optimizer, model.trainable_weights)
             callbacks.on_epoch_end(epoch, epoch_logs)
             if model.stop_training:
                 break
@@ -294,19 +295,6 @@ def fit(strategy, model, x=None, y=None, batch_size=None, epochs=1, verbose="aut
         history.steps = step_records
     object.__setattr__(model, "history", history)
     return history
-
-
-def _sync_optimizer(job, model) -> None:
-    """The driver's optimizer gets the servers' state (iterations, slots), for saving and
-    `BackupAndRestore`, where the layouts agree."""
-    optimizer = model.optimizer
-    weights = job.optimizer_weights()
-    if weights is None:
-        return
-    if not optimizer.built:
-        optimizer.build(model.trainable_weights)
-    if len(optimizer.variables) == len(weights):
-        optimizer.set_weights(weights)
 
 
 def _add_timing(timing, records) -> None:

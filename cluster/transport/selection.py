@@ -80,19 +80,24 @@ def choose_threshold(ray_echo: Callable, grpc_echo: Callable,
     """The payload size in bytes from which gRPC is faster than Ray, measured.
 
     At each size both echoes are timed in pairs (alternating which goes first, so both see
-    the same background load), and gRPC wins a size when the median of its per-pair time
-    ratio is below 1. The threshold is the smallest measured size from which gRPC wins at
-    every larger size too.
+    the same background load) and the median of each is taken. The threshold returned is the
+    one whose routing (gRPC at and above it, Ray below) takes the least total time over the
+    measured sizes: where gRPC wins from some size on, that size; where one transport wins
+    everywhere, always that one. (On one machine Ray can win the large sizes, through its
+    shared-memory object store, and gRPC the small ones; a single threshold then picks
+    whichever choice costs less in all.)
 
     Args:
-        ray_echo: one echo round trip over Ray (bytes in, the same bytes back).
-        grpc_echo: one echo round trip over gRPC.
+        ray_echo: one echo round trip over Ray: takes bytes, returns an object of the same
+            length (sending ``np.frombuffer(payload, np.uint8)`` measures Ray as it moves
+            arrays, zero-copy; plain bytes are pickled).
+        grpc_echo: one echo round trip over gRPC (e.g. `GrpcServerClient.echo`).
         sizes: payload sizes to measure, in bytes.
         repeats: pairs timed per size.
 
     Returns:
-        0 when gRPC wins at every size (always gRPC), `ALWAYS_RAY` when it loses at the
-        largest (always Ray), else the first size of gRPC's winning run.
+        0 for always gRPC, `ALWAYS_RAY` for always Ray, else the smallest payload size sent
+        over gRPC.
 
     Example:
         >>> slow_small = lambda b: (time.sleep(0.002), b)[1]
@@ -105,24 +110,25 @@ def choose_threshold(ray_echo: Callable, grpc_echo: Callable,
         raise ValueError("sizes must name at least one payload size")
     if int(repeats) < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    grpc_wins = []
+    ray_times, grpc_times = [], []
     for size in sizes:
         payload = _payload(size)
         _timed(ray_echo, payload), _timed(grpc_echo, payload)  # warm-up: connections, buffers
-        ratios = []
+        pairs = []
         for repeat in range(int(repeats)):
             if repeat % 2:
                 grpc_time, ray_time = _timed(grpc_echo, payload), _timed(ray_echo, payload)
             else:
                 ray_time, grpc_time = _timed(ray_echo, payload), _timed(grpc_echo, payload)
-            ratios.append(grpc_time / max(ray_time, 1e-9))
-        grpc_wins.append(statistics.median(ratios) < 1.0)
-    if not grpc_wins[-1]:
-        return ALWAYS_RAY
-    first = len(sizes) - 1
-    while first > 0 and grpc_wins[first - 1]:
-        first -= 1
-    return 0 if first == 0 else sizes[first]
+            pairs.append((ray_time, grpc_time))
+        ray_times.append(statistics.median(r for r, _ in pairs))
+        grpc_times.append(statistics.median(g for _, g in pairs))
+    # Candidate i sends sizes[i:] over gRPC; len(sizes) sends everything over Ray.
+    costs = [sum(ray_times[:i]) + sum(grpc_times[i:]) for i in range(len(sizes) + 1)]
+    best = costs.index(min(costs))
+    if best == 0:
+        return 0
+    return ALWAYS_RAY if best == len(sizes) else sizes[best]
 
 
 def _nbytes(arrays) -> int:
