@@ -73,8 +73,18 @@ def test_choose_threshold_finds_the_crossover():
     fixed, per_byte = _sleeper(fixed_s=0.004), _sleeper(per_byte_s=1e-8)
     # per-byte: 0.01 ms, 1 ms, 10 ms against a fixed 4 ms: gRPC (fixed) wins from 1 MB.
     assert choose_threshold(per_byte, fixed, sizes, repeats=3) == 1_000_000
-    assert choose_threshold(fixed, per_byte, sizes, repeats=3) == ALWAYS_RAY
     assert choose_threshold(_sleeper(0.006), _sleeper(0.001), sizes, repeats=1) == 0
+    assert choose_threshold(_sleeper(0.001), _sleeper(0.006), sizes, repeats=1) == ALWAYS_RAY
+
+
+def test_choose_threshold_minimises_the_total_time():
+    sizes = [1_000, 100_000, 1_000_000]
+    fixed, per_byte = _sleeper(fixed_s=0.004), _sleeper(per_byte_s=1e-8)
+    # Ray fixed 4 ms; gRPC 0.01 ms, 1 ms, 10 ms. gRPC loses only the largest size, and
+    # by less than it wins the others: always gRPC (11 ms in all) beats always Ray (12 ms).
+    assert choose_threshold(fixed, per_byte, sizes, repeats=3) == 0
+    slow_large = _sleeper(per_byte_s=3e-8)  # 0.03 ms, 3 ms, 30 ms: now always Ray wins
+    assert choose_threshold(fixed, slow_large, sizes, repeats=3) == ALWAYS_RAY
 
 
 def test_choose_threshold_takes_the_last_winning_run():
