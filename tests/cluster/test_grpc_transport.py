@@ -195,7 +195,9 @@ def test_wrong_or_missing_token_is_refused_and_nothing_applied(served, token):
     push = codec.encode_push(1, 0, 0, 1, {NAMES[1]: _ones(NAMES[1])})
     for method, payload in ((grpc_service.PUSH_METHOD, push),
                             (grpc_service.PULL_METHOD, codec.encode_pull_request(1, None)),
-                            (grpc_service.ECHO_METHOD, b"hello")):
+                            (grpc_service.ECHO_METHOD, b"hello"),
+                            (grpc_service.UPDATE_METHOD, codec.encode_update(
+                                1, 0, 0, {NAMES[1]: _ones(NAMES[1])}, {}))):
         with pytest.raises(grpc.RpcError) as info:
             _raw_call(server.address, method, payload, token=token)
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -204,7 +206,7 @@ def test_wrong_or_missing_token_is_refused_and_nothing_applied(served, token):
         client = GrpcServerClient(server.address, token, name="ps 7")
         with pytest.raises(AuthenticationError, match="pull on ps 7.*refused the token"):
             client.pull()
-    assert server.stats["unauthenticated"] >= 3
+    assert server.stats["unauthenticated"] >= 4
 
 
 def test_echo_returns_the_bytes(served):
@@ -219,7 +221,8 @@ def test_echo_returns_the_bytes(served):
 )
 def test_malformed_bytes_get_an_error_reply_and_the_server_keeps_serving(served, payload):
     ps, server, client = served
-    for method in (grpc_service.PUSH_METHOD, grpc_service.PULL_METHOD):
+    for method in (grpc_service.PUSH_METHOD, grpc_service.PULL_METHOD,
+                   grpc_service.UPDATE_METHOD):
         reply = codec.decode(_raw_call(server.address, method, payload))
         assert isinstance(reply, codec.ErrorReply) and reply.code == "INVALID_MESSAGE"
     assert ps.applied_steps == 0
