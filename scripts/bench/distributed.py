@@ -25,7 +25,8 @@ MNIST is `keras.datasets.mnist.load_data()` (DTF_DATASETS_DIR, default ../shared
 the checkout: the 10k official test images, re-split 8k/2k); without it, random images.
 OPENBLAS_NUM_THREADS=1 is set for every process (the machine's cores are shared).
 
-Usage: python scripts/bench/distributed.py [--quick] [--rounds 5] [--json FILE]
+Usage: python scripts/bench/distributed.py [--quick] [--rounds 5] [--transport ray|grpc|auto]
+       [--json FILE]
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def start_ray(num_cpus):
     """An embedded local Ray, started here so that its start-up is not in any figure."""
     import ray
 
+    if __name__ != "__main__":  # imported: workers cannot import this script's functions
+        from ray import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
     started = time.perf_counter()
     ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True, namespace="dtf",
              runtime_env={"env_vars": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}})
@@ -120,11 +125,20 @@ def big_model(width_in=2048):
     return model
 
 
+TRANSPORT = ["ray"]  # --transport
+
+
 def strategy_for(num_workers, mode):
     import dtf
 
     return dtf.distribute.ParameterServerStrategy(num_workers=num_workers, mode=mode,
-                                                  cluster="ray", transport="ray")
+                                                  cluster="ray", transport=TRANSPORT[0])
+
+
+def take_rows(x, y, rows):
+    """The first `rows` rows, the data repeated when it has fewer."""
+    index = np.arange(rows) % len(x)
+    return x[index], y[index]
 
 
 def timed_fit(model, x, y, batch_size):
@@ -148,8 +162,7 @@ def _fmt_breakdown(parts):
 
 # -- (b) MNIST MLP steps/s against one process --------------------------------------------------
 def bench_mlp(x, y, rounds, steps, warm_steps):
-    n = steps * BATCH
-    x, y = x[:n], y[:n]
+    x, y = take_rows(x, y, steps * BATCH)
     single = mlp()
     single.fit(x[:warm_steps * BATCH], y[:warm_steps * BATCH], batch_size=BATCH, epochs=1,
                shuffle=False, verbose=0)
@@ -199,23 +212,23 @@ def bench_scaling(x, y, rounds, steps, warm_steps, workers=4):
                 with strategy.scope():
                     model = mlp(sleep=True)
                 batch = BATCH * n
-                model.fit(x[:warm_steps * batch], y[:warm_steps * batch], batch_size=batch,
-                          epochs=1, shuffle=False, verbose=0)
-                runs[n] = (strategy, model, batch)
+                model.fit(*take_rows(x, y, warm_steps * batch), batch_size=batch, epochs=1,
+                          shuffle=False, verbose=0)
+                runs[n] = (strategy, model, batch, take_rows(x, y, steps * batch))
             ratios, rates, parts = [], {1: [], workers: []}, {1: [], workers: []}
             for r in range(rounds):
                 order = (1, workers) if r % 2 == 0 else (workers, 1)  # paired, alternated
                 seconds = {}
                 for n in order:
-                    _, model, batch = runs[n]
-                    seconds[n], history = timed_fit(model, x[:steps * batch],
-                                                    y[:steps * batch], batch)
+                    _, model, batch, (xs, ys) = runs[n]
+                    seconds[n], history = timed_fit(model, xs, ys, batch)
+                    assert len(history.steps) == steps, "a fit ran fewer steps than counted"
                     rates[n].append(steps * batch / seconds[n])
                     parts[n].append(breakdown(history))
                 ratios.append((steps * runs[workers][2] / seconds[workers]) /
                               (steps * runs[1][2] / seconds[1]))
         finally:
-            for strategy, _, _ in runs.values():
+            for strategy, *_ in runs.values():
                 strategy.shutdown()
         ratio = statistics.median(ratios)
         target = SCALING_TARGETS[mode]
@@ -237,19 +250,47 @@ def bench_scaling(x, y, rounds, steps, warm_steps, workers=4):
 
 # -- (d) the PS's memory -------------------------------------------------------------------------
 def process_memory(pid):
-    """Resident memory of process `pid` in bytes, from /proc: rss, peak (VmHWM), anon (private
-    pages) and shared (file and shared-memory pages: Ray's object store mapping)."""
+    """Resident memory of process `pid` in bytes, from /proc (Linux): rss, peak (VmHWM), private
+    (anonymous pages: the process's own arrays) and shared (file and shared-memory pages, such
+    as Ray's object store mapped in to read arguments and write results)."""
     fields = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, value = line.partition(":")
             if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
                 fields[key] = int(value.split()[0]) * 1024
-    return {"rss": fields["VmRSS"], "peak": fields["VmHWM"], "anon": fields["RssAnon"],
+    return {"rss": fields["VmRSS"], "peak": fields["VmHWM"], "private": fields["RssAnon"],
             "shared": fields["RssFile"] + fields["RssShmem"]}
 
 
-def bench_memory(workers, steps, mode="async"):
+class _Sampler:
+    """Polls a process's memory every `interval_s` in a thread: the peak of its private pages
+    (the kernel keeps a peak only for the whole RSS)."""
+
+    def __init__(self, pid, interval_s=0.002):
+        import threading
+
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_private = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak_private = max(self.peak_private, process_memory(self.pid)["private"])
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def bench_memory(workers, steps, mode):
     import dtf
 
     strategy = strategy_for(workers, mode)
@@ -265,26 +306,30 @@ def bench_memory(workers, steps, mode="async"):
         rows = steps * BATCH * workers
         x = rng.standard_normal((rows, 2048), dtype=np.float32)
         y = rng.integers(0, 10, rows)
-        started = time.perf_counter()
-        model.fit(x, y, batch_size=BATCH * workers, epochs=1, shuffle=False, verbose=0)
-        seconds = time.perf_counter() - started
+        with _Sampler(pid) as sampler:
+            started = time.perf_counter()
+            model.fit(x, y, batch_size=BATCH * workers, epochs=1, shuffle=False, verbose=0)
+            seconds = time.perf_counter() - started
         after = process_memory(pid)
         stats = server.call("stats").result(60)
     finally:
         strategy.shutdown()
     trainable = sum(int(np.prod(w.shape)) * 4 for w in model.trainable_weights)
     budget = stats["variable_bytes"] + stats["slot_bytes"] + workers * trainable
-    growth = {k: after[k] - before[k] for k in ("rss", "peak", "anon", "shared")}
-    ratio = growth["peak"] / budget
+    growth = {k: after[k] - before[k] for k in ("rss", "peak", "private", "shared")}
+    growth["peak_private"] = sampler.peak_private - before["private"]
+    ratio = growth["peak_private"] / budget
     mb = 1 / 2**20
-    print(f"  {workers} workers, {mode}, {steps} steps ({steps / seconds:.1f} steps/s): "
+    print(f"  {mode:5s} {workers} workers, {steps} steps ({steps / seconds:.1f} steps/s): "
           f"variables {stats['variable_bytes'] * mb:.1f} MB + slots "
           f"{stats['slot_bytes'] * mb:.1f} MB + {workers} x gradient {trainable * mb:.1f} MB = "
           f"budget {budget * mb:.1f} MB", flush=True)
-    print(f"  PS process: RSS {before['rss'] * mb:.0f} -> {after['rss'] * mb:.0f} MB (growth "
-          f"{growth['rss'] * mb:.1f} MB: private {growth['anon'] * mb:.1f}, shared "
-          f"{growth['shared'] * mb:.1f}), peak growth {growth['peak'] * mb:.1f} MB = "
-          f"{ratio:.2f}x budget: {'PASS' if ratio <= 1.0 else 'MISS'}", flush=True)
+    print(f"        PS process RSS {before['rss'] * mb:.0f} -> {after['rss'] * mb:.0f} MB; "
+          f"growth: private {growth['private'] * mb:.1f} MB (peak {growth['peak_private'] * mb:.1f}"
+          f"), shared object-store pages {growth['shared'] * mb:.1f} MB, whole RSS peak "
+          f"{growth['peak'] * mb:.1f} MB ({growth['peak'] / budget:.2f}x budget)", flush=True)
+    print(f"        private peak growth = {ratio:.2f}x budget: "
+          f"{'PASS' if ratio <= 1.0 else 'MISS'}", flush=True)
     return {"workers": workers, "mode": mode, "steps": steps, "before": before, "after": after,
             "growth": growth, "budget": budget, "stats_bytes": {
                 k: stats[k] for k in ("variable_bytes", "slot_bytes", "pending_bytes")},
@@ -298,8 +343,12 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=None, help="paired rounds per figure")
     parser.add_argument("--num-cpus", type=int, default=8,
                         help="Ray's logical CPUs (actors hold none while running)")
+    parser.add_argument("--transport", default="ray", choices=("ray", "grpc", "auto"),
+                        help="how parameters and gradients move (the strategy's transport)")
+    parser.add_argument("--parts", default="bcd", help="which figures: any of b, c, d")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
+    TRANSPORT[0] = args.transport
     quick = args.quick
     rounds = args.rounds or (1 if quick else 5)
 
@@ -308,17 +357,24 @@ def main(argv=None):
     import dtf
 
     print(f"dtf {dtf.__version__}, Ray embedded ({args.num_cpus} logical CPUs, started in "
-          f"{ray_s:.1f} s), {os.cpu_count()} cores, data: {source}", flush=True)
-    out = {"source": source, "rounds": rounds, "quick": quick}
-    steps_b = 40 if quick else 125
-    print(f"(b) MNIST MLP, batch {BATCH}, {steps_b} steps per fit, {rounds} round(s):")
-    out["mlp"] = bench_mlp(x, y, rounds, steps_b, warm_steps=4)
-    steps_c = 25 if quick else 60
-    print(f"(c) scaling, 20 ms py_function per step, 64 rows per worker, {steps_c} steps, "
-          f"{rounds} paired round(s):")
-    out["scaling"] = bench_scaling(x, y, rounds, steps_c, warm_steps=3)
-    print("(d) parameter-server memory:")
-    out["memory"] = bench_memory(workers=2 if quick else 4, steps=4 if quick else 10)
+          f"{ray_s:.1f} s), {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}, one PS, transport={args.transport!r}, data: {source}",
+          flush=True)
+    out = {"source": source, "rounds": rounds, "quick": quick, "transport": args.transport}
+    if "b" in args.parts:
+        steps_b = 40 if quick else 125
+        print(f"(b) MNIST MLP, batch {BATCH}, {steps_b} steps per fit, {rounds} round(s):")
+        out["mlp"] = bench_mlp(x, y, rounds, steps_b, warm_steps=4)
+    if "c" in args.parts:
+        steps_c = 25 if quick else 60
+        print(f"(c) scaling, 20 ms py_function per step, 64 rows per worker, {steps_c} steps, "
+              f"{rounds} paired round(s):")
+        out["scaling"] = bench_scaling(x, y, rounds, steps_c, warm_steps=3)
+    if "d" in args.parts:
+        print("(d) parameter-server memory:")
+        out["memory"] = {mode: bench_memory(workers=2 if quick else 4,
+                                            steps=4 if quick else 10, mode=mode)
+                         for mode in ("async", "sync")}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
