@@ -354,7 +354,7 @@ def _fields(body, kind: Kind, expected: frozenset) -> dict:
         raise MessageError(f"{kind.name} body must be a map, got {type(body).__name__}")
     if body.keys() != expected:
         keys = set(body)
-        unknown = sorted(map(repr, keys - expected))
+        unknown = sorted(str(key)[:80] for key in keys - expected)[:16]
         missing = sorted(expected - keys)
         raise MessageError(f"{kind.name} body has unknown fields {unknown} and missing fields "
                            f"{missing}; expected exactly {sorted(expected)}")

@@ -13,12 +13,10 @@ TOKEN = "serving-token-for-tests"
 def mnist_mlp(seed: int = 0):
     """The MNIST MLP of the benchmark (784-32-32-10), random weights."""
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input((784,)),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    inputs = keras.Input((784,), name="images")
+    hidden = keras.layers.Dense(32, activation="relu")(inputs)
+    hidden = keras.layers.Dense(32, activation="relu")(hidden)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
 
 
 def two_input_model():

@@ -37,7 +37,7 @@ def test_predict_forms_of_inputs(server, mlp_signature):
     x = images(3, seed=5)
     reference = expected(mlp_signature, x)["output_0"]
     with PredictClient(server.address, token=TOKEN) as client:
-        by_name = client.predict({"sequential_input": x}, signature="serving_default")
+        by_name = client.predict({"images": x}, signature="serving_default")
         as_tensor = client.predict(dtf.constant(x))
         # float64 is cast to the signature's float32, as the in-process call converts it.
         as_float64 = client.predict(x.astype(np.float64))
@@ -55,10 +55,10 @@ def test_health(server):
         "status": "SERVING",
         "default_signature": "serving_default",
         "max_batch": 256,
-        "model": "Sequential",
+        "model": "Functional",
         "dtf_version": dtf.__version__,
         "signatures": {"serving_default": {
-            "inputs": {"sequential_input": ("float32", (None, 784))},
+            "inputs": {"images": ("float32", (None, 784))},
             "outputs": {"output_0": ("float32", (None, 10))},
         }},
     }
@@ -86,13 +86,13 @@ def test_server_without_token_accepts_any_call(two_input_server):
 
 @pytest.mark.parametrize("inputs, reason", [
     ({"pixels": np.zeros((1, 784), np.float32)},
-     (r"unknown input\(s\) \['pixels'\] and missing input\(s\) \['sequential_input'\].*"
-     r"it takes sequential_input: float32\[None, 784\]")),
-    ({"sequential_input": np.zeros((1, 783), np.float32)},
-     r"has shape \[1, 783\], which does not fit sequential_input: float32\[None, 784\]"),
-    ({"sequential_input": np.zeros((784,), np.float32)}, r"has shape \[784\]"),
-    ({"sequential_input": np.zeros((1, 784), np.int32)}, "is int32 but must be float32"),
-    ({"sequential_input": np.zeros((257, 784), np.float32)},
+     (r"unknown input\(s\) \['pixels'\] and missing input\(s\) \['images'\].*"
+     r"it takes images: float32\[None, 784\]")),
+    ({"images": np.zeros((1, 783), np.float32)},
+     r"has shape \[1, 783\], which does not fit images: float32\[None, 784\]"),
+    ({"images": np.zeros((784,), np.float32)}, r"has shape \[784\]"),
+    ({"images": np.zeros((1, 784), np.int32)}, "is int32 but must be float32"),
+    ({"images": np.zeros((257, 784), np.float32)},
      "batch of 257 examples is over this server's max_batch of 256"),
 ])
 def test_bad_requests_are_invalid_argument(server, mlp_signature, inputs, reason):
@@ -110,7 +110,7 @@ def test_bad_requests_are_invalid_argument(server, mlp_signature, inputs, reason
 def test_unknown_signature(server):
     with PredictClient(server.address, token=TOKEN) as client, pytest.raises(
             InvalidRequestError, match=r"unknown signature nope; this server serves \['serving_"):
-        client.predict({"sequential_input": images(1, 0)}, signature="nope")
+        client.predict({"images": images(1, 0)}, signature="nope")
 
 
 def test_two_inputs(two_input_server):
