@@ -1,0 +1,201 @@
+"""`dtf serve` throughput and latency for the MNIST MLP, against in-process predict (issue 9,
+item 6).
+
+The model is the MNIST MLP (784-32-32-10, relu, relu, softmax; random weights: speed does not
+depend on them), exported with ``model.export`` to a temporary folder. Its inputs are MNIST
+test images (``keras.datasets.mnist``, which honours ``DTF_DATASETS_DIR``), scaled to [0, 1],
+or random images with ``--random`` or where the data set cannot be had.
+
+For batch 1 and batch 64 this script times, with 8 concurrent clients (threads of this
+process, each with its own `PredictClient` and channel, all started together):
+
+  served       `PredictClient.predict` against a `dtf serve` server in its own process
+               (`dtf.serving.serve`): encoding, gRPC on loopback, the server's validation,
+               the model, the reply and its decoding
+  in-process   the loaded ``serving_default`` signature called directly
+               (``dtf.saved_model.load(path).signatures["serving_default"](x)``) by 8 threads,
+               and by 1 thread
+
+and prints requests/s, examples/s, p50 and p99 latency per request, and the ratios served /
+in-process. Every served reply is checked against the in-process output for its request (bit
+for bit) before anything is timed.
+
+Both sides run with one BLAS thread (``OPENBLAS_NUM_THREADS=1`` and the like, unless set
+already): with 8 concurrent requests, per-call BLAS thread pools only fight each other.
+
+Usage: python scripts/bench/serve.py [--quick] [--random] [--requests N] [--clients 8]
+       [--json FILE]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+import dtf
+from dtf import keras
+from dtf.serving import PredictClient
+
+BATCHES = (1, 64)
+SERVER_PROGRAM = """
+import sys
+from dtf.serving import serve
+serve(sys.argv[1], port=0, max_workers=int(sys.argv[2]))
+"""
+
+
+def mnist_mlp():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((784,)),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+def load_images(use_random: bool) -> tuple[np.ndarray, str]:
+    if not use_random:
+        try:
+            (_, _), (x_test, _) = keras.datasets.mnist.load_data()
+            return (x_test.reshape(-1, 784) / np.float32(255)).astype(np.float32), \
+                f"MNIST test images ({len(x_test)})"
+        except OSError as e:
+            print(f"MNIST unavailable ({e}); using random images", file=sys.stderr)
+    return np.random.default_rng(0).random((10_000, 784), dtype=np.float32), "random images"
+
+
+def start_server(path: str, workers: int):
+    process = subprocess.Popen([sys.executable, "-c", SERVER_PROGRAM, path, str(workers)],
+                               stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    line = process.stdout.readline()
+    match = re.search(r" on (\S+:\d+),", line)
+    if match is None:
+        process.kill()
+        raise RuntimeError(f"the server did not start: {line!r}")
+    return process, match.group(1)
+
+
+def run_clients(make_call, clients: int, requests: int, batches: list) -> dict:
+    """Runs `requests` calls in each of `clients` threads at once; returns the timings."""
+    latencies = [[] for _ in range(clients)]
+    errors = []
+    barrier = threading.Barrier(clients + 1)
+
+    def work(k):
+        try:
+            call = make_call()
+            clock = time.perf_counter
+            barrier.wait()
+            mine = latencies[k]
+            for i in range(requests):
+                x = batches[(k * requests + i) % len(batches)]
+                start = clock()
+                call(x)
+                mine.append(clock() - start)
+        except Exception as e:  # noqa: BLE001 - reported after the run
+            errors.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    flat = np.array([t for per in latencies for t in per])
+    total = clients * requests
+    return {
+        "requests_per_s": total / elapsed,
+        "examples_per_s": total * len(batches[0]) / elapsed,
+        "p50_ms": float(np.percentile(flat, 50) * 1e3),
+        "p99_ms": float(np.percentile(flat, 99) * 1e3),
+        "requests": total,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    parser.add_argument("--random", action="store_true", help="random images, not MNIST")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="requests per client at batch 1 (batch 64: a quarter)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+    per_client = args.requests or (100 if args.quick else 1000)
+    images, source = load_images(args.random)
+
+    folder = tempfile.mkdtemp(prefix="dtf-serve-bench-")
+    path = os.path.join(folder, "mnist_mlp")
+    mnist_mlp().export(path, verbose=False)
+    signature = dtf.saved_model.load(path).signatures["serving_default"]
+    process, address = start_server(path, workers=max(args.clients, 8))
+    results = {"source": source, "clients": args.clients, "cpus": os.cpu_count(), "rows": []}
+    print(f"dtf serve benchmark: MNIST MLP 784-32-32-10, {source}, {args.clients} concurrent "
+          f"clients, {os.cpu_count()} CPUs; server {address}")
+    header = (f"{'batch':>5} {'mode':<14} {'req/s':>9} {'examples/s':>11} {'p50 ms':>8} "
+              f"{'p99 ms':>8}")
+    try:
+        for batch in BATCHES:
+            requests = per_client if batch == 1 else max(per_client // 4, 10)
+            batches = [images[i:i + batch] for i in range(0, 64 * batch * 4, batch)]
+            batches = [b for b in batches if len(b) == batch]
+            with PredictClient(address) as client:  # correctness first, and warm-up
+                for x in batches[:16]:
+                    want = signature(x)["output_0"].numpy()
+                    np.testing.assert_array_equal(client.predict(x)["output_0"], want)
+
+            def served(first=batches[0]):
+                client = PredictClient(address)
+                client.predict(first)  # its channel connected before the clock starts
+                return client.predict
+
+            def in_process():
+                return signature
+
+            rows = {
+                "served": run_clients(served, args.clients, requests, batches),
+                f"in-process x{args.clients}": run_clients(in_process, args.clients, requests,
+                                                          batches),
+                "in-process x1": run_clients(in_process, 1, requests * args.clients, batches),
+            }
+            print(f"\nbatch {batch}: {requests} requests per client\n{header}")
+            for mode, row in rows.items():
+                print(f"{batch:>5} {mode:<14} {row['requests_per_s']:>9.0f} "
+                      f"{row['examples_per_s']:>11.0f} {row['p50_ms']:>8.3f} "
+                      f"{row['p99_ms']:>8.3f}")
+                results["rows"].append({"batch": batch, "mode": mode, **row})
+            for mode in (f"in-process x{args.clients}", "in-process x1"):
+                base, row = rows[mode], rows["served"]
+                ratio = row["requests_per_s"] / base["requests_per_s"]
+                print(f"      served / {mode}: throughput {ratio:.3f}x, "
+                      f"p50 {row['p50_ms'] / base['p50_ms']:.1f}x, "
+                      f"p99 {row['p99_ms'] / base['p99_ms']:.1f}x")
+    finally:
+        process.terminate()
+        process.wait(30)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
