@@ -15,9 +15,11 @@ process, each with its own `PredictClient` and channel, all started together):
   in-process   the loaded ``serving_default`` signature called directly
                (``dtf.saved_model.load(path).signatures["serving_default"](x)``) by 8 threads,
                and by 1 thread
+  grpc echo    the floor of the transport: a bare gRPC server (generic handler, in its own
+               process, same thread pool) answering each served request's bytes unchanged
 
 and prints requests/s, examples/s, p50 and p99 latency per request, and the ratios served /
-in-process. Every served reply is checked against the in-process output for its request (bit
+in-process and served / echo. Every served reply is checked against the in-process output for its request (bit
 for bit) before anything is timed.
 
 Both sides run with one BLAS thread (``OPENBLAS_NUM_THREADS=1`` and the like, unless set
@@ -43,11 +45,12 @@ import tempfile
 import threading
 import time
 
+import grpc
 import numpy as np
 
 import dtf
 from dtf import keras
-from dtf.serving import PredictClient
+from dtf.serving import PredictClient, messages
 
 BATCHES = (1, 64)
 SERVER_PROGRAM = """
@@ -78,8 +81,22 @@ def load_images(use_random: bool) -> tuple[np.ndarray, str]:
     return np.random.default_rng(0).random((10_000, 784), dtype=np.float32), "random images"
 
 
-def start_server(path: str, workers: int):
-    process = subprocess.Popen([sys.executable, "-c", SERVER_PROGRAM, path, str(workers)],
+ECHO_PROGRAM = """
+import sys, threading
+from concurrent import futures
+import grpc
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=int(sys.argv[2])))
+server.add_registered_method_handlers(
+    "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda request, context: request)})
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+print(f"echo on 127.0.0.1:{port},", flush=True)
+threading.Event().wait()
+"""
+
+
+def start_server(program: str, path: str, workers: int):
+    process = subprocess.Popen([sys.executable, "-c", program, path, str(workers)],
                                stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     line = process.stdout.readline()
     match = re.search(r" on (\S+:\d+),", line)
@@ -138,6 +155,8 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=None,
                         help="requests per client at batch 1 (batch 64: a quarter)")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--server-workers", type=int, default=8,
+                        help="threads of the served and the echo server (max_workers)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     per_client = args.requests or (100 if args.quick else 1000)
@@ -147,7 +166,9 @@ def main(argv=None):
     path = os.path.join(folder, "mnist_mlp")
     mnist_mlp().export(path, verbose=False)
     signature = dtf.saved_model.load(path).signatures["serving_default"]
-    process, address = start_server(path, workers=max(args.clients, 8))
+    workers = args.server_workers
+    process, address = start_server(SERVER_PROGRAM, path, workers)
+    echo_process, echo_address = start_server(ECHO_PROGRAM, path, workers)
     results = {"source": source, "clients": args.clients, "cpus": os.cpu_count(), "rows": []}
     print(f"dtf serve benchmark: MNIST MLP 784-32-32-10, {source}, {args.clients} concurrent "
           f"clients, {os.cpu_count()} CPUs; server {address}")
@@ -171,11 +192,21 @@ def main(argv=None):
             def in_process():
                 return signature
 
+            requests_of = {id(x): messages.encode_predict(1, {"sequential_input": x})
+                           for x in batches}
+
+            def echo(requests_of=requests_of):
+                channel = grpc.insecure_channel(echo_address)
+                call = channel.unary_unary("/bench.Echo/Echo", _registered_method=True)
+                call(b"")
+                return lambda array: call(requests_of[id(array)], timeout=30)
+
             rows = {
                 "served": run_clients(served, args.clients, requests, batches),
                 f"in-process x{args.clients}": run_clients(in_process, args.clients, requests,
                                                           batches),
                 "in-process x1": run_clients(in_process, 1, requests * args.clients, batches),
+                "grpc echo": run_clients(echo, args.clients, requests, batches),
             }
             print(f"\nbatch {batch}: {requests} requests per client\n{header}")
             for mode, row in rows.items():
@@ -183,15 +214,16 @@ def main(argv=None):
                       f"{row['examples_per_s']:>11.0f} {row['p50_ms']:>8.3f} "
                       f"{row['p99_ms']:>8.3f}")
                 results["rows"].append({"batch": batch, "mode": mode, **row})
-            for mode in (f"in-process x{args.clients}", "in-process x1"):
+            for mode in (f"in-process x{args.clients}", "in-process x1", "grpc echo"):
                 base, row = rows[mode], rows["served"]
                 ratio = row["requests_per_s"] / base["requests_per_s"]
                 print(f"      served / {mode}: throughput {ratio:.3f}x, "
                       f"p50 {row['p50_ms'] / base['p50_ms']:.1f}x, "
                       f"p99 {row['p99_ms'] / base['p99_ms']:.1f}x")
     finally:
-        process.terminate()
-        process.wait(30)
+        for server in (process, echo_process):
+            server.terminate()
+            server.wait(30)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
