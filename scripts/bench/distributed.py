@@ -13,7 +13,9 @@ One run measures (issue 6, item 10):
     that sleeps 20 ms on a branch that leaves the result unchanged (`h + 0-valued py_function`
     after the first Dense). Each worker's shard is 64 rows, so N workers train a global batch
     of 64 N; the figure is samples/s with 4 workers over samples/s with 1 worker (median of
-    paired rounds, both strategies warm). Targets: async >= 3.6x, sync >= 3.2x.
+    paired rounds, both strategies warm). Targets: async >= 3.6x, sync >= 3.2x. The CPU
+    time each role used per step (from /proc: the PS, all workers, this driver, Ray's raylet)
+    shows whether the machine's cores, rather than the 20 ms, bound the step.
 (d) the PS's memory: a model of ~42 MB of float32 variables (2048-4096(relu)-512(relu)-10,
     Adam) trained for some steps by N workers (async: every worker's gradient may be in the
     server at once). The PS process's resident memory growth (VmRSS / peak VmHWM from
@@ -202,6 +204,43 @@ def bench_mlp(x, y, rounds, steps, warm_steps):
 
 
 # -- (c) scaling with 20 ms of compute per step ------------------------------------------------
+def _cpu_seconds(pid):
+    """User + system CPU time of process `pid` (Linux /proc), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _raylet_pids():
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "raylet":
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_by_role(strategy):
+    """`{role: [pids]}` of the processes a fit under `strategy` keeps busy: the parameter
+    server(s), the workers, this driver and Ray's raylet (which moves objects of over 100 KiB
+    through the shared-memory object store)."""
+    roles = {"ps": [], "workers": [], "driver": [os.getpid()], "raylet": _raylet_pids()}
+    for actor in strategy.cluster_info():
+        roles["ps" if actor["role"] == "ps" else "workers"].append(actor["pid"])
+    return roles
+
+
+def _cpu_snapshot(roles):
+    return {role: sum(_cpu_seconds(p) for p in pids) for role, pids in roles.items()}
+
+
 def bench_scaling(x, y, rounds, steps, warm_steps, workers=4):
     results = {}
     for mode in ("async", "sync"):
@@ -214,14 +253,20 @@ def bench_scaling(x, y, rounds, steps, warm_steps, workers=4):
                 batch = BATCH * n
                 model.fit(*take_rows(x, y, warm_steps * batch), batch_size=batch, epochs=1,
                           shuffle=False, verbose=0)
-                runs[n] = (strategy, model, batch, take_rows(x, y, steps * batch))
+                runs[n] = (strategy, model, batch, take_rows(x, y, steps * batch),
+                           cpu_by_role(strategy))
             ratios, rates, parts = [], {1: [], workers: []}, {1: [], workers: []}
+            cpu = {1: [], workers: []}
             for r in range(rounds):
                 order = (1, workers) if r % 2 == 0 else (workers, 1)  # paired, alternated
                 seconds = {}
                 for n in order:
-                    _, model, batch, (xs, ys) = runs[n]
+                    _, model, batch, (xs, ys), roles = runs[n]
+                    cpu_before = _cpu_snapshot(roles)
                     seconds[n], history = timed_fit(model, xs, ys, batch)
+                    cpu_after = _cpu_snapshot(roles)
+                    cpu[n].append({role: 1000 * (cpu_after[role] - cpu_before[role]) / steps
+                                   for role in roles})
                     assert len(history.steps) == steps, "a fit ran fewer steps than counted"
                     rates[n].append(steps * batch / seconds[n])
                     parts[n].append(breakdown(history))
@@ -236,12 +281,17 @@ def bench_scaling(x, y, rounds, steps, warm_steps, workers=4):
             "samples_per_s": {str(n): statistics.median(v) for n, v in rates.items()},
             "ratio": ratio, "ratios": ratios, "target": target, "pass": ratio >= target,
             "breakdown_ms": {str(n): {k: statistics.median(p[k] for p in v) for k in v[0]}
-                             for n, v in parts.items()}}
+                             for n, v in parts.items()},
+            "cpu_ms_per_step": {str(n): {k: statistics.median(c[k] for c in v) for k in v[0]}
+                                for n, v in cpu.items()}}
         res = results[mode]
         for n in (1, workers):
+            used = res["cpu_ms_per_step"][str(n)]
             print(f"  {mode:5s} {n} worker{'s' if n > 1 else ' '}: "
                   f"{res['samples_per_s'][str(n)]:7.0f} samples/s | per step (ms): "
-                  f"{_fmt_breakdown(res['breakdown_ms'][str(n)])}", flush=True)
+                  f"{_fmt_breakdown(res['breakdown_ms'][str(n)])}\n"
+                  f"{'':17s}CPU per step (ms): {_fmt_breakdown(used)} = "
+                  f"{sum(used.values()):.1f} on {os.cpu_count()} cores", flush=True)
         print(f"  {mode:5s} scaling {workers} vs 1 worker: {ratio:.2f}x (rounds: "
               f"{', '.join(f'{v:.2f}' for v in ratios)}), target >= {target}x: "
               f"{'PASS' if ratio >= target else 'MISS'}", flush=True)
