@@ -28,7 +28,7 @@ the checkout: the 10k official test images, re-split 8k/2k); without it, random 
 OPENBLAS_NUM_THREADS=1 is set for every process (the machine's cores are shared).
 
 Usage: python scripts/bench/distributed.py [--quick] [--rounds 5] [--transport ray|grpc|auto]
-       [--json FILE]
+       [--ray-inline-bytes 1048576] [--parts bcd] [--json FILE]
 """
 
 from __future__ import annotations
@@ -55,8 +55,11 @@ _MIRROR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "
 
 
 # -- set-up ------------------------------------------------------------------------------------
-def start_ray(num_cpus):
-    """An embedded local Ray, started here so that its start-up is not in any figure."""
+def start_ray(num_cpus, inline_bytes=None):
+    """An embedded local Ray, started here so that its start-up is not in any figure.
+    `inline_bytes`: Ray's `max_direct_call_object_size` (arguments and results up to this size
+    travel inside the call's message instead of through the object store; Ray's default is
+    100 KiB)."""
     import ray
 
     if __name__ != "__main__":  # imported: workers cannot import this script's functions
@@ -64,8 +67,11 @@ def start_ray(num_cpus):
 
         cloudpickle.register_pickle_by_value(sys.modules[__name__])
     started = time.perf_counter()
+    system = {} if inline_bytes is None else {
+        "_system_config": {"max_direct_call_object_size": int(inline_bytes)}}
     ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True, namespace="dtf",
-             runtime_env={"env_vars": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}})
+             runtime_env={"env_vars": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}},
+             **system)
     return time.perf_counter() - started
 
 
@@ -395,6 +401,8 @@ def main(argv=None):
                         help="Ray's logical CPUs (actors hold none while running)")
     parser.add_argument("--transport", default="ray", choices=("ray", "grpc", "auto"),
                         help="how parameters and gradients move (the strategy's transport)")
+    parser.add_argument("--ray-inline-bytes", type=int, default=None,
+                        help="Ray's max_direct_call_object_size (default: Ray's, 100 KiB)")
     parser.add_argument("--parts", default="bcd", help="which figures: any of b, c, d")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -403,13 +411,13 @@ def main(argv=None):
     rounds = args.rounds or (1 if quick else 5)
 
     x, y, source = load_mnist()
-    ray_s = start_ray(args.num_cpus)
+    ray_s = start_ray(args.num_cpus, args.ray_inline_bytes)
     import dtf
 
     print(f"dtf {dtf.__version__}, Ray embedded ({args.num_cpus} logical CPUs, started in "
           f"{ray_s:.1f} s), {os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.1f}, one PS, transport={args.transport!r}, data: {source}",
-          flush=True)
+          f"{os.getloadavg()[0]:.1f}, one PS, transport={args.transport!r}, Ray inline limit "
+          f"{args.ray_inline_bytes or 'default'}, data: {source}", flush=True)
     out = {"source": source, "rounds": rounds, "quick": quick, "transport": args.transport}
     if "b" in args.parts:
         steps_b = 40 if quick else 125
