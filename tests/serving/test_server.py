@@ -196,3 +196,9 @@ def test_oversized_request_is_refused_and_server_keeps_serving(mlp_path):
         with pytest.raises(ServingError, match="RESOURCE_EXHAUSTED|message size limit"):
             client.predict(images(200, 0))  # 627 KB
         assert client.predict(images(20, 0))["output_0"].shape == (20, 10)
+
+
+def test_a_port_in_use_is_reported(server, mlp_path):
+    with pytest.raises(OSError, match=f"could not bind the model server to 127.0.0.1:"
+                                      f"{server.port}"):
+        ModelServer(mlp_path, port=server.port)
