@@ -243,7 +243,8 @@ class Job:
         if self.strategy._auto_threshold is None:
             server = self.servers[0]
             self.strategy._auto_threshold = choose_threshold(
-                lambda payload: server.call("echo", payload).result(60),
+                # as an array: Ray moves parameters through shared memory, bytes are pickled
+                lambda payload: server.call("echo", np.frombuffer(payload, np.uint8)).result(60),
                 lambda payload: grpc_client.echo(payload))
             logger.info("transport='auto': gRPC from %d bytes, Ray actor calls below",
                         self.strategy._auto_threshold)

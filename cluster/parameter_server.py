@@ -313,6 +313,19 @@ class ParameterServer:
             self.bytes_out += sum(v.nbytes for v in values.values())
             return values, {n: self.versions[n] for n in names}, self.generation
 
+    def push_pull(self, worker, step, shard_size, gradients, assigns=None,
+                  known_versions=None, generation=None, timeout_s=120.0):
+        """`push`, then `pull` of what changed once the step is applied (sync) or at once: one
+        call per step instead of two. Returns `(Push value, values, versions, generation)`;
+        nothing is pulled when the push must WAIT."""
+        result = self.push(worker, step, shard_size, gradients, assigns)
+        if result is Push.WAIT:
+            return result.value, {}, {}, self.generation
+        values, versions, generation = self.pull(
+            known_versions, after_step=step + 1 if self.mode == "sync" else None,
+            timeout_s=timeout_s, generation=generation)
+        return result.value, values, versions, generation
+
     def assign(self, values) -> None:
         """Sets values by name (the driver setting weights, or a restore)."""
         with self._lock:

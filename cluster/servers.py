@@ -67,6 +67,11 @@ class RemoteServer:
     def push_async(self, worker, step, shard_size, gradients, assigns=None):
         return self._actor.push.remote(worker, step, shard_size, gradients, assigns)
 
+    def push_pull_async(self, worker, step, shard_size, gradients, assigns=None,
+                        known_versions=None, generation=None):
+        return self._actor.push_pull.remote(worker, step, shard_size, gradients, assigns,
+                                            known_versions, generation, self._timeout_s)
+
     def finish(self, ref, what):
         return self._get(ref, what)
 
@@ -135,17 +140,56 @@ class ShardedServer:
                           self._generations[i]) for i, s in enumerate(self.servers)]
         changed_keys = set()
         for i, server in enumerate(self.servers):
-            values, versions, generation = _finish(server, started[i],
-                                                   f"pull before step {after_step}")
-            if generation != self._generations[i]:
-                self._versions[i] = {}
-                self._generations[i] = generation
-            self._versions[i].update(versions)
-            for part_key, value in values.items():
-                self._parts[part_key] = value
-                self.bytes_pulled += value.nbytes
-                changed_keys.add(self._key_of(part_key))
+            self._take(i, *_finish(server, started[i], f"pull before step {after_step}"),
+                       changed_keys)
         return {key: self._merged(key) for key in changed_keys}
+
+    def _take(self, i, values, versions, generation, changed_keys) -> None:
+        """Caches server `i`'s pulled parts; adds their variables' keys to `changed_keys`."""
+        if generation != self._generations[i]:
+            self._versions[i] = {}
+            self._generations[i] = generation
+        self._versions[i].update(versions)
+        for part_key, value in values.items():
+            self._parts[part_key] = value
+            self.bytes_pulled += value.nbytes
+            changed_keys.add(self._key_of(part_key))
+
+    def push_pull(self, worker, step, shard_size, gradients, assigns=None):
+        """`push`, then the values changed once the step is applied, in one call per server:
+        `(result, {key: array})`; `(result, None)` when a client cannot (a server object of the
+        local mode, which must not block its caller, or gRPC): then only the push is made."""
+        if not all(hasattr(s, "push_pull_async") for s in self.servers):
+            return self.push(worker, step, shard_size, gradients, assigns), None
+        per_ps = self.placement.split(gradients)
+        assigns_per_ps = self.placement.split(assigns or {})
+        for share in per_ps:
+            self.bytes_pushed += sum(g.nbytes for g in share.values())
+        todo = list(range(len(self.servers)))
+        results: dict = {}
+        changed_keys: set = set()
+        what = f"push of worker {worker}, step {step}"
+        while todo:
+            started = {i: _start(self.servers[i], "push_pull", worker, step, shard_size,
+                                 per_ps[i], assigns_per_ps[i] or None,
+                                 self._versions[i] or None, self._generations[i])
+                       for i in todo}
+            waiting = []
+            for i in todo:
+                result, values, versions, generation = _finish(self.servers[i], started[i],
+                                                               what)
+                result = Push(result)
+                if result is Push.WAIT:
+                    waiting.append(i)
+                    continue
+                results[i] = result
+                self._take(i, values, versions, generation, changed_keys)
+            if waiting:
+                start = time.perf_counter()
+                time.sleep(_WAIT_SLEEP_S)
+                self.wait_s += time.perf_counter() - start
+            todo = waiting
+        return results[0], {key: self._merged(key) for key in changed_keys}
 
     def _key_of(self, part_key):
         key = self._owner.get(part_key)

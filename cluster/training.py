@@ -366,7 +366,7 @@ class _Loop:
                 callbacks.on_train_batch_begin(index)
             started = time.perf_counter()
             try:
-                results = [self._result(pending, index, w) for w in range(self.num_workers)]
+                results = self._results(pending, index)
             except _ServerTrouble as trouble:
                 index, dispatched = self._recover_servers(trouble.failure, pending, epoch)
                 continue
@@ -423,24 +423,41 @@ class _Loop:
             return index, dispatched, False
         return index, dispatched, True
 
-    def _result(self, pending, index, w):
-        """Worker `w`'s result of step `index`, replacing the worker if it died."""
+    def _results(self, pending, index):
+        """Every worker's result of step `index`. The step's calls are watched together, so a
+        worker that died is noticed while the others wait for its push: it is replaced and
+        its outstanding steps sent again."""
         step = self.epoch_base + index
-        while True:
-            try:
-                return pending[(index, w)].result(self.strategy.step_timeout_s)
-            except ActorDied:
-                self.job.revive_worker(w)
-                for (i, worker), _ in sorted(pending.items()):
-                    if worker == w and i >= index:
-                        self._redispatch(pending, i, w)
-            except CallTimeout as e:
-                raise TimeoutError(f"{e.actor} did not finish step {step} within "
-                                   f"{self.strategy.step_timeout_s:.0f} s.") from None
-            except RemoteFailure as failure:
-                if _server_trouble(failure):
-                    raise _ServerTrouble(failure) from None
-                raise failure.user_error() from None
+        results: dict = {}
+        deadline = time.monotonic() + self.strategy.step_timeout_s
+        while len(results) < self.num_workers:
+            waiting = {w: pending[(index, w)] for w in range(self.num_workers)
+                       if w not in results}
+            ready = self.job.runtime.wait_any(list(waiting.values()),
+                                              max(0.0, deadline - time.monotonic()))
+            if not ready:
+                late = ", ".join(self.job.workers[w].name for w in waiting)
+                raise TimeoutError(f"{late} did not finish step {step} within "
+                                   f"{self.strategy.step_timeout_s:.0f} s.")
+            for w, future in waiting.items():
+                if future not in ready:
+                    continue
+                try:
+                    results[w] = future.result(self.strategy.step_timeout_s)
+                except ActorDied:
+                    self.job.revive_worker(w)
+                    for (i, worker) in sorted(pending):
+                        if worker == w and i >= index:
+                            self._redispatch(pending, i, w)
+                    deadline = time.monotonic() + self.strategy.step_timeout_s
+                except CallTimeout as e:
+                    raise TimeoutError(f"{e.actor} did not finish step {step} within "
+                                       f"{self.strategy.step_timeout_s:.0f} s.") from None
+                except RemoteFailure as failure:
+                    if _server_trouble(failure):
+                        raise _ServerTrouble(failure) from None
+                    raise failure.user_error() from None
+        return [results[w] for w in range(self.num_workers)]
 
     def _redispatch(self, pending, index, w):
         step = self.epoch_base + index
@@ -516,6 +533,6 @@ class _ServerTrouble(Exception):
 def _server_trouble(failure) -> bool:
     from dtf.cluster.servers import ServerUnavailable
 
-    error = failure.error
-    return isinstance(error, ServerUnavailable) or "ServerUnavailable" in str(failure) or \
-        "restored" in str(error)
+    error = failure.error  # what the worker raised reaching a server (Ray or gRPC)
+    return isinstance(error, (ServerUnavailable, ConnectionError, TimeoutError)) or \
+        "ServerUnavailable" in str(failure) or "restored" in str(error)

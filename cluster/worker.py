@@ -58,6 +58,7 @@ class Worker:
         self.server = None
         self.replicas = Replicas()
         self._pulled: dict = {}  # key -> the array last pulled (identity tells a local write)
+        self._synced_for = None  # the step whose parameters the replicas hold
         self._model = None
         self._fit_step = None
         self._data = None
@@ -72,19 +73,29 @@ class Worker:
         or its `to_dict()`)."""
         self.server = ShardedServer(servers, placement)
         self._pulled.clear()
+        self._synced_for = None
+        if any(type(s).__module__.startswith("dtf.cluster.transport") for s in servers):
+            from dtf.cluster.transport.memory import tune_allocator
+
+            tune_allocator()  # a worker process: large gRPC messages reuse their buffers
 
     def set_placement(self, placement) -> None:
         """Takes a new placement (variables added since); forgets the cached versions."""
         self.server = ShardedServer(self.server.servers, placement)
         self._pulled.clear()
+        self._synced_for = None
 
     def set_servers(self, servers) -> None:
         """Takes new clients for the parameter servers (one restarted on a new address)."""
         self.server = ShardedServer(servers, self.server.placement)
         self._pulled.clear()
+        self._synced_for = None
 
     def _sync(self, after_step=None) -> None:
-        values = self.server.pull(after_step)
+        self._store(self.server.pull(after_step))
+        self._synced_for = after_step
+
+    def _store(self, values) -> None:
         for key, value in values.items():
             variable = self.replicas.variables.get(key)
             if variable is not None:
@@ -130,6 +141,7 @@ class Worker:
         """This worker's rows, their split into steps, and the shuffling seed (see
         `setup_fit`)."""
         self._data = shard
+        self._synced_for = None  # a new fit: the driver may have set weights meanwhile
         self._sizes = [int(s) for s in sizes]
         self._offsets = np.concatenate([[0], np.cumsum(self._sizes)]).astype(np.int64)
         self._shuffle_seed = shuffle_seed
@@ -153,7 +165,8 @@ class Worker:
             raise RuntimeError(f"worker {self.worker_id} got a fit step before its model.")
         start = time.perf_counter()
         pulled_before = self.server.bytes_pulled
-        self._sync(after_step=step if self.mode == "sync" else None)
+        if self._synced_for != step:  # the last push_pull already brought step's parameters
+            self._sync(after_step=step if self.mode == "sync" else None)
         pulled = time.perf_counter()
         rows = self._rows(epoch, index)
         x, y, sample_weight = nest.map_structure(
@@ -168,10 +181,13 @@ class Worker:
             loss = float(_numpy(loss))
         computed = time.perf_counter()
         pushed_before, waited_before = self.server.bytes_pushed, self.server.wait_s
-        result = self.server.push(self.worker_id, step, count, gradients, assigns)
-        done = time.perf_counter()
         for key, value in assigns.items():  # the server holds these now: not a local write
             self._pulled[key] = value
+        result, values = self.server.push_pull(self.worker_id, step, count, gradients, assigns)
+        if values is not None:  # the next step's parameters came with the push's reply
+            self._store(values)
+            self._synced_for = step + 1
+        done = time.perf_counter()
         self.steps_run += 1
         wait = self.server.wait_s - waited_before
         return {"loss": loss, "size": count, "result": result.value,

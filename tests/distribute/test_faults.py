@@ -61,9 +61,11 @@ def test_a_killed_worker_is_replaced_and_sync_training_is_exact(ray_cluster):
     strategy.shutdown()
 
 
-def test_a_killed_parameter_server_is_restored_from_its_checkpoint(ray_cluster, tmp_path):
+@pytest.mark.parametrize("transport", ["ray", "grpc"])
+def test_a_killed_parameter_server_is_restored_from_its_checkpoint(ray_cluster, tmp_path,
+                                                                   transport):
     reference, _ = reference_fit(epochs=EPOCHS, batch_size=BATCH)
-    strategy = PSS(num_workers=2, cluster="ray", transport="ray", step_timeout_s=60,
+    strategy = PSS(num_workers=2, cluster="ray", transport=transport, step_timeout_s=60,
                    checkpoint_dir=str(tmp_path), checkpoint_every_steps=3)
     kill = _KillAt(strategy, ":ps:0", epoch=1, batch=3)
     model = _run(strategy, [kill])
