@@ -134,3 +134,28 @@ def test_a_restarted_driver_resumes_from_backup_and_restore(tmp_path, num_ps):
     assert [s["applied_steps"] for s in states] == [5] * num_ps
     np.testing.assert_allclose(model.optimizer.get_weights()[2],
                                reference.optimizer.get_weights()[2], rtol=1e-5, atol=1e-7)
+
+
+def test_a_worker_killed_during_a_custom_loop_reruns_its_functions_once(ray_cluster):
+    from dtf.distribute.coordinator import ClusterCoordinator
+
+    strategy = PSS(num_workers=2, cluster="ray", transport="ray", step_timeout_s=60)
+    with strategy.scope():
+        variable = dtf.Variable(np.zeros(3, np.float32))
+        optimizer = keras.optimizers.SGD(1.0)
+
+    def step():
+        optimizer.apply_gradients([(dtf.ones(3), variable)])
+        return 1.0
+
+    coordinator = ClusterCoordinator(strategy)
+    values = [coordinator.schedule(step) for _ in range(4)]
+    values[0].fetch()
+    os.kill(_pid(strategy, ":worker:1"), signal.SIGKILL)
+    values += [coordinator.schedule(step) for _ in range(8)]
+    coordinator.join()
+    assert [v.fetch() for v in values] == [1.0] * 12
+    iterations = strategy._job.servers[0].call("optimizer_weights").result(30)[0]
+    assert int(iterations) == 12  # every scheduled update applied exactly once
+    np.testing.assert_array_equal(variable.numpy(), np.full(3, -12.0))
+    strategy.shutdown()
