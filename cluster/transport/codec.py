@@ -25,11 +25,18 @@ ACK          ``result`` (str, one of :data:`PUSH_RESULTS`: what the server did w
              or an update; an update answers ``applied`` or ``duplicate``)
 UPDATE       ``worker`` (int), ``sequence`` (int), ``gradients`` (list of tensors),
              ``deltas`` (list of tensors: amounts to add to variables): a custom-loop step
+PUSH_PULL    a push and the pull of the next step in one call: ``worker``, ``step``,
+             ``shard_size``, ``gradients``, ``assigns`` as PUSH; ``known``,
+             ``generation``, ``timeout_ms`` as PULL (the server waits for ``step`` to be
+             applied in sync mode)
+PUSH_PULL_   ``result`` (str, one of :data:`PUSH_RESULTS`), then ``tensors``, ``versions``,
+REPLY        ``generation`` as PULL_REPLY (no tensors when the result is ``wait``)
 ===========  ==========================================================================
 
-Format version 2 (this one) added ``shard_size``, ``assigns``, ``after_step``, ``generation``
-and ``timeout_ms`` and replaced the ack's ``applied``/``versions`` by ``result``; a version-1
-peer is refused by the header check.
+Format version 3 (this one) added PUSH_PULL and PUSH_PULL_REPLY; version 2 had added
+``shard_size``, ``assigns``, ``after_step``, ``generation`` and ``timeout_ms`` and replaced the
+ack's ``applied``/``versions`` by ``result``. A peer of another version is refused by the
+header check.
 
 :func:`decode` is written for hostile input: it checks the message size against the
 receiver's :class:`Limits` before unpacking anything, unpacks with msgpack's own length limits
@@ -72,6 +79,8 @@ __all__ = [
     "Limits",
     "PullReply",
     "PullRequest",
+    "PushPullReply",
+    "PushPullRequest",
     "PushRequest",
     "TransportError",
     "UpdateRequest",
@@ -81,12 +90,14 @@ __all__ = [
     "encode_pull_reply",
     "encode_pull_request",
     "encode_push",
+    "encode_push_pull",
+    "encode_push_pull_reply",
     "encode_update",
     "peek_request_id",
 ]
 
 MAGIC = b"DTFW"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _HEADER = struct.Struct("<4sBBHQ")
 HEADER_SIZE = _HEADER.size
 _U64_MAX = 2**64 - 1
@@ -127,6 +138,8 @@ class Kind(enum.IntEnum):
     ERROR = 4
     ACK = 5
     UPDATE = 6
+    PUSH_PULL = 7
+    PUSH_PULL_REPLY = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +221,36 @@ class PullReply:
 
 
 @dataclasses.dataclass
+class PushPullRequest:
+    """A worker's step in one call: its push (as `PushRequest`), then a pull of what changed
+    since ``known`` (as `PullRequest`) once the step is applied (sync) or at once."""
+
+    request_id: int
+    worker: int
+    step: int
+    shard_size: int
+    gradients: dict[str, np.ndarray]
+    assigns: dict[str, np.ndarray]
+    known: dict[str, int] | None
+    generation: str | None
+    timeout_ms: int
+    kind: Kind = Kind.PUSH_PULL
+
+
+@dataclasses.dataclass
+class PushPullReply:
+    """What the server did with the push (``PUSH_RESULTS``), and the pull's tensors, versions
+    and generation."""
+
+    request_id: int
+    result: str
+    tensors: dict[str, np.ndarray]
+    versions: dict[str, int]
+    generation: str
+    kind: Kind = Kind.PUSH_PULL_REPLY
+
+
+@dataclasses.dataclass
 class ErrorReply:
     """The receiver refused a request: a machine-readable code and a human message."""
 
@@ -262,6 +305,17 @@ for _name, _wire in WIRE_DTYPES.items():
 _PUSH_KEYS = [_pack(key) for key in ("worker", "step", "shard_size", "gradients", "assigns")]
 _UPDATE_KEYS = [_pack(key) for key in ("worker", "sequence", "gradients", "deltas")]
 _PULL_REPLY_KEYS = [_pack(key) for key in ("tensors", "versions", "generation")]
+# A push_pull's three leading ints go in one struct.pack: each as msgpack int 64 (0xd3), a
+# valid if not minimal encoding that both readers take, so the layout is fixed.
+_PUSH_PULL_INTS = struct.Struct(
+    ">B" + "".join(f"{len(_pack(key))}sBq" for key in ("worker", "step", "shard_size")))
+_PUSH_PULL_KEY_BYTES = [_pack(key) for key in ("worker", "step", "shard_size")]
+_PUSH_PULL_TAIL_KEYS = [_pack(key) for key in ("gradients", "assigns", "known", "generation",
+                                                "timeout_ms")]
+_NIL = _pack(None)
+# The reply's constant start for each push result: map header, "result", the result.
+_PUSH_PULL_REPLY_START = {result: _map_header(4) + _pack("result") + _pack(result)
+                          + _PULL_REPLY_KEYS[0] for result in PUSH_RESULTS}
 
 
 def _header(kind: Kind, request_id: int) -> bytes:
@@ -406,6 +460,74 @@ def encode_pull_reply(request_id: int, tensors: dict, versions: dict, generation
     return b"".join(parts)
 
 
+def _fast_int(what: str, value, high: int = _I63_MAX) -> int:
+    # The usual case (a plain int in range) is two checks; _check_int words the errors.
+    if type(value) is int and 0 <= value <= high:
+        return value
+    return _check_int(what, value, 0, high)
+
+
+def encode_push_pull(request_id: int, worker: int, step: int, shard_size: int, gradients: dict,
+                     assigns: dict | None = None, known: dict | None = None,
+                     generation: str | None = None, timeout_ms: int = 120_000) -> bytes:
+    """Encodes a worker's step in one message: the push of `encode_push` and the pull of
+    `encode_pull_request` (``known`` versions, ``generation``; the server waits at most
+    ``timeout_ms`` for the step in sync mode).
+
+    Example:
+        >>> msg = decode(encode_push_pull(1, 0, 5, 8, {"w": np.ones(2, "float32")},
+        ...                               known={"w": 3}, generation="g1"))
+        >>> msg.kind.name, msg.step, msg.known, msg.generation
+        ('PUSH_PULL', 5, {'w': 3}, 'g1')
+    """
+    keys = _PUSH_PULL_KEY_BYTES
+    parts = [
+        _header(Kind.PUSH_PULL, request_id),
+        _PUSH_PULL_INTS.pack(
+            0x88,
+            keys[0], 0xD3, _fast_int("worker", worker),
+            keys[1], 0xD3, _fast_int("step", step),
+            keys[2], 0xD3, _fast_int("shard_size", shard_size)),
+        _PUSH_PULL_TAIL_KEYS[0],
+    ]
+    _tensor_parts(parts, gradients, "gradients")
+    parts.append(_PUSH_PULL_TAIL_KEYS[1])
+    _tensor_parts(parts, {} if assigns is None else assigns, "assigns")
+    parts.append(b"".join((
+        _PUSH_PULL_TAIL_KEYS[2], _NIL if known is None else _pack(_versions("known", known)),
+        _PUSH_PULL_TAIL_KEYS[3], _NIL if generation is None else _pack(_generation(generation)),
+        _PUSH_PULL_TAIL_KEYS[4], _pack(_fast_int("timeout_ms", timeout_ms, MAX_TIMEOUT_MS)),
+    )))
+    return b"".join(parts)
+
+
+def encode_push_pull_reply(request_id: int, result: str, tensors: dict, versions: dict,
+                           generation: str) -> bytes:
+    """Encodes the answer to a push_pull: the push's result and the pulled tensors, their
+    versions (the same names) and the server's generation.
+
+    Example:
+        >>> msg = decode(encode_push_pull_reply(1, "applied", {"w": np.zeros(2, "float32")},
+        ...                                     {"w": 4}, "g1"))
+        >>> msg.result, msg.versions, msg.tensors["w"].tolist()
+        ('applied', {'w': 4}, [0.0, 0.0])
+    """
+    start = _PUSH_PULL_REPLY_START.get(result) if type(result) is str else None
+    if start is None:
+        raise TransportError(f"a push result must be one of {PUSH_RESULTS}, got {result!r}")
+    versions = _versions("versions", versions)
+    if versions.keys() != tensors.keys():
+        raise TransportError(
+            f"a push_pull reply needs one version per tensor; tensors {sorted(tensors)}, "
+            f"versions {sorted(versions)}"
+        )
+    parts = [_header(Kind.PUSH_PULL_REPLY, request_id), start]
+    _tensor_parts(parts, tensors)
+    parts.append(b"".join((_PULL_REPLY_KEYS[1], _pack(versions), _PULL_REPLY_KEYS[2],
+                           _pack(_generation(generation)))))
+    return b"".join(parts)
+
+
 def encode_error(request_id: int, code: str, message: str) -> bytes:
     """Encodes an error reply; ``code`` is upper-case letters, digits and underscores.
 
@@ -454,8 +576,8 @@ def decode(message, limits: Limits = DEFAULT_LIMITS):
         limits: the receiver's bounds on sizes and counts.
 
     Returns:
-        A PushRequest, PullRequest, PullReply, ErrorReply, Ack or UpdateRequest. Arrays are read-only views of the
-        message's unpacked bytes.
+        A PushRequest, PullRequest, PullReply, ErrorReply, Ack, UpdateRequest, PushPullRequest
+        or PushPullReply. Arrays are read-only views of the message's unpacked bytes.
 
     Example:
         >>> decode(b"nonsense")
@@ -547,6 +669,8 @@ _PULL_REPLY_FIELDS = ("tensors", "versions", "generation")
 _ERROR_FIELDS = ("code", "message")
 _ACK_FIELDS = ("result",)
 _UPDATE_FIELDS = ("worker", "sequence", "gradients", "deltas")
+_PUSH_PULL_FIELDS = _PUSH_FIELDS + ("known", "generation", "timeout_ms")
+_PUSH_PULL_REPLY_FIELDS = ("result",) + _PULL_REPLY_FIELDS
 
 
 def _fields(body, kind: Kind, expected: tuple) -> dict:
@@ -749,9 +873,42 @@ def _decode_ack(request_id, body, limits) -> Ack:
     return Ack(request_id, result=result)
 
 
+def _decode_push_pull(request_id, body, limits) -> PushPullRequest:
+    body = _fields(body, Kind.PUSH_PULL, _PUSH_PULL_FIELDS)
+    gradients, total = _decode_tensors(body["gradients"], limits, "gradients")
+    assigns, _ = _decode_tensors(body["assigns"], limits, "assigns", total)
+    known, generation = body["known"], body["generation"]
+    return PushPullRequest(
+        request_id,
+        worker=_int_field("worker", body["worker"]),
+        step=_int_field("step", body["step"]),
+        shard_size=_int_field("shard_size", body["shard_size"]),
+        gradients=gradients,
+        assigns=assigns,
+        known=None if known is None else _decode_versions("known", known, limits),
+        generation=None if generation is None else _decode_generation(generation),
+        timeout_ms=_int_field("timeout_ms", body["timeout_ms"], 0, MAX_TIMEOUT_MS),
+    )
+
+
+def _decode_push_pull_reply(request_id, body, limits) -> PushPullReply:
+    body = _fields(body, Kind.PUSH_PULL_REPLY, _PUSH_PULL_REPLY_FIELDS)
+    result = body["result"]
+    if type(result) is not str or result not in PUSH_RESULTS:
+        raise TransportError(f"result must be one of {PUSH_RESULTS}, got {result!r}")
+    tensors, _ = _decode_tensors(body["tensors"], limits)
+    versions = _decode_versions("versions", body["versions"], limits)
+    if tensors.keys() != versions.keys():
+        raise TransportError(
+            f"push_pull reply tensors {sorted(tensors)} and versions {sorted(versions)} differ"
+        )
+    return PushPullReply(request_id, result=result, tensors=tensors, versions=versions,
+                         generation=_decode_generation(body["generation"]))
+
+
 _FIELD_SETS = {fields: frozenset(fields) for fields in (
     _PUSH_FIELDS, _PULL_FIELDS, _PULL_REPLY_FIELDS, _ERROR_FIELDS, _ACK_FIELDS,
-    _UPDATE_FIELDS)}
+    _UPDATE_FIELDS, _PUSH_PULL_FIELDS, _PUSH_PULL_REPLY_FIELDS)}
 
 _DECODERS = {
     Kind.PUSH: _decode_push,
@@ -760,4 +917,6 @@ _DECODERS = {
     Kind.ERROR: _decode_error,
     Kind.ACK: _decode_ack,
     Kind.UPDATE: _decode_update,
+    Kind.PUSH_PULL: _decode_push_pull,
+    Kind.PUSH_PULL_REPLY: _decode_push_pull_reply,
 }

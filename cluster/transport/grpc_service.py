@@ -1,11 +1,14 @@
 """A `ParameterServer` served over gRPC, and the client workers use to reach it.
 
-The service ``dtf.transport.ParameterServer`` has four unary methods with raw bytes in and
-out (no generated protobuf code): ``Push``, ``Pull`` and ``Update`` take and answer :mod:`codec`
-messages and call the served :class:`~dtf.cluster.parameter_server.ParameterServer`'s own
-``push``, ``pull`` and ``apply_update`` (so the duplicate rules, sync averaging and generations
-are the server's, whichever transport carries the call); ``Echo`` answers its request bytes
-unchanged (for measuring the transport, see :mod:`selection`).
+The service ``dtf.transport.ParameterServer`` has five unary methods with raw bytes in and
+out (no generated protobuf code): ``Push``, ``Pull``, ``PushPull`` and ``Update`` take and
+answer :mod:`codec` messages and call the served
+:class:`~dtf.cluster.parameter_server.ParameterServer`'s own ``push``, ``pull``, ``push_pull``
+and ``apply_update`` (so the duplicate rules, sync averaging and generations are the server's,
+whichever transport carries the call); ``Echo`` answers its request bytes unchanged (for
+measuring the transport, see :mod:`selection`). ``PushPull`` is a worker's whole step in one
+call: its gradients up, the parameters changed by the step back (in sync mode once every
+worker's push of the step is in), the same shape as an echo.
 
 Every call must carry the job's token in the ``dtf-token`` metadata entry: without it the call
 ends with ``UNAUTHENTICATED`` and nothing is decoded or applied. A request that fails to
@@ -26,6 +29,11 @@ Example:
     >>> values, versions, generation = client.pull()
     >>> values["w"].tolist(), generation == ps.generation
     ([-0.5, -0.5], True)
+    >>> result, values, versions, generation = client.push_pull(
+    ...     0, 1, 8, {"w": np.ones(2, "float32")}, known_versions=versions,
+    ...     generation=generation)
+    >>> result, values["w"].tolist()
+    ('applied', [-1.0, -1.0])
     >>> client.close(); server.stop()
 """
 
@@ -60,6 +68,8 @@ PUSH_METHOD = f"/{SERVICE}/Push"
 PULL_METHOD = f"/{SERVICE}/Pull"
 ECHO_METHOD = f"/{SERVICE}/Echo"
 UPDATE_METHOD = f"/{SERVICE}/Update"
+PUSH_PULL_METHOD = f"/{SERVICE}/PushPull"
+_METHODS = (PUSH_METHOD, PULL_METHOD, ECHO_METHOD, UPDATE_METHOD, PUSH_PULL_METHOD)
 TOKEN_KEY = "dtf-token"
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # A sync pull with after_step blocks a serving thread until its step is applied, so the pool
@@ -151,6 +161,7 @@ class TransportServer:
             "Pull": grpc.unary_unary_rpc_method_handler(self._handle_pull),
             "Echo": grpc.unary_unary_rpc_method_handler(self._handle_echo),
             "Update": grpc.unary_unary_rpc_method_handler(self._handle_update),
+            "PushPull": grpc.unary_unary_rpc_method_handler(self._handle_push_pull),
         })
         self.host = host
         self.port = self._server.add_insecure_port(f"{host}:{port}")
@@ -256,6 +267,22 @@ class TransportServer:
             pull.known, pull.after_step, pull.timeout_ms / 1000, pull.generation)
         return codec.encode_pull_reply(pull.request_id, values, versions, generation)
 
+    def _push_pull(self, message) -> bytes:
+        self._check_shapes(message.gradients)
+        self._check_shapes(message.assigns)
+        # The server's push_pull waits (sync mode) for the step under the request's timeout,
+        # as a pull does; its arrays are replaced, never mutated, so encoding outside its lock
+        # still sends one consistent snapshot.
+        result, values, versions, generation = self.server.push_pull(
+            message.worker, message.step, message.shard_size, message.gradients,
+            message.assigns or None, message.known, message.generation,
+            message.timeout_ms / 1000)
+        return codec.encode_push_pull_reply(message.request_id, result, values, versions,
+                                            generation)
+
+    def _handle_push_pull(self, request: bytes, context) -> bytes:
+        return self._serve(request, context, Kind.PUSH_PULL, self._push_pull)
+
     def _update(self, update) -> bytes:
         self._check_shapes(update.gradients)
         self._check_shapes(update.deltas)
@@ -275,6 +302,20 @@ class TransportServer:
     def _handle_echo(self, request: bytes, context) -> bytes:
         self._authenticate(context)
         return request
+
+
+def _describe(what) -> str:
+    return what if isinstance(what, str) else what()
+
+
+class _Call:
+    """A `push_pull` in flight: the grpc future and what a retry or an error needs."""
+
+    __slots__ = ("deadline", "future", "request", "request_id", "step", "worker")
+
+    def __init__(self, future, request, request_id, deadline, worker, step):
+        self.future, self.request, self.request_id = future, request, request_id
+        self.deadline, self.worker, self.step = deadline, worker, step
 
 
 def serve_parameter_server(ps, token: str, host: str = "127.0.0.1", port: int = 0,
@@ -322,7 +363,7 @@ class GrpcServerClient:
         max_message_bytes: the largest message sent or received.
         retries: reconnect-and-retry attempts after the first for an unreachable server.
 
-    Raises (from `pull` and `push`):
+    Raises (from `pull`, `push`, `push_pull` and `finish`):
         TimeoutError: no reply within ``timeout_s``, or the server's wait for a step timed out.
         ConnectionError: the server cannot be reached.
         AuthenticationError: the server refused the token.
@@ -372,8 +413,7 @@ class GrpcServerClient:
                            ("grpc.max_send_message_length", self._max_message_bytes)]
                 self._channel = grpc.insecure_channel(self.address, options=options)
                 self._calls = {method: self._channel.unary_unary(method, _registered_method=True)
-                               for method in (PUSH_METHOD, PULL_METHOD, ECHO_METHOD,
-                                              UPDATE_METHOD)}
+                               for method in _METHODS}
                 self._pid = os.getpid()
             return self._calls
 
@@ -390,46 +430,56 @@ class GrpcServerClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _rpc(self, method: str, request: bytes, timeout_s: float, what) -> bytes:
-        """One call, retried on a fresh channel while the server is unreachable; `what()`
-        describes the call for errors (built only when one is raised)."""
+    def _rpc(self, method: str, request: bytes, timeout_s: float, what,
+             failed: grpc.RpcError | None = None) -> bytes:
+        """One call, retried on a fresh channel while the server is unreachable; `what`
+        describes the call for errors (a str, or a function building it only when one is
+        raised). `failed`: the error of a first attempt already made (an async call's)."""
         calls = self._calls if self._pid == os.getpid() and self._calls else self._connect()
         delay = 0.05
         for attempt in range(self.retries + 1):
-            try:
-                return calls[method](request, timeout=timeout_s, metadata=self._metadata)
-            except grpc.RpcError as e:
-                code = e.code()
-                where = f"{what()} on {self.name} ({self.address})"
-                if code == grpc.StatusCode.UNAUTHENTICATED:
-                    raise AuthenticationError(
-                        f"{where}: the server refused the token ({e.details()}); the client "
-                        "needs the job's token") from None
-                if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise TimeoutError(f"{where} got no reply within {timeout_s:.0f} s: the "
-                                       "server is stuck or overloaded") from None
-                if code != grpc.StatusCode.UNAVAILABLE:
-                    raise TransportError(f"{where} failed: {code.name}: {e.details()}") from None
-                if attempt == self.retries:
-                    raise ConnectionError(
-                        f"{where} failed: the server is unreachable after {attempt + 1} "
-                        f"attempt(s) ({e.details()})") from None
+            if failed is None:
+                try:
+                    return calls[method](request, timeout=timeout_s, metadata=self._metadata)
+                except grpc.RpcError as e:
+                    failed = e
+            self._check_retryable(failed, attempt, timeout_s, what)
+            failed = None
             time.sleep(delay)
             delay *= 2
             self.reconnects += 1
             calls = self._connect(fresh=True)
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    def _check_retryable(self, e: grpc.RpcError, attempt: int, timeout_s: float, what) -> None:
+        """Raises the error `e` means, unless it is an unreachable server with retries left."""
+        code = e.code()
+        where = f"{_describe(what)} on {self.name} ({self.address})"
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            raise AuthenticationError(
+                f"{where}: the server refused the token ({e.details()}); the client "
+                "needs the job's token") from None
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise TimeoutError(f"{where} got no reply within {timeout_s:.0f} s: the "
+                               "server is stuck or overloaded") from None
+        if code != grpc.StatusCode.UNAVAILABLE:
+            raise TransportError(f"{where} failed: {code.name}: {e.details()}") from None
+        if attempt == self.retries:
+            raise ConnectionError(
+                f"{where} failed: the server is unreachable after {attempt + 1} "
+                f"attempt(s) ({e.details()})") from None
+
     def _reply(self, reply: bytes, request_id: int, expected: Kind, what):
         message = codec.decode(reply, self._limits)
         if message.kind is expected and message.request_id == request_id:
             return message
         if message.kind == Kind.ERROR:
-            where = f"{what()} on {self.name} ({self.address})"
+            where = f"{_describe(what)} on {self.name} ({self.address})"
             if message.code == "TIMEOUT":
                 raise TimeoutError(f"{where}: {message.message}")
             raise RemoteError(message.code, f"{where}: {message.message}")
-        raise TransportError(f"{what()} on {self.name}: expected the {expected.name} reply to "
+        raise TransportError(f"{_describe(what)} on {self.name}: expected the {expected.name} "
+                             f"reply to "
                              f"request {request_id}, got {message.kind.name} "
                              f"{message.request_id}")
 
@@ -457,6 +507,44 @@ class GrpcServerClient:
         reply = self._reply(self._rpc(PULL_METHOD, request, deadline, what), request_id,
                             Kind.PULL_REPLY, what)
         return reply.tensors, reply.versions, reply.generation
+
+    def push_pull(self, worker, step, shard_size, gradients, assigns=None, known_versions=None,
+                  generation=None, timeout_s=None):
+        """`push`, then the values newer than `known_versions` once the step is applied (sync
+        mode) or at once, in one call: `(Push value, values, versions, generation)` as
+        `ParameterServer.push_pull` (nothing pulled when the result is ``"wait"``).
+        `timeout_s` (None: the client's) bounds the server's wait for the step."""
+        return self.finish(self.push_pull_async(worker, step, shard_size, gradients, assigns,
+                                                known_versions, generation, timeout_s))
+
+    def push_pull_async(self, worker, step, shard_size, gradients, assigns=None,
+                        known_versions=None, generation=None, timeout_s=None):
+        """Starts a `push_pull` and returns at once: a handle for `finish`, so one worker can
+        have calls to several servers in flight. Encoding errors raise here."""
+        wait_s = self.timeout_s if timeout_s is None else float(timeout_s)
+        request_id = next(self._ids)
+        request = codec.encode_push_pull(request_id, worker, step, shard_size, gradients,
+                                         assigns, known_versions, generation,
+                                         round(wait_s * 1000))
+        calls = self._calls if self._pid == os.getpid() and self._calls else self._connect()
+        deadline = wait_s + _PULL_DEADLINE_MARGIN_S
+        future = calls[PUSH_PULL_METHOD].future(request, timeout=deadline,
+                                                metadata=self._metadata)
+        return _Call(future, request, request_id, deadline, worker, step)
+
+    def finish(self, handle, what=None):
+        """The result of a call started by `push_pull_async`: `(Push value, values, versions,
+        generation)`; raises what `push_pull` raises. `what` names the call in errors
+        (default: the push's worker and step)."""
+        if not isinstance(handle, _Call):
+            raise TypeError(f"finish takes a handle from push_pull_async, got {handle!r}")
+        what = what or (lambda: f"push_pull of worker {handle.worker}, step {handle.step}")
+        try:
+            reply = handle.future.result()
+        except grpc.RpcError as e:  # unreachable: retried (a push received twice is DUPLICATE)
+            reply = self._rpc(PUSH_PULL_METHOD, handle.request, handle.deadline, what, e)
+        message = self._reply(reply, handle.request_id, Kind.PUSH_PULL_REPLY, what)
+        return message.result, message.tensors, message.versions, message.generation
 
     def apply_update(self, worker, sequence, gradients, deltas) -> bool:
         """Sends a custom-loop step's changes (see `ParameterServer.apply_update`); returns

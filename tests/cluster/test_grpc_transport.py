@@ -377,3 +377,183 @@ def test_serving_tunes_the_allocator_unless_told_not_to(untuned_allocator):
     assert untuned_allocator == [1]
     serve_parameter_server(_ps(), TOKEN, tune_allocator=False).stop()
     assert untuned_allocator == [1]
+
+
+# ----------------------------------------------------------------------------- push_pull
+
+
+def test_push_pull_applies_and_returns_only_what_changed(served):
+    ps, _, client = served
+    _, versions, generation = client.pull()
+    name = NAMES[2]
+    before = ps.pull()[0][name].copy()
+    result, values, new_versions, new_generation = client.push_pull(
+        0, 0, 1, {name: _ones(name)}, known_versions=versions, generation=generation)
+    assert result == "applied" and new_generation == generation == ps.generation
+    assert list(values) == [name] and list(new_versions) == [name]
+    np.testing.assert_allclose(values[name], before - 1.0)
+    assert not values[name].flags.writeable
+    assert new_versions[name] == ps.versions[name]
+    # A generation the server does not have: everything comes back.
+    result, values, _, _ = client.push_pull(0, 1, 1, {name: _ones(name)},
+                                            known_versions=versions, generation="old")
+    assert result == "applied" and set(values) == set(NAMES)
+    # No known versions: everything too; a replayed step is the server's duplicate.
+    result, values, _, _ = client.push_pull(0, 1, 1, {name: _ones(name)})
+    assert result == "duplicate" and set(values) == set(NAMES) and ps.duplicates == 1
+
+
+def test_push_pull_in_sync_mode_returns_once_the_step_is_applied():
+    ps = _ps({"w": np.zeros(2, "float32"), "b": np.zeros(3, "float32")}, mode="sync",
+             num_workers=2)
+    with serve_parameter_server(ps, TOKEN) as server:
+        clients = [GrpcServerClient(server.address, TOKEN, timeout_s=10) for _ in range(2)]
+        state = [({}, None), ({}, None)]
+        replies = {}
+
+        def step(worker, step_index, shard_size, grad):
+            known, generation = state[worker]
+            reply = clients[worker].push_pull(
+                worker, step_index, shard_size, {"w": np.full(2, grad, "float32"),
+                                                 "b": np.full(3, grad, "float32")},
+                known_versions=known or None, generation=generation)
+            state[worker] = ({**known, **reply[2]}, reply[3])
+            replies[worker, step_index] = reply
+
+        first = threading.Thread(target=step, args=(0, 0, 1, 1.0))
+        first.start()
+        time.sleep(0.2)
+        assert first.is_alive() and ps.applied_steps == 0  # waits for worker 1's push
+        step(1, 0, 3, 0.0)
+        first.join(10)
+        for worker in (0, 1):
+            _result, values, versions, generation = replies[worker, 0]
+            np.testing.assert_allclose(values["w"], [-0.25, -0.25])
+            assert generation == ps.generation and versions == ps.versions
+        assert {replies[0, 0][0], replies[1, 0][0]} == {"pending", "applied"}
+        # Step 1, both in threads: each gets the step's result and only what changed.
+        threads = [threading.Thread(target=step, args=(w, 1, 2, 1.0)) for w in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert ps.applied_steps == 2
+        for worker in (0, 1):
+            np.testing.assert_allclose(replies[worker, 1][1]["b"], [-1.25] * 3)
+        for client in clients:
+            client.close()
+
+
+def test_push_pull_async_fans_out_to_several_servers():
+    servers = [_ps({f"w{i}": np.zeros(2, "float32")}, num_workers=1) for i in range(3)]
+    started = [serve_parameter_server(ps, TOKEN) for ps in servers]
+    clients = [GrpcServerClient(s.address, TOKEN, name=f"ps {i}", timeout_s=10)
+               for i, s in enumerate(started)]
+    try:
+        handles = [client.push_pull_async(0, 0, 1, {f"w{i}": np.ones(2, "float32")})
+                   for i, client in enumerate(clients)]
+        for i, (client, handle) in enumerate(zip(clients, handles)):
+            result, values, _versions, generation = client.finish(handle, "step 0")
+            assert result == "applied" and generation == servers[i].generation
+            np.testing.assert_allclose(values[f"w{i}"], [-1.0, -1.0])
+        with pytest.raises(TypeError, match="push_pull_async"):
+            clients[0].finish(object(), "step 0")
+    finally:
+        for client, server in zip(clients, started):
+            client.close()
+            server.stop()
+
+
+def test_sharded_server_uses_one_grpc_call_per_server_and_step():
+    from dtf.cluster.servers import ShardedServer
+    from dtf.cluster.sharding import plan_placement
+
+    values = {"a": np.zeros((4, 2), "float32"), "b": np.zeros(3, "float32")}
+    placement = plan_placement({k: (v.shape, v.dtype) for k, v in values.items()}, num_ps=2)
+    shares = placement.split(values)
+    servers = [_ps(share, num_workers=1) for share in shares]
+    started = [serve_parameter_server(ps, TOKEN) for ps in servers]
+    clients = [GrpcServerClient(s.address, TOKEN, timeout_s=10) for s in started]
+    try:
+        sharded = ShardedServer(clients, placement)
+        sharded.pull()
+        result, changed = sharded.push_pull(0, 0, 1, {k: np.ones_like(v)
+                                                      for k, v in values.items()})
+        assert Push(result) is Push.APPLIED and set(changed) == set(values)
+        for key, value in changed.items():
+            np.testing.assert_allclose(value, -np.ones_like(values[key]))
+        assert sum(s.stats["requests"] for s in started) == 2 + 2  # one pull, one push_pull each
+    finally:
+        for client, server in zip(clients, started):
+            client.close()
+            server.stop()
+
+
+def test_push_pull_bounded_mode_answers_wait_without_values():
+    ps = _ps({"w": np.zeros(1, "float32")}, mode="bounded", max_staleness=1)
+    with serve_parameter_server(ps, TOKEN) as server, GrpcServerClient(
+            server.address, TOKEN) as client:
+        grad = {"w": np.ones(1, "float32")}
+        assert [client.push_pull(0, s, 1, grad)[0] for s in range(2)] == ["applied"] * 2
+        assert client.push_pull(0, 2, 1, grad) == ("wait", {}, {}, ps.generation)
+
+
+def test_push_pull_errors_are_the_blocking_calls(served):
+    ps, server, client = served
+    before = ps.pull()[0]
+    with pytest.raises(RemoteError, match=r"UNKNOWN_VARIABLE.*push_pull of worker 0, step 0 "
+                                          r"on ps 0") as info:
+        client.push_pull(0, 0, 1, {"nope": np.ones(2, "float32")})
+    assert info.value.code == "UNKNOWN_VARIABLE"
+    with pytest.raises(RemoteError, match="SHAPE_MISMATCH"):
+        client.finish(client.push_pull_async(0, 0, 1, {NAMES[2]: np.ones(3, "float32")}),
+                      "step 0 of worker 0")
+    with pytest.raises(TransportError, match="worker must be in"):
+        client.push_pull_async(-1, 0, 1, {})
+    wrong = GrpcServerClient(server.address, "wrong", timeout_s=5)
+    with pytest.raises(AuthenticationError, match="refused the token"):
+        wrong.push_pull(0, 0, 1, {NAMES[2]: _ones(NAMES[2])})
+    wrong.close()
+    # The Push method refuses a push_pull message and the PushPull method a push.
+    push = codec.encode_push(1, 0, 0, 1, {NAMES[2]: _ones(NAMES[2])})
+    reply = codec.decode(_raw_call(server.address, grpc_service.PUSH_PULL_METHOD, push))
+    assert reply.kind == codec.Kind.ERROR and reply.code == "WRONG_KIND"
+    after = ps.pull()[0]
+    assert all(np.array_equal(before[n], after[n]) for n in NAMES)
+    assert ps.applied_steps == 0
+
+
+def test_push_pull_times_out_naming_the_server_and_step_or_is_unreachable():
+    ps = _ps({"w": np.zeros(1, "float32")}, mode="sync", name="dtf:job:ps:0")
+    with serve_parameter_server(ps, TOKEN) as server, GrpcServerClient(
+            server.address, TOKEN, name="dtf:job:ps:0", timeout_s=0.3) as client:
+        start = time.perf_counter()
+        with pytest.raises(TimeoutError, match=r"push_pull of worker 0, step 0 on dtf:job:ps:0"
+                                               r".*step 0 was not applied.*workers \[1\]"):
+            client.push_pull(0, 0, 1, {"w": np.ones(1, "float32")})
+        assert time.perf_counter() - start < 5
+        # The push itself was taken: the same step again is a duplicate.
+        assert client.push(0, 0, 1, {"w": np.ones(1, "float32")}) is Push.DUPLICATE
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{probe.getsockname()[1]}"
+    client = GrpcServerClient(closed, TOKEN, name="ps 4", timeout_s=5, retries=1)
+    handle = client.push_pull_async(0, 2, 1, {"w": np.ones(1, "float32")})
+    with pytest.raises(ConnectionError, match=r"push of worker 0, step 2 on ps 4.*unreachable"):
+        client.finish(handle, "push of worker 0, step 2")
+
+
+def test_push_pull_reconnects_after_a_server_restart():
+    ps = _ps({"w": np.zeros(1, "float32")}, num_workers=1)
+    server = serve_parameter_server(ps, TOKEN)
+    port = server.port
+    client = GrpcServerClient(server.address, TOKEN, timeout_s=5)
+    assert client.push_pull(0, 0, 1, {"w": np.ones(1, "float32")})[0] == "applied"
+    server.stop()
+    server = serve_parameter_server(ps, TOKEN, port=port)
+    try:
+        result, values, _, _ = client.push_pull(0, 1, 1, {"w": np.ones(1, "float32")})
+        assert result == "applied" and values["w"].tolist() == [-2.0]
+    finally:
+        client.close()
+        server.stop()
