@@ -314,7 +314,7 @@ class ModelServer:
             name = message.signature or self.default_signature
             sig = self.signatures.get(name)
             if sig is None:
-                raise _invalid(f"unknown signature {name:.80}; this server serves "
+                raise _invalid(f"unknown signature {name!r:.80}; this server serves "
                                f"{sorted(self.signatures)}")
             arrays = sig.arguments(message.inputs, self.max_batch)
             try:

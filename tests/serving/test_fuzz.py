@@ -139,6 +139,11 @@ def test_random_garbage(raw, check_alive):
     (body({"signature": None, "inputs": [tensor()] * 2000}), "over the limit"),
     (body({"signature": None, "inputs": []}), "missing input(s) ['images']"),
     (body({"signature": None, "inputs": [tensor(dtype="float64")]}), "is float64"),
+    # Names from the request are quoted and escaped in the reason.
+    (body({"signature": "bad\nname\u2603", "inputs": [tensor()]}),
+     "unknown signature 'bad\\nname\u2603'"),
+    (body({"signature": None, "inputs": [tensor(), tensor(name="\x00\r\n")]}),
+     "unknown input(s) ['\\x00\\r\\n']"),
 ])
 def test_malformed_fields(raw, check_alive, request_bytes, match):
     assert_invalid(raw, request_bytes, match=match)

@@ -109,7 +109,7 @@ def test_bad_requests_are_invalid_argument(server, mlp_signature, inputs, reason
 
 def test_unknown_signature(server):
     with PredictClient(server.address, token=TOKEN) as client, pytest.raises(
-            InvalidRequestError, match=r"unknown signature nope; this server serves \['serving_"):
+            InvalidRequestError, match=r"unknown signature 'nope'; this server serves \['serving_"):
         client.predict({"images": images(1, 0)}, signature="nope")
 
 
