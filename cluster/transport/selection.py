@@ -135,11 +135,21 @@ def _nbytes(arrays) -> int:
     return sum(getattr(a, "nbytes", None) or np.asarray(a).nbytes for a in arrays.values())
 
 
+class _Routed:
+    """A push_pull started by `AutoServerClient`: the client carrying it and its handle (or,
+    for a client that answered at once, the result)."""
+
+    __slots__ = ("client", "inner", "result")
+
+    def __init__(self, client, inner, result):
+        self.client, self.inner, self.result = client, inner, result
+
+
 class AutoServerClient:
     """One parameter server reached over Ray or gRPC, whichever is faster for each call.
 
-    Pushes whose gradients and assigns total at least `threshold_bytes` go over gRPC, smaller
-    ones over Ray; pulls go over gRPC when `pull_bytes` (the server's variables, the most a
+    Pushes (and push_pulls) whose gradients and assigns total at least `threshold_bytes` go
+    over gRPC, smaller ones over Ray; pulls go over gRPC when `pull_bytes` (the server's variables, the most a
     pull can carry) is at least `threshold_bytes`. Results, errors and generations are the
     server's, whichever way a call goes. Picklable when both clients are.
 
@@ -187,6 +197,40 @@ class AutoServerClient:
         returns whether the server applied them."""
         client = self._route(_nbytes(gradients) + _nbytes(deltas))
         return client.apply_update(worker, sequence, gradients, deltas)
+
+    def push_pull(self, worker, step, shard_size, gradients, assigns=None, known_versions=None,
+                  generation=None, timeout_s=None):
+        """A push and the pull of what the step changed in one call (see
+        `ParameterServer.push_pull`), over the transport that is faster for the push's bytes:
+        `(Push value, values, versions, generation)`."""
+        return self.finish(self.push_pull_async(worker, step, shard_size, gradients, assigns,
+                                                known_versions, generation, timeout_s))
+
+    def push_pull_async(self, worker, step, shard_size, gradients, assigns=None,
+                        known_versions=None, generation=None, timeout_s=None):
+        """Starts a `push_pull` over the transport that is faster for the push's bytes; returns
+        a handle for `finish`. A client without ``push_pull_async`` (a local
+        `ParameterServer`) answers at once, and the handle holds its answer."""
+        nbytes = _nbytes(gradients) + (_nbytes(assigns) if assigns else 0)
+        client = self._route(nbytes)
+        args = (worker, step, shard_size, gradients, assigns, known_versions, generation)
+        # Ray's RemoteServer has its own timeout and takes none per call.
+        extra = () if timeout_s is None else (timeout_s,)
+        start = getattr(client, "push_pull_async", None)
+        if start is None:
+            return _Routed(client, None, client.push_pull(*args, *extra))
+        return _Routed(client, start(*args, *extra), None)
+
+    def finish(self, handle, what=None):
+        """The result of a call started by `push_pull_async`, with the errors of the client
+        that carried it. `what` names the call in errors."""
+        if not isinstance(handle, _Routed):
+            raise TypeError(f"finish takes a handle from push_pull_async, got {handle!r}")
+        if handle.inner is None:
+            return handle.result
+        if what is None:
+            return handle.client.finish(handle.inner)
+        return handle.client.finish(handle.inner, what)
 
     def pull(self, known_versions=None, after_step=None, generation=None):
         """`(values, versions, generation)`, over the transport that is faster for

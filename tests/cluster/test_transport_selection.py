@@ -178,3 +178,54 @@ def test_custom_loop_updates_are_routed_by_size(served):
     assert auto.apply_update(0, 1, {}, {"big": np.ones(50_000, "float32")}) is True
     assert auto.routed == {"ray": 1, "grpc": 2}
     np.testing.assert_array_equal(ps.pull()[0]["big"], 1)
+
+
+class _Deferred:
+    """An in-process server with the async interface of Ray's RemoteServer: the call runs in
+    `finish` (as a Ray call would complete), and `finish` records the `what` it was given."""
+
+    def __init__(self, ps):
+        self.ps, self.whats = ps, []
+
+    def push_pull_async(self, *args):
+        return lambda: self.ps.push_pull(*args)
+
+    def finish(self, handle, what="call"):
+        self.whats.append(what)
+        return handle()
+
+
+def test_push_pull_is_routed_by_the_push_bytes(served):
+    ps, grpc_client = served
+    auto = AutoServerClient(ps, grpc_client, 10_000, pull_bytes=0)
+    small, big = {"small": np.ones(4, "float32")}, {"big": np.ones(50_000, "float32")}
+    result, values, versions, generation = auto.push_pull(0, 0, 1, small)
+    assert result == "applied" and auto.routed == {"ray": 1, "grpc": 0}
+    assert set(values) == {"small", "big"} and generation == ps.generation
+    result, values, _, _ = auto.push_pull(0, 1, 1, big, known_versions=versions,
+                                          generation=generation)
+    assert result == "applied" and auto.routed == {"ray": 1, "grpc": 1}
+    assert list(values) == ["big"]
+    np.testing.assert_array_equal(values["big"], -np.ones(50_000))
+    # Assigns count toward the route, and a replayed step is the server's duplicate.
+    result, _, _, _ = auto.push_pull(0, 1, 1, small, assigns={"big": np.zeros(50_000, "f4")})
+    assert result == "duplicate" and auto.routed["grpc"] == 2 and ps.duplicates == 1
+
+
+def test_push_pull_async_and_finish_whichever_way(served):
+    ps, grpc_client = served
+    deferred = _Deferred(ps)
+    auto = AutoServerClient(deferred, grpc_client, 10_000, pull_bytes=0)
+    handles = [auto.push_pull_async(0, 0, 1, {"small": np.ones(4, "float32")}),
+               auto.push_pull_async(1, 0, 1, {"big": np.ones(50_000, "float32")})]
+    assert auto.routed == {"ray": 1, "grpc": 1}  # the Ray-side call runs in finish
+    results = [auto.finish(handle, f"step 0 of worker {w}") for w, handle in enumerate(handles)]
+    assert [r[0] for r in results] == ["applied", "applied"] and ps.applied_steps == 2
+    assert deferred.whats == ["step 0 of worker 0"]
+    assert auto.finish(auto.push_pull_async(0, 1, 1, {"small": np.ones(4, "f4")}))[0] == "applied"
+    with pytest.raises(TypeError, match="push_pull_async"):
+        auto.finish("not a handle")
+    for threshold in (0, ALWAYS_RAY):  # errors are the server's, whichever way
+        auto = AutoServerClient(ps, grpc_client, threshold, pull_bytes=0)
+        with pytest.raises((KeyError, ValueError), match="nope"):
+            auto.finish(auto.push_pull_async(0, 5, 1, {"nope": np.ones(1, "float32")}))
