@@ -124,6 +124,97 @@ def test_pull_request_reply_error_ack_round_trip():
     assert (ack.kind, ack.request_id, ack.result) == (Kind.ACK, 6, "duplicate")
 
 
+def test_push_pull_round_trip():
+    grads = {"dense/kernel": _array("float32", (3, 4)), "ids": np.arange(3, dtype="int64")}
+    wire = codec.encode_push_pull(11, 2, 2**40, 64, grads, {"bn/mean": np.ones(2, "float16")},
+                                  {"dense/kernel": 7, "ids": -1}, "gen-2", 1500)
+    msg = decode(wire)
+    assert (msg.kind, msg.request_id, msg.worker, msg.step, msg.shard_size, msg.known,
+            msg.generation, msg.timeout_ms) == (Kind.PUSH_PULL, 11, 2, 2**40, 64,
+                                                {"dense/kernel": 7, "ids": -1}, "gen-2", 1500)
+    for name, array in grads.items():
+        np.testing.assert_array_equal(msg.gradients[name], array)
+        assert not msg.gradients[name].flags.writeable
+    np.testing.assert_array_equal(msg.assigns["bn/mean"], np.ones(2, "float16"))
+    plain = decode(codec.encode_push_pull(1, 0, 0, 1, {}))
+    assert (plain.assigns, plain.known, plain.generation, plain.timeout_ms) == (
+        {}, None, None, 120_000)
+
+    reply = decode(codec.encode_push_pull_reply(12, "stale", {"a": np.eye(2)}, {"a": 3}, "g"))
+    assert (reply.kind, reply.request_id, reply.result, reply.versions, reply.generation) == (
+        Kind.PUSH_PULL_REPLY, 12, "stale", {"a": 3}, "g")
+    np.testing.assert_array_equal(reply.tensors["a"], np.eye(2))
+    assert decode(codec.encode_push_pull_reply(1, "wait", {}, {}, "g")).tensors == {}
+
+
+def test_push_pull_encode_refuses_bad_arguments():
+    grads = {"w": np.ones(2, "float32")}
+    for kwargs, match in [
+        ({"worker": -1}, "worker must be in"),
+        ({"step": 1.5}, "step must be an int"),
+        ({"shard_size": True}, "shard_size must be an int"),
+        ({"timeout_ms": 2**62}, "timeout_ms must be in"),
+        ({"known": {"w": "1"}}, "must be an int"),
+        ({"generation": 3}, "generation must be a str"),
+        ({"gradients": [1]}, "gradients must be a dict"),
+        ({"assigns": {"a": np.array(["x"], dtype=object)}}, "dtype object"),
+    ]:
+        args = {"request_id": 1, "worker": 0, "step": 0, "shard_size": 1, "gradients": grads,
+                **kwargs}
+        with pytest.raises(TransportError, match=match):
+            codec.encode_push_pull(**args)
+    with pytest.raises(TransportError, match="result must be one of"):
+        codec.encode_push_pull_reply(1, "done", {}, {}, "g")
+    with pytest.raises(TransportError, match="one version per tensor"):
+        codec.encode_push_pull_reply(1, "applied", grads, {}, "g")
+
+
+def _push_pull_body(**overrides):
+    body = {"worker": 0, "step": 3, "shard_size": 8, "gradients": [_tensor()], "assigns": [],
+            "known": {"w": 1}, "generation": "g", "timeout_ms": 100}
+    body.update(overrides)
+    return body
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        (_push_pull_body(step=-1), "step must be in"),
+        (_push_pull_body(worker="0"), "worker must be an int"),
+        (_push_pull_body(shard_size=2**63), "shard_size must be in|not valid msgpack"),
+        (_push_pull_body(known=[]), "known must be a map"),
+        (_push_pull_body(known={"w": 1.0}), "must be an int"),
+        (_push_pull_body(generation=b"g"), "generation must be a str"),
+        (_push_pull_body(timeout_ms=-5), "timeout_ms must be in"),
+        (_push_pull_body(gradients=[_tensor(), _tensor()]), "appears twice"),
+        (_push_pull_body(assigns=[_tensor(dtype="object")]), "allowed dtypes"),
+        (_push_pull_body(gradients=[_tensor(shape=(3,), data=b"\0" * 8)]), "needs 12 bytes"),
+        ({k: v for k, v in _push_pull_body().items() if k != "known"}, "missing fields"),
+        (_push_pull_body(after_step=1), "unknown fields"),
+    ],
+)
+def test_push_pull_field_validation(body, match):
+    with pytest.raises(TransportError, match=match):
+        decode(_raw(Kind.PUSH_PULL, body))
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ({"result": "later", "tensors": [], "versions": {}, "generation": "g"},
+         "result must be one of"),
+        ({"result": "applied", "tensors": [_tensor()], "versions": {}, "generation": "g"},
+         "differ"),
+        ({"result": "applied", "tensors": [], "versions": {}, "generation": None},
+         "generation must be a str"),
+        ({"result": "applied", "tensors": [], "versions": {}}, "missing fields"),
+    ],
+)
+def test_push_pull_reply_field_validation(body, match):
+    with pytest.raises(TransportError, match=match):
+        decode(_raw(Kind.PUSH_PULL_REPLY, body))
+
+
 def test_encode_refuses_bad_arguments():
     with pytest.raises(TransportError, match="dtype object"):
         codec.encode_push(1, 0, 0, 0, {"w": np.array(["x"], dtype=object)})

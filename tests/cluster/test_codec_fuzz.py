@@ -39,6 +39,13 @@ def _samples():
         codec.encode_ack(7, "pending"),
         codec.encode_update(8, 1, 3, {"w": np.ones(2, "float32")},
                             {"count": np.array(1, "int64")}),
+        codec.encode_push_pull(9, 1, 4, 16, {
+            "dense/kernel": rng.normal(size=(3, 2)).astype("float32"),
+            "ids": np.arange(3, dtype="int32"),
+        }, {"bn/moving_var": np.ones(2, "float64")}, {"dense/kernel": 3, "ids": -1}, "0123abcd",
+            250),
+        codec.encode_push_pull_reply(10, "pending", {"w": np.ones((2, 3), "float32")},
+                                     {"w": 11}, "0123abcd"),
     ]
 
 
@@ -49,7 +56,7 @@ def _decode_or_transport_error(message, limits=LIMITS):
         return None
 
 
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(8))
 def test_every_truncation(index):
     wire = _samples()[index]
     assert decode(wire, LIMITS).kind in set(Kind)
@@ -58,7 +65,7 @@ def test_every_truncation(index):
             decode(wire[:end], LIMITS)
 
 
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(8))
 def test_byte_flips(index):
     rng = np.random.default_rng(index)
     wire = bytearray(_samples()[index])
@@ -95,6 +102,11 @@ def _bodies():
         Kind.ACK: {"result": "applied"},
         Kind.UPDATE: {"worker": 0, "sequence": 0, "gradients": [tensor],
                       "deltas": [dict(tensor, name="d")]},
+        Kind.PUSH_PULL: {"worker": 0, "step": 0, "shard_size": 1, "gradients": [tensor],
+                         "assigns": [dict(tensor, name="a")], "known": {"w": 1},
+                         "generation": "g", "timeout_ms": 10},
+        Kind.PUSH_PULL_REPLY: {"result": "applied", "tensors": [tensor], "versions": {"w": 1},
+                               "generation": "g"},
     }, tensor
 
 
@@ -169,7 +181,7 @@ def test_random_structures():
             return [value(depth + 1) for _ in range(int(rng.integers(0, 4)))]
         keys = ["name", "dtype", "shape", "data", "tensors", "known", "versions", "worker",
                 "gradients", "assigns", "after_step", "generation", "result", "sequence",
-                "deltas"]
+                "deltas", "shard_size", "timeout_ms", "step"]
         return {keys[int(rng.integers(len(keys)))]: value(depth + 1)
                 for _ in range(int(rng.integers(0, 4)))}
 
