@@ -247,6 +247,28 @@ def test_train_submits_a_ray_job_streams_its_logs_and_returns_its_status(ray_hea
     assert re.search(r"job \S+ SUCCEEDED", ok.stderr)
 
 
+NO_AIOHTTP = """\
+import importlib.util, sys
+real_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name == "aiohttp" else real_find_spec(name, *a)
+from dtf.cluster.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_train_streams_by_polling_without_aiohttp(ray_head, tmp_path):
+    # Where the websocket client (aiohttp) is missing, the logs are polled: the same output.
+    write_script(str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-c", NO_AIOHTTP, "train", "--address", ray_head["job_address"],
+         "--env", "GREETING=polled", "program.py", "x"], check=False, capture_output=True,
+        text=True, env=ray_head["env"], cwd=str(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'program ran {"argv": ["x"], "data": null, "greeting": "polled"' in result.stdout
+    assert result.stdout.count("program ran") == 1  # each line printed once
+    assert re.search(r"job \S+ SUCCEEDED", result.stderr)
+
+
 def test_train_without_the_token_is_refused_clearly(ray_head, tmp_path):
     script = write_script(str(tmp_path))
     env = {**ray_head["env"], "RAY_AUTH_TOKEN": "wrong"}
