@@ -25,8 +25,10 @@ for bit) before anything is timed.
 Both sides run with one BLAS thread (``OPENBLAS_NUM_THREADS=1`` and the like, unless set
 already): with 8 concurrent requests, per-call BLAS thread pools only fight each other.
 
+Rounds (3; ``--quick``: 1, with fewer requests) run every mode in turn; medians are printed.
+
 Usage: python scripts/bench/serve.py [--quick] [--random] [--requests N] [--clients 8]
-       [--json FILE]
+       [--rounds 3] [--server-workers 8] [--json FILE]
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,9 +160,12 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--server-workers", type=int, default=8,
                         help="threads of the served and the echo server (max_workers)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds of every mode, medians reported (default 3, --quick 1)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     per_client = args.requests or (100 if args.quick else 1000)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     images, source = load_images(args.random)
 
     folder = tempfile.mkdtemp(prefix="dtf-serve-bench-")
@@ -201,25 +207,32 @@ def main(argv=None):
                 call(b"")
                 return lambda array: call(requests_of[id(array)], timeout=30)
 
-            rows = {
-                "served": run_clients(served, args.clients, requests, batches),
-                f"in-process x{args.clients}": run_clients(in_process, args.clients, requests,
-                                                          batches),
-                "in-process x1": run_clients(in_process, 1, requests * args.clients, batches),
-                "grpc echo": run_clients(echo, args.clients, requests, batches),
+            modes = {  # mode -> (what a client calls, clients, requests per client)
+                "served": (served, args.clients, requests),
+                f"in-process x{args.clients}": (in_process, args.clients, requests),
+                "in-process x1": (in_process, 1, requests * args.clients),
+                "grpc echo": (echo, args.clients, requests),
             }
-            print(f"\nbatch {batch}: {requests} requests per client\n{header}")
-            for mode, row in rows.items():
+            # Rounds run every mode in turn, so all see the same background load; each figure
+            # is the median over rounds, each ratio the median of the rounds' ratios.
+            rounds = [{mode: run_clients(make_call, clients, n, batches)
+                       for mode, (make_call, clients, n) in modes.items()}
+                      for _ in range(args.rounds)]
+            print(f"\nbatch {batch}: {requests} requests per client, median of {args.rounds} "
+                  f"round(s)\n{header}")
+            for mode in modes:
+                row = {key: statistics.median(r[mode][key] for r in rounds)
+                       for key in rounds[0][mode]}
                 print(f"{batch:>5} {mode:<14} {row['requests_per_s']:>9.0f} "
                       f"{row['examples_per_s']:>11.0f} {row['p50_ms']:>8.3f} "
                       f"{row['p99_ms']:>8.3f}")
                 results["rows"].append({"batch": batch, "mode": mode, **row})
-            for mode in (f"in-process x{args.clients}", "in-process x1", "grpc echo"):
-                base, row = rows[mode], rows["served"]
-                ratio = row["requests_per_s"] / base["requests_per_s"]
-                print(f"      served / {mode}: throughput {ratio:.3f}x, "
-                      f"p50 {row['p50_ms'] / base['p50_ms']:.1f}x, "
-                      f"p99 {row['p99_ms'] / base['p99_ms']:.1f}x")
+            for mode in list(modes)[1:]:
+                throughput, p50, p99 = (
+                    statistics.median(r["served"][key] / r[mode][key] for r in rounds)
+                    for key in ("requests_per_s", "p50_ms", "p99_ms"))
+                print(f"      served / {mode}: throughput {throughput:.3f}x, p50 {p50:.1f}x, "
+                      f"p99 {p99:.1f}x")
     finally:
         for server in (process, echo_process):
             server.terminate()
