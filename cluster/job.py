@@ -27,7 +27,6 @@ import os
 import time
 
 import numpy as np
-
 from dtf.cluster.runtime import ActorDied, CallTimeout, RemoteFailure
 from dtf.cluster.servers import ServerUnavailable
 
@@ -74,7 +73,6 @@ class Job:
     def host(self, variables, optimizer=None) -> None:
         """Makes the parameter servers hold `variables` (PSVariables of this strategy), starting
         the servers and workers first if they are not running."""
-        from dtf.cluster.sharding import plan_placement
 
         new = {v._key: v for v in variables if v._key not in self.hosted}
         if optimizer is not None:
@@ -116,10 +114,10 @@ class Job:
             f"{optimizer.name!r} is another. Use the same optimizer object, or another strategy.")
 
     def _start(self, new, specs) -> None:
-        from dtf.cluster.parameter_server import ParameterServer
         from dtf.cluster.runtime import make_runtime
         from dtf.cluster.sharding import plan_placement
         from dtf.cluster.worker import Worker
+
         from dtf.keras import optimizers
         from dtf.keras.saving import serialize_keras_object
 
@@ -166,7 +164,6 @@ class Job:
             self.shutdown()
             raise
         self._attach(new)
-        del ParameterServer
 
     def push_optimizer_state(self, optimizer, weights) -> None:
         """Gives the servers the driver optimizer's step count and slots for `weights` (a
@@ -349,11 +346,12 @@ class Job:
             except (ActorDied, CallTimeout, RemoteFailure):
                 pass
 
-    def recover(self) -> None:
-        """A server call failed outside the training steps: restores the servers (they must
-        come back at the last barrier's step: no step to replay) and the workers."""
+    def recover(self, error) -> None:
+        """A server call failed (`error`) outside the training steps: restores the servers
+        (they must come back at the last barrier's step: no step to replay) and the workers.
+        Raises `error` where nothing can be restarted (the local mode)."""
         if self.runtime is None or self.runtime.kind != "ray":
-            raise
+            raise error
         self.stop_workers()
         try:
             self.check_servers(self.generations)
@@ -400,10 +398,10 @@ class Job:
             self.flush()
             try:
                 values = self._driver_view.pull()
-            except ServerUnavailable:
+            except ServerUnavailable as error:
                 if not recover:
                     raise
-                self.recover()
+                self.recover(error)
                 values = self._driver_view.pull()
             for key, value in values.items():
                 variable = self.hosted.get(key)

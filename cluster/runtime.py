@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import traceback
@@ -207,10 +208,8 @@ class _RayActor:
         """Stops the actor's process; with `restart`, Ray starts a fresh one."""
         import ray
 
-        try:
+        with contextlib.suppress(Exception):  # already gone
             ray.kill(self.handle, no_restart=not restart)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
 
 
 def _with_process_info(cls):

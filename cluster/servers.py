@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from dtf.cluster.parameter_server import Push
 from dtf.cluster.runtime import ActorDied, CallTimeout
 
@@ -194,7 +193,7 @@ class ShardedServer:
     def _key_of(self, part_key):
         key = self._owner.get(part_key)
         if key is None:
-            self._owner = {p: k for k in self.placement.keys()
+            self._owner = {p: k for k in self.placement
                            for p, _ in self.placement.parts(k)}
             key = self._owner[part_key]
         return key

@@ -33,6 +33,7 @@ def dumps(obj, strategy):
     """`(bytes, {key: PSVariable}, [optimizers])`: `obj` pickled for a worker, and the
     strategy's Variables and the optimizers it references."""
     from dtf.cluster.variables import PSVariable
+
     from dtf.keras.optimizers.base_optimizer import Optimizer
 
     shipped: dict = {}

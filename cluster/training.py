@@ -28,11 +28,11 @@ import math
 import time
 
 import numpy as np
-
-from dtf import nest
 from dtf.cluster.job import ServersRestored
 from dtf.cluster.runtime import ActorDied, CallTimeout, RemoteFailure
 from dtf.cluster.servers import ServerUnavailable
+
+from dtf import nest
 
 __all__ = ["fit"]
 
@@ -42,6 +42,7 @@ logger = logging.getLogger("dtf.cluster")
 def check_model(strategy, model) -> None:
     """Raises before any actor starts when `model` cannot train under `strategy`."""
     from dtf.cluster.variables import PSVariable
+
     from dtf.keras.trainers.trainer import Trainer
 
     model._assert_compiled("fit")
@@ -158,7 +159,7 @@ def _as_numpy(batch):
     from dtf.keras.trainers.data_adapter import unpack_x_y_sample_weight
 
     x, y, sample_weight = unpack_x_y_sample_weight(batch)
-    convert = lambda a: None if a is None else (a.numpy() if hasattr(a, "numpy")  # noqa: E731
+    convert = lambda a: None if a is None else (a.numpy() if hasattr(a, "numpy")
                                                  else np.asarray(a))
     return (nest.map_structure(convert, x), None if y is None else
             nest.map_structure(convert, y),
@@ -214,6 +215,7 @@ def fit(strategy, model, x=None, y=None, batch_size=None, epochs=1, verbose="aut
         validation_steps=None, validation_batch_size=None, validation_freq=1):
     """`model.fit` on `strategy`'s parameter servers and workers (see the module docstring)."""
     from dtf.cluster.shipping import dumps
+
     from dtf.keras.trainers.data_adapter import DataAdapter, unpack_x_y_sample_weight
     from dtf.keras.trainers.trainer import _python_logs, _verbose
 
@@ -389,8 +391,8 @@ class _Loop:
         """`call()`, restoring a server that died since the last barrier first."""
         try:
             return call()
-        except (ServerUnavailable, ActorDied, CallTimeout):
-            self.job.recover()
+        except (ServerUnavailable, ActorDied, CallTimeout) as error:
+            self.job.recover(error)
             return call()
 
     def _barrier(self, pending, epoch, index, dispatched):

@@ -26,10 +26,10 @@ import time
 import traceback
 
 import numpy as np
-
-from dtf import nest
 from dtf.cluster.servers import ShardedServer
 from dtf.cluster.shipping import Replicas
+
+from dtf import nest
 
 __all__ = ["Worker", "current_worker_id"]
 

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import pickle
@@ -130,7 +131,7 @@ class ClusterCoordinator:
         from dtf.distribute.parameter_server_strategy import ParameterServerStrategy
 
         if not isinstance(strategy, ParameterServerStrategy):
-            raise ValueError("ClusterCoordinator needs a ParameterServerStrategy, got "
+            raise TypeError("ClusterCoordinator needs a ParameterServerStrategy, got "
                              f"{type(strategy).__name__}.")
         self.strategy = strategy
         self._job = strategy._job
@@ -255,10 +256,8 @@ class ClusterCoordinator:
             pickled, type_name, message, remote_traceback = result
             error = _Remote(type_name, message)
             if pickled is not None:
-                try:
+                with contextlib.suppress(Exception):  # its class may not import here
                     error = pickle.loads(pickled)
-                except Exception:  # noqa: BLE001 - its class is not importable here
-                    pass
             worker = self._job.workers[value._worker].name
             return ("error", RemoteFailure(worker, f"scheduled function {value._sequence}",
                                            error, remote_traceback).user_error())

@@ -70,7 +70,7 @@ def test_layers_train_across_workers_as_in_one_process(name):
 
 def test_batch_normalization_statistics_come_back_from_the_workers():
     x, y = _images()
-    layers = lambda: [keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),  # noqa: E731
+    layers = lambda: [keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),
                       keras.layers.BatchNormalization(), keras.layers.Flatten(),
                       keras.layers.Dense(3)]
     one = _fit(layers, (x, y), dtf.distribute.ParameterServerStrategy(1, cluster="local"),

@@ -4,11 +4,10 @@ converge; the driver's model keeps working; bad input fails before any actor sta
 
 import numpy as np
 import pytest
+from ps_helpers import X, Y, make_model, max_weight_difference, reference_fit
 
 import dtf
 from dtf import keras
-
-from ps_helpers import X, Y, make_model, max_weight_difference, reference_fit
 
 PSS = dtf.distribute.ParameterServerStrategy
 
@@ -35,7 +34,7 @@ def test_sync_fit_over_two_partitioned_parameter_servers_equals_single_process()
         model = make_model()
     model.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
     placement = strategy._job.placement
-    assert any(placement.is_partitioned(k) for k in placement.keys())
+    assert any(placement.is_partitioned(k) for k in placement)
     assert all(placement.bytes_on(i) > 0 for i in range(2))
     assert max_weight_difference(model, reference) < 1e-5
 

@@ -81,8 +81,9 @@ def _slow_worker_model(seconds):
     does not change the result)."""
     import time
 
-    from dtf import keras
     from dtf.cluster.worker import current_worker_id
+
+    from dtf import keras
 
     def maybe_sleep(x):
         if current_worker_id() == 1:
