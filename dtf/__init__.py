@@ -56,7 +56,7 @@ newaxis = None
 # Keras, the data pipeline and the TF-style initializer aliases import on first use, so that
 # `import dtf` stays light; `from dtf import keras` imports the package directly.
 _LAZY_MODULES = ("keras", "data", "summary", "train", "queue", "sparse", "sets", "ragged",
-                 "saved_model", "strings")
+                 "saved_model", "strings", "serving")
 _INITIALIZER_ALIASES = {
     "constant_initializer": "Constant",
     "ones_initializer": "Ones",
