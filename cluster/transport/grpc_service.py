@@ -309,13 +309,40 @@ def _describe(what) -> str:
 
 
 class _Call:
-    """A `push_pull` in flight: the grpc future and what a retry or an error needs."""
+    """A `push_pull` started by `push_pull_async`, and what a retry or an error needs.
 
-    __slots__ = ("deadline", "future", "request", "request_id", "step", "worker")
+    A grpc future costs about twice a blocking call (its reply is handed from grpc's polling
+    thread to the waiting one), so a call is not sent when it is started: it waits in this
+    thread's list of unsent calls. Starting a second call sends the first as a future (two
+    servers' calls then overlap), and `finish` sends the others still unsent as futures and
+    makes its own as a blocking call. One server per step: one blocking call; several: all
+    in flight together.
+    """
 
-    def __init__(self, future, request, request_id, deadline, worker, step):
-        self.future, self.request, self.request_id = future, request, request_id
+    __slots__ = ("client", "deadline", "future", "request", "request_id", "step", "worker")
+
+    def __init__(self, client, request, request_id, deadline, worker, step):
+        self.client, self.request, self.request_id = client, request, request_id
         self.deadline, self.worker, self.step = deadline, worker, step
+        self.future = None
+
+    def send(self) -> None:
+        """Sends the call as a grpc future (a send that fails at once is seen in `finish`)."""
+        client = self.client
+        calls = client._calls if client._pid == os.getpid() and client._calls else \
+            client._connect()
+        self.future = calls[PUSH_PULL_METHOD].future(self.request, timeout=self.deadline,
+                                                     metadata=client._metadata)
+
+
+_unsent = threading.local()  # .calls: this thread's _Calls started and not yet sent
+
+
+def _unsent_calls() -> list:
+    calls = getattr(_unsent, "calls", None)
+    if calls is None:
+        calls = _unsent.calls = []
+    return calls
 
 
 def serve_parameter_server(ps, token: str, host: str = "127.0.0.1", port: int = 0,
@@ -520,29 +547,50 @@ class GrpcServerClient:
     def push_pull_async(self, worker, step, shard_size, gradients, assigns=None,
                         known_versions=None, generation=None, timeout_s=None):
         """Starts a `push_pull` and returns at once: a handle for `finish`, so one worker can
-        have calls to several servers in flight. Encoding errors raise here."""
+        have calls to several servers in flight. Encoding errors raise here. The call is sent
+        when another call starts in this thread or when it is finished, whichever comes
+        first (a lone call is then one blocking call, half the cost of a grpc future)."""
         wait_s = self.timeout_s if timeout_s is None else float(timeout_s)
         request_id = next(self._ids)
         request = codec.encode_push_pull(request_id, worker, step, shard_size, gradients,
                                          assigns, known_versions, generation,
                                          round(wait_s * 1000))
-        calls = self._calls if self._pid == os.getpid() and self._calls else self._connect()
-        deadline = wait_s + _PULL_DEADLINE_MARGIN_S
-        future = calls[PUSH_PULL_METHOD].future(request, timeout=deadline,
-                                                metadata=self._metadata)
-        return _Call(future, request, request_id, deadline, worker, step)
+        call = _Call(self, request, request_id, wait_s + _PULL_DEADLINE_MARGIN_S, worker, step)
+        unsent = _unsent_calls()
+        for earlier in unsent:  # a second call in flight: the earlier ones go out now
+            earlier.send()
+        unsent[:] = (call,)
+        return call
 
     def finish(self, handle, what=None):
         """The result of a call started by `push_pull_async`: `(Push value, values, versions,
         generation)`; raises what `push_pull` raises. `what` names the call in errors
         (default: the push's worker and step)."""
-        if not isinstance(handle, _Call):
-            raise TypeError(f"finish takes a handle from push_pull_async, got {handle!r}")
+        if not isinstance(handle, _Call) or handle.client is not self:
+            raise TypeError(f"finish takes a handle from this client's push_pull_async, got "
+                            f"{handle!r}")
+        if handle.request is None:
+            raise ValueError(f"the push_pull of worker {handle.worker}, step {handle.step} was "
+                             "finished already: each handle is finished once")
         what = what or (lambda: f"push_pull of worker {handle.worker}, step {handle.step}")
-        try:
-            reply = handle.future.result()
-        except grpc.RpcError as e:  # unreachable: retried (a push received twice is DUPLICATE)
-            reply = self._rpc(PUSH_PULL_METHOD, handle.request, handle.deadline, what, e)
+        failed = None
+        if handle.future is None:
+            unsent = _unsent_calls()
+            if handle in unsent:
+                unsent.remove(handle)
+            for other in unsent:  # started before this finish: they overlap with this call
+                other.send()
+            unsent.clear()
+            reply = self._rpc(PUSH_PULL_METHOD, handle.request, handle.deadline, what)
+        else:
+            try:
+                reply = handle.future.result()
+            except grpc.RpcError as e:
+                failed = e
+            if failed is not None:  # unreachable: retried (a push received twice: DUPLICATE)
+                reply = self._rpc(PUSH_PULL_METHOD, handle.request, handle.deadline, what,
+                                  failed)
+        handle.request = handle.future = None
         message = self._reply(reply, handle.request_id, Kind.PUSH_PULL_REPLY, what)
         return message.result, message.tensors, message.versions, message.generation
 
