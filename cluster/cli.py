@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("model", metavar="MODEL", help="the exported model's directory")
     serve.add_argument("--host", default="127.0.0.1",
                        help="the address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    serve.add_argument("--port", type=int, default=8500, help="the port (default 8500)")
+    serve.add_argument("--port", type=int, default=8500, help="the port (default 8500; 0: any free port, named in the line printed at start)")
     serve.add_argument("--token", default=os.environ.get("DTF_SERVE_TOKEN"),
                        help="a token every request must carry (default: $DTF_SERVE_TOKEN; "
                             "none: no authentication)")
@@ -288,7 +288,11 @@ def _train_on_ray(args, env) -> int:
         submit["entrypoint_num_cpus"] = args.num_cpus
     if args.num_gpus is not None:
         submit["entrypoint_num_gpus"] = args.num_gpus
-    job_id = _submit_with_retry(client, submit)
+    try:
+        job_id = _submit_with_retry(client, submit)
+    except RuntimeError as error:  # the job server's answer: a bad runtime_env, a taken id...
+        raise _UserError(f"the Ray job server at {address} refused the job: "
+                         f"{_server_reason(error)}", EXIT_JOB_FAILED) from error
     print(f"dtf train: submitted {entrypoint!r} to {address} as job {job_id}",
           file=sys.stderr, flush=True)
     if args.no_wait:
@@ -314,6 +318,15 @@ def _train_on_ray(args, env) -> int:
     if info.status == JobStatus.STOPPED:
         return EXIT_JOB_STOPPED
     return info.driver_exit_code or EXIT_JOB_FAILED
+
+
+def _server_reason(error) -> str:
+    """The reason in a job server's error: its last line when the server sent its traceback."""
+    message = str(error)
+    if "Traceback (most recent call last)" not in message:
+        return message
+    lines = [line.strip() for line in message.splitlines() if line.strip(" .")]
+    return lines[-1] if lines else message
 
 
 def _submit_with_retry(client, submit, timeout_s=60.0):

@@ -241,10 +241,17 @@ def test_train_submits_a_ray_job_streams_its_logs_and_returns_its_status(ray_hea
                      result.stderr), result.stderr
     assert result.returncode == 3
 
-    ok = run_dtf("train", "--address", ray_head["job_address"], script, env=ray_head["env"],
-                 cwd=str(tmp_path), timeout=300)
+    ok = run_dtf("train", "--address", ray_head["job_address"], "--submission-id",
+                 "dtf-test-ok", script, env=ray_head["env"], cwd=str(tmp_path), timeout=300)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert re.search(r"job \S+ SUCCEEDED", ok.stderr)
+    assert "job dtf-test-ok SUCCEEDED" in ok.stderr
+
+    # A refused submission (the id is taken) is an error message, not a traceback.
+    taken = run_dtf("train", "--address", ray_head["job_address"], "--submission-id",
+                    "dtf-test-ok", script, env=ray_head["env"], cwd=str(tmp_path))
+    assert taken.returncode == cli.EXIT_JOB_FAILED
+    assert re.search(r"refused the job: .*dtf-test-ok", taken.stderr), taken.stderr
+    assert "Traceback" not in taken.stderr
 
 
 NO_AIOHTTP = """\
