@@ -18,6 +18,7 @@ from dtf.keras.saving.serialization import (
     serialize_keras_object,
 )
 from dtf.keras.utils.numerical_utils import normalize, to_categorical
+from dtf.keras.utils.plotting import plot_history
 from dtf.keras.utils.progbar import Progbar
 from dtf.keras.utils.rng_utils import set_random_seed
 
@@ -28,6 +29,7 @@ __all__ = [
     "deserialize_keras_object",
     "get_custom_objects",
     "get_registered_name",
+    "plot_history",
     "get_registered_object",
     "normalize",
     "register_keras_serializable",
