@@ -1,8 +1,8 @@
 """Moving parameters and gradients between workers and parameter servers.
 
 ``codec`` is the wire format (a versioned header and a msgpack map, tensors as raw
-little-endian bytes, every field validated on decode; ``msgpack_view`` reads large bodies
-without copying tensor data); ``grpc_service`` serves a
+little-endian bytes, every field validated on decode; its message classes are in
+``messages``; ``msgpack_view`` reads large bodies without copying tensor data); ``grpc_service`` serves a
 :class:`~dtf.cluster.parameter_server.ParameterServer` over gRPC with per-call token
 authentication (``serve_parameter_server``) and its client (``GrpcServerClient``);
 ``selection`` measures Ray against gRPC and routes each call by its size
@@ -17,6 +17,8 @@ from dtf.cluster.transport.codec import (
     Limits,
     PullReply,
     PullRequest,
+    PushPullReply,
+    PushPullRequest,
     PushRequest,
     TransportError,
     UpdateRequest,
@@ -26,6 +28,8 @@ from dtf.cluster.transport.codec import (
     encode_pull_reply,
     encode_pull_request,
     encode_push,
+    encode_push_pull,
+    encode_push_pull_reply,
     encode_update,
 )
 
@@ -36,6 +40,8 @@ __all__ = [
     "Limits",
     "PullReply",
     "PullRequest",
+    "PushPullReply",
+    "PushPullRequest",
     "PushRequest",
     "TransportError",
     "UpdateRequest",
@@ -45,5 +51,7 @@ __all__ = [
     "encode_pull_reply",
     "encode_pull_request",
     "encode_push",
+    "encode_push_pull",
+    "encode_push_pull_reply",
     "encode_update",
 ]

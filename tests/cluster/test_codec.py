@@ -405,3 +405,9 @@ def test_update_round_trip_and_validation():
             decode(_raw(Kind.UPDATE, bad))
     with pytest.raises(TransportError, match="deltas must be a dict"):
         codec.encode_update(1, 0, 0, {}, None)
+
+
+def test_messages_docstring_examples():
+    from dtf.cluster.transport import messages
+
+    assert doctest.testmod(messages).failed == 0
