@@ -238,11 +238,15 @@ class ParameterServer:
                 if np.dtype(dtype).kind != "f":  # integer state (a counter): the newest wins
                     target[name] = np.array(value, dtype=dtype)
                     continue
-                weighted = value * np.asarray(shard_size, dtype) if shard_size != 1 else value
                 if name in target:
-                    target[name] += weighted
+                    if shard_size == 1:
+                        target[name] += value
+                    else:
+                        target[name] += value * np.asarray(shard_size, dtype)
+                elif shard_size == 1:  # the running sum must be an array of our own
+                    target[name] = np.array(value, dtype=dtype, copy=True)
                 else:
-                    target[name] = np.array(weighted, dtype=dtype, copy=True)
+                    target[name] = np.multiply(value, np.asarray(shard_size, dtype), dtype=dtype)
         if len(entry["workers"]) < self.num_workers:
             return Push.PENDING
         del self._pending[step]

@@ -81,11 +81,14 @@ def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon):
     """Adam (and AdamW, whose weight decay the optimizer base applies before this), with the
     step size `alpha` of `adam_step_size`. `slots` is `(m, v)`, or `(m, v, v_hat)` for
     AMSGrad."""
+    # One scratch array (`delta`, fresh here) carries every temporary and becomes the new
+    # value: 4 arrays the size of `var` at the peak instead of 7 (this runs on parameter
+    # servers holding large variables). New arrays for the results; the inputs stay intact.
     m, v = slots[0], slots[1]
-    delta = grad - m
+    delta = xp.asarray(grad - m)  # an array also for 0-d variables (NumPy gives a scalar)
     delta *= 1 - beta_1
     m = m + delta
-    delta = xp.square(grad)
+    xp.square(grad, out=delta)
     delta -= v
     delta *= 1 - beta_2
     v = v + delta
@@ -94,11 +97,12 @@ def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon):
         v_hat = xp.maximum(slots[2], v)
         new_slots = (m, v, v_hat)
         v = v_hat
-    numerator = m * alpha
+    xp.multiply(m, alpha, out=delta)
     denominator = xp.sqrt(v)
     denominator += epsilon
-    numerator /= denominator
-    return var - numerator, new_slots
+    delta /= denominator
+    del denominator
+    return xp.subtract(var, delta, out=delta), new_slots
 
 
 def rmsprop_update(xp, var, grad, slots, lr, rho, momentum, epsilon, centered):
