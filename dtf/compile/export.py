@@ -81,8 +81,17 @@ _INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 64 - 1  # what msgpack can store
 
 # Ops that act on Python objects outside the graph: a file cannot name their targets, so they
 # are refused when saving and when reading.
+# Each says why, then what to export instead.
 UNEXPORTABLE_PRIMS = {
-    "optimizer_apply": "it updates Variables through a Python optimizer object",
+    "optimizer_apply": "it updates Variables through a Python optimizer object. Export a "
+                       "function that does not train, e.g. the model's __call__ or a serving "
+                       "function, rather than a training step",
+    "py_func": "it calls a Python function (dtf.py_function / dtf.numpy_function), which a "
+               "saved file cannot hold. Export a function without it",
+    "py_func_stateless": "it calls a Python function (dtf.numpy_function), which a saved file "
+                         "cannot hold. Export a function without it",
+    "iterator_get_next": "it reads a Python dataset iterator. Export a function that takes the "
+                         "batch as its input instead",
 }
 
 # Multi-output ops whose shape rule makes one output per unit of an int attribute: the
@@ -384,9 +393,7 @@ def _check_exportable_prim(prim, where):
             "exported. Export a function that does not use it.")
     reason = UNEXPORTABLE_PRIMS.get(prim.name)
     if reason is not None:
-        raise ValueError(
-            f"{where} cannot be exported: {reason}. Export a function that does not train, "
-            "e.g. the model's __call__ or a serving function, rather than a training step.")
+        raise ValueError(f"{where} cannot be exported: {reason}.")
 
 
 def _encode_array(a) -> list:

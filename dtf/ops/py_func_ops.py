@@ -98,20 +98,6 @@ py_func_stateless = primitive("py_func_stateless", shape=_py_func_rule, num_outp
                               differentiable=False)(_call)
 
 
-def _refuse_export() -> None:
-    """A saved program cannot hold a Python function (TensorFlow's SavedModel cannot either):
-    saving or loading a graph with these ops names them and says why."""
-    from dtf.compile import export
-
-    for name in (py_func.name, py_func_stateless.name):
-        export.UNEXPORTABLE_PRIMS.setdefault(
-            name, "it calls a Python function (dtf.py_function / dtf.numpy_function), which a "
-            "saved file cannot hold")
-
-
-_refuse_export()
-
-
 def _describe(func, kind) -> str:
     api = "numpy_function" if kind == "numpy" else "py_function"
     name = getattr(func, "__qualname__", None) or type(func).__name__
