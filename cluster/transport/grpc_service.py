@@ -336,7 +336,10 @@ class _Call:
         self.future = None
 
     def send(self) -> None:
-        """Sends the call as a grpc future (a send that fails at once is seen in `finish`)."""
+        """Sends the call as a grpc future (a send that fails at once is seen in `finish`);
+        nothing for a call sent or finished already (e.g. finished in another thread)."""
+        if self.future is not None or self.request is None:
+            return
         client = self.client
         calls = client._calls if client._pid == os.getpid() and client._calls else \
             client._connect()
@@ -583,13 +586,12 @@ class GrpcServerClient:
                              "finished already: each handle is finished once")
         what = what or (lambda: f"push_pull of worker {handle.worker}, step {handle.step}")
         failed = None
-        if handle.future is None:
-            unsent = _unsent_calls()
-            if handle in unsent:
-                unsent.remove(handle)
-            for other in unsent:  # started before this finish: they overlap with this call
+        unsent = _unsent_calls()
+        for other in unsent:  # calls started and not sent: they go out now, overlapping this one
+            if other is not handle:
                 other.send()
-            unsent.clear()
+        unsent.clear()
+        if handle.future is None:
             reply = self._rpc(PUSH_PULL_METHOD, handle.request, handle.deadline, what)
         else:
             try:

@@ -452,10 +452,18 @@ def test_push_pull_async_fans_out_to_several_servers():
     try:
         handles = [client.push_pull_async(0, 0, 1, {f"w{i}": np.ones(2, "float32")})
                    for i, client in enumerate(clients)]
-        for i, (client, handle) in enumerate(zip(clients, handles)):
-            result, values, _versions, generation = client.finish(handle, "step 0")
+        # A call is sent when the next one starts; the last waits for a finish.
+        assert [h.future is None for h in handles] == [False, False, True]
+        first = clients[0].finish(handles[0], "step 0")
+        assert handles[2].future is not None  # finishing one sent the rest: all overlap
+        results = [first] + [c.finish(h, "step 0") for c, h in zip(clients[1:], handles[1:])]
+        for i, (result, values, _versions, generation) in enumerate(results):
             assert result == "applied" and generation == servers[i].generation
             np.testing.assert_allclose(values[f"w{i}"], [-1.0, -1.0])
+        with pytest.raises(ValueError, match="finished already"):
+            clients[0].finish(handles[0])
+        with pytest.raises(TypeError, match="push_pull_async"):
+            clients[1].finish(handles[0])  # another client's handle
         with pytest.raises(TypeError, match="push_pull_async"):
             clients[0].finish(object(), "step 0")
     finally:
@@ -557,3 +565,17 @@ def test_push_pull_reconnects_after_a_server_restart():
     finally:
         client.close()
         server.stop()
+
+
+def test_push_pull_started_in_one_thread_can_finish_in_another(served):
+    ps, _, client = served
+    name = NAMES[2]
+    handle = client.push_pull_async(0, 0, 1, {name: _ones(name)})
+    results = []
+    finisher = threading.Thread(target=lambda: results.append(client.finish(handle)))
+    finisher.start()
+    finisher.join(10)
+    assert results[0][0] == "applied"
+    # The next call in the first thread does not send the finished one again.
+    assert client.push_pull(0, 1, 1, {name: _ones(name)})[0] == "applied"
+    assert ps.applied_steps == 2 and ps.duplicates == 0
