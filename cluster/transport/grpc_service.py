@@ -387,9 +387,12 @@ def serve_parameter_server(ps, token: str, host: str = "127.0.0.1", port: int = 
 
 
 class GrpcServerClient:
-    """A gRPC-served parameter server with the `pull`/`push` of a local `ParameterServer`.
+    """A gRPC-served parameter server with the `pull`/`push`/`push_pull` of a local
+    `ParameterServer`.
 
-    The channel opens on first use, and again in a new process: a client can be pickled and
+    `push_pull` is a worker's step in one call; `push_pull_async` and `finish` split it so a
+    worker can have one call in flight to each of several servers (as
+    `dtf.cluster.servers.ShardedServer` does). The channel opens on first use, and again in a new process: a client can be pickled and
     sent to a Ray actor. A call that cannot reach the server is retried a few times on a fresh
     channel (safe for pushes: a push the server did receive comes back ``DUPLICATE``), then
     raises `ConnectionError`.
@@ -412,6 +415,9 @@ class GrpcServerClient:
         >>> client = GrpcServerClient("10.0.0.5:50051", token, name="dtf:job:ps:0")  # doctest: +SKIP
         >>> client.push(0, 12, 64, gradients)  # doctest: +SKIP
         <Push.PENDING: 'pending'>
+        >>> handle = client.push_pull_async(0, 13, 64, gradients, known_versions=versions,
+        ...                                 generation=generation)  # doctest: +SKIP
+        >>> result, values, versions, generation = client.finish(handle)  # doctest: +SKIP
     """
 
     def __init__(self, address: str, token: str, name: str = "parameter server",
