@@ -89,12 +89,12 @@ class RemoteServer:
         return RemoteServer, (self._actor, self.name, self._timeout_s)
 
 
-def _start(server, method, *args):
+def _start(server, method, *args, **kwargs):
     """Starts a call: an in-flight reference for async-capable clients, else the result."""
     start = getattr(server, f"{method}_async", None)
     if start is not None:
-        return ("ref", start(*args))
-    return ("value", getattr(server, method)(*args))
+        return ("ref", start(*args, **kwargs))
+    return ("value", getattr(server, method)(*args, **kwargs))
 
 
 def _finish(server, started, what):
@@ -136,7 +136,7 @@ class ShardedServer:
         """`{key: array}` of the variables with a part that changed since the last pull (in sync
         mode, once the steps before `after_step` are applied)."""
         started = [_start(s, "pull", self._versions[i] or None, after_step,
-                          self._generations[i]) for i, s in enumerate(self.servers)]
+                          generation=self._generations[i]) for i, s in enumerate(self.servers)]
         changed_keys = set()
         for i, server in enumerate(self.servers):
             self._take(i, *_finish(server, started[i], f"pull before step {after_step}"),

@@ -321,6 +321,10 @@ class _Loop:
         self.seed = seed
         self.num_workers = strategy.num_workers
         self.window = strategy.steps_in_flight
+        # steps_per_execution steps per worker call; one in the local mode, whose calls run
+        # one after another (a sync worker's next step waits for the others' pushes)
+        self.chunk = 1 if job.runtime.kind == "local" else \
+            max(1, int(model.__dict__.get("_steps_per_execution", 1)))
 
     def first_step(self):
         states = self._guarded(self.job.server_states)
@@ -329,10 +333,21 @@ class _Loop:
         return max(max(s["last_step"].values()) for s in states) + 1
 
     def _dispatch(self, pending, epoch, index):
-        step = self.epoch_base + index
+        """Sends every worker the steps from `index` on, `steps_per_execution` of them in one
+        call; returns how many."""
+        indices = range(index, min(index + self.chunk, self.plan.steps))
         for w in range(self.num_workers):
-            pending[(index, w)] = self.job.workers[w].call(
-                "fit_step", step, epoch, index, what=f"step {step}")
+            self._send(pending, epoch, list(indices), w)
+        return len(indices)
+
+    def _send(self, pending, epoch, indices, w):
+        """Worker `w` runs steps `indices` in one call; each index maps to the shared call."""
+        first = self.epoch_base + indices[0]
+        items = [(self.epoch_base + i, epoch, i) for i in indices]
+        call = _Call(self.job.workers[w].call("fit_steps", items, what=f"step {first}"),
+                     indices[0])
+        for i in indices:
+            pending[(i, w)] = call
 
     def run_epoch(self, epoch, arrays, callbacks):
         from dtf.keras.trainers.trainer import _python_logs
@@ -359,9 +374,8 @@ class _Loop:
                 if done:
                     break
                 continue
-            while dispatched < min(index + self.window, plan.steps):
-                self._dispatch(pending, epoch, dispatched)
-                dispatched += 1
+            while dispatched < min(index + max(self.window, self.chunk), plan.steps):
+                dispatched += self._dispatch(pending, epoch, dispatched)
             self.job.in_flight = len(pending)
             self.job.stale = True
             if batch_hooks:
@@ -402,9 +416,9 @@ class _Loop:
         `(index, dispatched, done)`."""
         job = self.job
         try:
-            for future in pending.values():  # stopped early: let the queued steps finish
+            for call in _unique(pending.values()):  # stopped early: the queued steps finish
                 try:
-                    future.result(self.strategy.step_timeout_s)
+                    call.future.result(self.strategy.step_timeout_s)
                 except (ActorDied, CallTimeout, RemoteFailure) as e:
                     if isinstance(e, RemoteFailure) and _server_trouble(e):
                         raise _ServerTrouble(e) from None
@@ -435,22 +449,27 @@ class _Loop:
         while len(results) < self.num_workers:
             waiting = {w: pending[(index, w)] for w in range(self.num_workers)
                        if w not in results}
-            ready = self.job.runtime.wait_any(list(waiting.values()),
+            for w, call in list(waiting.items()):
+                if call.results is not None:
+                    results[w] = call.results[index - call.first]
+                    del waiting[w]
+            if not waiting:
+                break
+            ready = self.job.runtime.wait_any([c.future for c in waiting.values()],
                                               max(0.0, deadline - time.monotonic()))
             if not ready:
                 late = ", ".join(self.job.workers[w].name for w in waiting)
                 raise TimeoutError(f"{late} did not finish step {step} within "
                                    f"{self.strategy.step_timeout_s:.0f} s.")
-            for w, future in waiting.items():
-                if future not in ready:
+            for w, call in waiting.items():
+                if call.future not in ready:
                     continue
                 try:
-                    results[w] = future.result(self.strategy.step_timeout_s)
+                    call.results = call.future.result(self.strategy.step_timeout_s)
+                    results[w] = call.results[index - call.first]
                 except ActorDied:
                     self.job.revive_worker(w)
-                    for (i, worker) in sorted(pending):
-                        if worker == w and i >= index:
-                            self._redispatch(pending, i, w)
+                    self._redispatch(pending, index, w)
                     deadline = time.monotonic() + self.strategy.step_timeout_s
                 except CallTimeout as e:
                     raise TimeoutError(f"{e.actor} did not finish step {step} within "
@@ -462,9 +481,14 @@ class _Loop:
         return [results[w] for w in range(self.num_workers)]
 
     def _redispatch(self, pending, index, w):
-        step = self.epoch_base + index
-        pending[(index, w)] = self.job.workers[w].call("fit_step", step, self._epoch, index,
-                                                       what=f"step {step}")
+        """Sends worker `w` (a replacement) again every step from `index` it had pending, in
+        the same groups."""
+        groups: dict = {}
+        for (i, worker), call in sorted(pending.items()):
+            if worker == w and i >= index:
+                groups.setdefault(id(call), []).append(i)
+        for indices in groups.values():
+            self._send(pending, self._epoch, indices, w)
 
     def _recover_servers(self, failure, pending, epoch):
         """A worker could not reach a parameter server. The workers are restarted first (their
@@ -474,7 +498,7 @@ class _Loop:
         job = self.job
         if job.runtime.kind != "ray":
             raise failure
-        job.stop_workers(pending.values())
+        job.stop_workers([c.future for c in _unique(pending.values())])
         pending.clear()
         try:
             job.check_servers(job.generations)
@@ -524,6 +548,23 @@ class _Loop:
         local = np.arange(lo, hi) if self.seed is None else \
             shuffle_order(self.seed, epoch, w, int(plan.offsets[w][-1]))[lo:hi]
         return plan.rows[w][local]
+
+
+class _Call:
+    """One call running several consecutive steps on a worker (`first` is the first step's
+    index in the epoch); `results` once fetched."""
+
+    def __init__(self, future, first):
+        self.future = future
+        self.first = first
+        self.results = None
+
+
+def _unique(calls):
+    seen = {}
+    for call in calls:
+        seen.setdefault(id(call), call)
+    return list(seen.values())
 
 
 class _ServerTrouble(Exception):

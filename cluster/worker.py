@@ -198,6 +198,11 @@ class Worker:
                 "bytes": {"pulled": self.server.bytes_pulled - pulled_before,
                           "pushed": self.server.bytes_pushed - pushed_before}}
 
+    def fit_steps(self, items):
+        """Runs `fit_step(step, epoch, index)` for each item, in order (a call carrying
+        `steps_per_execution` steps); returns their results."""
+        return [self.fit_step(*item) for item in items]
+
     # -- custom loops ------------------------------------------------------------------------
     def load_function(self, function_id, blob) -> None:
         """Takes a function (pickled by `shipping.dumps`) that `run_function` will call."""

@@ -10,7 +10,7 @@ X = RNG.normal(size=(100, 6)).astype("float32")
 Y = np.argmax(X @ RNG.normal(size=(6, 3)), axis=1)  # learnable labels
 
 
-def make_model(seed=5, optimizer=None, metrics=("accuracy",), extra=()):
+def make_model(seed=5, optimizer=None, metrics=("accuracy",), extra=(), steps_per_execution=1):
     """A small classifier, compiled; the same weights for the same seed."""
     dtf.random.set_seed(seed)
     layers = [keras.Input((6,)), keras.layers.Dense(12, activation="relu"), *extra,
@@ -18,7 +18,7 @@ def make_model(seed=5, optimizer=None, metrics=("accuracy",), extra=()):
     model = keras.Sequential(layers)
     model.compile(optimizer or keras.optimizers.Adam(0.01),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=list(metrics))
+                  metrics=list(metrics), steps_per_execution=steps_per_execution)
     return model
 
 

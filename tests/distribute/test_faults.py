@@ -40,19 +40,21 @@ class _KillAt(keras.callbacks.Callback):
             os.kill(self.pid, self.sig)
 
 
-def _run(strategy, callbacks):
+def _run(strategy, callbacks, steps_per_execution=1):
     with strategy.scope():
-        model = make_model()
+        model = make_model(steps_per_execution=steps_per_execution)
     model.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
               callbacks=callbacks)
     return model
 
 
-def test_a_killed_worker_is_replaced_and_sync_training_is_exact(ray_cluster):
+@pytest.mark.parametrize("steps_per_execution", [1, 3])
+def test_a_killed_worker_is_replaced_and_sync_training_is_exact(ray_cluster,
+                                                                 steps_per_execution):
     reference, _ = reference_fit(epochs=EPOCHS, batch_size=BATCH)
     strategy = PSS(num_workers=2, cluster="ray", transport="ray", step_timeout_s=60)
     kill = _KillAt(strategy, ":worker:1", epoch=1, batch=1)
-    model = _run(strategy, [kill])
+    model = _run(strategy, [kill], steps_per_execution)
     assert kill.pid is not None
     assert _pid(strategy, ":worker:1") != kill.pid  # a replacement process
     assert max_weight_difference(model, reference) < 1e-5

@@ -12,12 +12,12 @@ from dtf import keras
 PSS = dtf.distribute.ParameterServerStrategy
 
 
-@pytest.mark.parametrize("num_workers", [1, 2, 3])
-def test_sync_fit_equals_single_process(num_workers):
+@pytest.mark.parametrize("num_workers,steps_per_execution", [(1, 1), (2, 1), (3, 1), (2, 3)])
+def test_sync_fit_equals_single_process(num_workers, steps_per_execution):
     reference, ref_history = reference_fit()
     strategy = PSS(num_workers=num_workers, cluster="local")
     with strategy.scope():
-        model = make_model()
+        model = make_model(steps_per_execution=steps_per_execution)
     history = model.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
     assert max_weight_difference(model, reference) < 1e-5
     for key in ("loss", "accuracy"):
