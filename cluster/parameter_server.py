@@ -60,11 +60,14 @@ class Push(enum.Enum):
 
 
 def _build_optimizer(optimizer):
-    """An optimizer object from itself or its `serialize_keras_object` config."""
+    """An optimizer object from itself or its `serialize_keras_object` config, updating its
+    slots in place: a server's slots are never handed out (reads copy them), so their old
+    arrays need not survive an update, and a large variable's update needs fewer temporaries."""
     if isinstance(optimizer, dict):
         from dtf.keras import optimizers
 
-        return optimizers.deserialize(optimizer)
+        optimizer = optimizers.deserialize(optimizer)
+    optimizer._slots_in_place = True
     return optimizer
 
 
@@ -225,28 +228,36 @@ class ParameterServer:
             return self._accumulate(worker, step, shard_size, gradients, assigns)
 
     def _accumulate(self, worker, step, shard_size, gradients, assigns) -> Push:
-        """Adds one worker's share to step `step`'s weighted sums (one buffer per variable,
-        not one per worker); applies the step when the last worker's share arrives."""
+        """Adds one worker's share to step `step`'s sums (one buffer per variable, not one per
+        worker); applies the step when the last worker's share arrives.
+
+        While every share has the same size (the usual case) the sums are plain sums, added in
+        place with no temporary, and scaled once at the end; a share of another size turns them
+        into sums weighted by shard size."""
         entry = self._pending.setdefault(step, {"workers": set(), "total": 0, "sums": {},
-                                                "assigns": {}})
+                                                "assigns": {}, "common": shard_size})
         entry["workers"].add(worker)
         entry["total"] += shard_size
+        if entry["common"] is not None and shard_size != entry["common"]:
+            for target in (entry["sums"], entry["assigns"]):
+                for value in target.values():
+                    if value.dtype.kind == "f":
+                        value *= np.asarray(entry["common"], value.dtype)
+            entry["common"] = None
+        weight = None if entry["common"] is not None else shard_size
         for target, arrays in ((entry["sums"], gradients), (entry["assigns"], assigns)):
             for name, value in arrays.items():
                 value = np.asarray(value)
                 dtype = self.variables[name].dtype.as_numpy_dtype
                 if np.dtype(dtype).kind != "f":  # integer state (a counter): the newest wins
                     target[name] = np.array(value, dtype=dtype)
-                    continue
-                if name in target:
-                    if shard_size == 1:
-                        target[name] += value
-                    else:
-                        target[name] += value * np.asarray(shard_size, dtype)
-                elif shard_size == 1:  # the running sum must be an array of our own
-                    target[name] = np.array(value, dtype=dtype, copy=True)
+                elif name not in target:  # the running sum: an array of our own
+                    target[name] = np.array(value, dtype=dtype, copy=True) if weight is None \
+                        else np.multiply(value, np.asarray(weight, dtype), dtype=dtype)
+                elif weight is None:
+                    target[name] += value
                 else:
-                    target[name] = np.multiply(value, np.asarray(shard_size, dtype), dtype=dtype)
+                    target[name] += value * np.asarray(weight, dtype)
         if len(entry["workers"]) < self.num_workers:
             return Push.PENDING
         del self._pending[step]
@@ -254,10 +265,11 @@ class ParameterServer:
         if total <= 0:
             raise ValueError(f"{self.name}: the workers' shard sizes for step {step} add up to "
                              "zero: nothing to average.")
+        scale = total if entry["common"] is None else total / entry["common"]
         for target in (entry["sums"], entry["assigns"]):
             for value in target.values():
                 if value.dtype.kind == "f":
-                    value /= np.asarray(total, value.dtype)
+                    value /= np.asarray(scale, value.dtype)
         self._apply(entry["sums"], entry["assigns"])
         return Push.APPLIED
 
@@ -448,7 +460,7 @@ class ParameterServer:
             for name, variable in self.variables.items():
                 index = optimizer._index.get(id(variable)) if variable.trainable else None
                 if index is not None:
-                    slots[name] = [None if slot is None else slot._value
+                    slots[name] = [None if slot is None else np.array(slot._value, copy=True)
                                    for slot in optimizer._slot_table[index]]
             return int(optimizer.iterations.numpy()), slots
 

@@ -266,7 +266,11 @@ class RayRuntime:
         name = f"dtf:{self.job}:{role}:{index}"
         options = {"name": name, "namespace": self.namespace, "lifetime": None,
                    "max_restarts": self.max_restarts if restartable else 0,
-                   "max_task_retries": 0, "max_concurrency": int(concurrency)}
+                   "max_task_retries": 0, "max_concurrency": int(concurrency),
+                   # a threaded actor: glibc would give each thread its own heap arena, and
+                   # memory freed in one is not reused by the others (a parameter server
+                   # moving large arrays on many threads would hold several copies)
+                   "runtime_env": {"env_vars": {"MALLOC_ARENA_MAX": "2"}}}
         options.update(resources or {})
         handle = remote_cls.options(**options).remote(*args, **kwargs)
         return _RayActor(name, role, index, handle)

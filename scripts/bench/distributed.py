@@ -28,7 +28,7 @@ the checkout: the 10k official test images, re-split 8k/2k); without it, random 
 OPENBLAS_NUM_THREADS=1 is set for every process (the machine's cores are shared).
 
 Usage: python scripts/bench/distributed.py [--quick] [--rounds 5] [--transport ray|grpc|auto]
-       [--ray-inline-bytes 1048576] [--parts bcd] [--json FILE]
+       [--ray-inline-bytes 1048576] [--steps-per-execution 1] [--parts bcd] [--json FILE]
 """
 
 from __future__ import annotations
@@ -105,6 +105,9 @@ def _synthetic_compute(h):
     return h + dtf.ensure_shape(py_function(_sleep_20ms, [h], dtf.float32), [])
 
 
+STEPS_PER_EXECUTION = [1]  # --steps-per-execution
+
+
 def mlp(sleep=False):
     """The seeds' MNIST MLP (scripts/examples/mnist_mlp.py), optionally with the 20 ms
     branch."""
@@ -116,7 +119,8 @@ def mlp(sleep=False):
     layers += [keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
     model = keras.Sequential(layers)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  steps_per_execution=STEPS_PER_EXECUTION[0])
     return model
 
 
@@ -401,12 +405,16 @@ def main(argv=None):
                         help="Ray's logical CPUs (actors hold none while running)")
     parser.add_argument("--transport", default="ray", choices=("ray", "grpc", "auto"),
                         help="how parameters and gradients move (the strategy's transport)")
-    parser.add_argument("--ray-inline-bytes", type=int, default=None,
-                        help="Ray's max_direct_call_object_size (default: Ray's, 100 KiB)")
+    parser.add_argument("--ray-inline-bytes", type=int, default=1 << 20,
+                        help="Ray's max_direct_call_object_size (default 1 MiB, what dtf's "
+                             "embedded Ray uses; Ray's own default is 100 KiB)")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="the models' compile(steps_per_execution=): steps per worker call")
     parser.add_argument("--parts", default="bcd", help="which figures: any of b, c, d")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     TRANSPORT[0] = args.transport
+    STEPS_PER_EXECUTION[0] = args.steps_per_execution
     quick = args.quick
     rounds = args.rounds or (1 if quick else 5)
 

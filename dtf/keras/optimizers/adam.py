@@ -69,7 +69,7 @@ class Adam(Optimizer):
         alpha = self._per_step(value.dtype, lambda: updates.adam_step_size(
             value.dtype.type, lr, step, self.beta_1, self.beta_2))
         return updates.adam_update(xp, value, grad, slots, alpha, self.beta_1, self.beta_2,
-                                   self.epsilon)
+                                   self.epsilon, in_place=self._slots_in_place)
 
     def get_config(self):
         config = super().get_config()

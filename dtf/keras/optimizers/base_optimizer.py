@@ -139,6 +139,10 @@ class Optimizer:
         array([0.8, 1.6], dtype=float32)
     """
 
+    # Whether updates may write the slots' arrays in place (a parameter server's optimizer,
+    # whose slots nobody else holds); otherwise every update makes new arrays.
+    _slots_in_place = False
+
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None,

@@ -77,21 +77,30 @@ def adam_step_size(dtype, lr, step, beta_1, beta_2):
     return lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
 
 
-def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon):
+def _add(xp, a, b, in_place):
+    """`a + b`, into `a`'s array when `in_place` and `a` is a writable array (not a 0-d
+    scalar, nor a read-only buffer a restore handed over)."""
+    if in_place and getattr(a, "ndim", 0) and getattr(a.flags, "writeable", True):
+        a += b
+        return a
+    return a + b
+
+
+def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place=False):
     """Adam (and AdamW, whose weight decay the optimizer base applies before this), with the
     step size `alpha` of `adam_step_size`. `slots` is `(m, v)`, or `(m, v, v_hat)` for
-    AMSGrad."""
+    AMSGrad; with `in_place`, `m` and `v` are updated in their arrays (same values)."""
     # One scratch array (`delta`, fresh here) carries every temporary and becomes the new
-    # value: 4 arrays the size of `var` at the peak instead of 7 (this runs on parameter
-    # servers holding large variables). New arrays for the results; the inputs stay intact.
+    # value: 4 arrays the size of `var` at the peak instead of 7 (2 with `in_place`), which
+    # matters on parameter servers holding large variables. The inputs stay intact.
     m, v = slots[0], slots[1]
     delta = xp.asarray(grad - m)  # an array also for 0-d variables (NumPy gives a scalar)
     delta *= 1 - beta_1
-    m = m + delta
+    m = _add(xp, m, delta, in_place)
     xp.square(grad, out=delta)
     delta -= v
     delta *= 1 - beta_2
-    v = v + delta
+    v = _add(xp, v, delta, in_place)
     new_slots = (m, v)
     if len(slots) == 3:  # AMSGrad: the update divides by the running maximum of v
         v_hat = xp.maximum(slots[2], v)
@@ -100,7 +109,7 @@ def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon):
     xp.multiply(m, alpha, out=delta)
     denominator = xp.sqrt(v)
     denominator += epsilon
-    delta /= denominator
+    delta /= denominator  # Keras' order of operations: bit for bit its results
     del denominator
     return xp.subtract(var, delta, out=delta), new_slots
 
