@@ -157,7 +157,7 @@ class ShardedServer:
     def push_pull(self, worker, step, shard_size, gradients, assigns=None):
         """`push`, then the values changed once the step is applied, in one call per server:
         `(result, {key: array})`; `(result, None)` when a client cannot (a server object of the
-        local mode, which must not block its caller, or gRPC): then only the push is made."""
+        local mode, which must not block its caller): then only the push is made."""
         if not all(hasattr(s, "push_pull_async") for s in self.servers):
             return self.push(worker, step, shard_size, gradients, assigns), None
         per_ps = self.placement.split(gradients)

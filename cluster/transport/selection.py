@@ -31,6 +31,7 @@ __all__ = [
     "AutoServerClient",
     "choose_threshold",
     "measure_round_trip",
+    "threshold_from_times",
 ]
 
 # Payload sizes measured by default: 4 KB to 16 MB, four per decade-and-a-bit.
@@ -123,6 +124,12 @@ def choose_threshold(ray_echo: Callable, grpc_echo: Callable,
             pairs.append((ray_time, grpc_time))
         ray_times.append(statistics.median(r for r, _ in pairs))
         grpc_times.append(statistics.median(g for _, g in pairs))
+    return threshold_from_times(sizes, ray_times, grpc_times)
+
+
+def threshold_from_times(sizes, ray_times, grpc_times) -> int:
+    """The threshold `choose_threshold` picks from measured times (seconds per round trip,
+    one per size of the ascending `sizes`): the routing with the least total time."""
     # Candidate i sends sizes[i:] over gRPC; len(sizes) sends everything over Ray.
     costs = [sum(ray_times[:i]) + sum(grpc_times[i:]) for i in range(len(sizes) + 1)]
     best = costs.index(min(costs))

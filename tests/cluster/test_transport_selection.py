@@ -18,6 +18,7 @@ from dtf.cluster.transport.selection import (
     AutoServerClient,
     choose_threshold,
     measure_round_trip,
+    threshold_from_times,
 )
 
 from dtf import keras
@@ -59,7 +60,7 @@ def test_docstring_examples():
 def test_measure_round_trip_over_grpc(served):
     _, client = served
     seconds = measure_round_trip(client.echo, 64 << 10, repeats=3)
-    assert 0 < seconds < 1
+    assert seconds > 0
     with pytest.raises(ValueError, match="must return its payload"):
         measure_round_trip(lambda b: b[:-1], 10)
     with pytest.raises(ValueError, match="repeats"):
@@ -68,32 +69,45 @@ def test_measure_round_trip_over_grpc(served):
         measure_round_trip(client.echo, -1)
 
 
-def test_choose_threshold_finds_the_crossover():
-    sizes = [1_000, 100_000, 1_000_000]
-    fixed, per_byte = _sleeper(fixed_s=0.004), _sleeper(per_byte_s=1e-8)
-    # per-byte: 0.01 ms, 1 ms, 10 ms against a fixed 4 ms: gRPC (fixed) wins from 1 MB.
-    assert choose_threshold(per_byte, fixed, sizes, repeats=3) == 1_000_000
-    assert choose_threshold(_sleeper(0.006), _sleeper(0.001), sizes, repeats=1) == 0
-    assert choose_threshold(_sleeper(0.001), _sleeper(0.006), sizes, repeats=1) == ALWAYS_RAY
+SIZES = [1_000, 100_000, 1_000_000]
 
 
-def test_choose_threshold_minimises_the_total_time():
-    sizes = [1_000, 100_000, 1_000_000]
-    fixed, per_byte = _sleeper(fixed_s=0.004), _sleeper(per_byte_s=1e-8)
-    # Ray fixed 4 ms; gRPC 0.01 ms, 1 ms, 10 ms. gRPC loses only the largest size, and
-    # by less than it wins the others: always gRPC (11 ms in all) beats always Ray (12 ms).
-    assert choose_threshold(fixed, per_byte, sizes, repeats=3) == 0
-    slow_large = _sleeper(per_byte_s=3e-8)  # 0.03 ms, 3 ms, 30 ms: now always Ray wins
-    assert choose_threshold(fixed, slow_large, sizes, repeats=3) == ALWAYS_RAY
+def _times(fixed_s=0.0, per_byte_s=0.0, sizes=SIZES):
+    return [fixed_s + per_byte_s * size for size in sizes]
 
 
-def test_choose_threshold_takes_the_last_winning_run():
-    def bumpy_grpc(payload):  # wins at 1 KB, loses at 10 KB, wins from 100 KB
-        time.sleep(0.006 if len(payload) == 10_000 else 0.001)
-        return payload
+def test_the_threshold_is_the_crossover():
+    # Ray per-byte: 0.01 ms, 1 ms, 10 ms against a fixed 4 ms over gRPC: gRPC from 1 MB
+    per_byte, fixed = _times(per_byte_s=1e-8), _times(fixed_s=0.004)
+    assert threshold_from_times(SIZES, per_byte, fixed) == 1_000_000
+    assert threshold_from_times(SIZES, _times(0.006), _times(0.001)) == 0
+    assert threshold_from_times(SIZES, _times(0.001), _times(0.006)) == ALWAYS_RAY
 
+
+def test_the_threshold_minimises_the_total_time():
+    # Ray fixed 4 ms; gRPC 0.01 ms, 1 ms, 10 ms. gRPC loses only the largest size, and by less
+    # than it wins the others: always gRPC (11 ms in all) beats always Ray (12 ms).
+    fixed = _times(fixed_s=0.004)
+    assert threshold_from_times(SIZES, fixed, _times(per_byte_s=1e-8)) == 0
+    slow_large = _times(per_byte_s=3e-8)  # 0.03 ms, 3 ms, 30 ms: now always Ray wins
+    assert threshold_from_times(SIZES, fixed, slow_large) == ALWAYS_RAY
+
+
+def test_the_threshold_takes_the_last_winning_run():
     sizes = [1_000, 10_000, 100_000, 1_000_000]
-    assert choose_threshold(_sleeper(0.003), bumpy_grpc, sizes, repeats=3) == 100_000
+    bumpy_grpc = [0.001, 0.006, 0.001, 0.001]  # wins at 1 KB, loses at 10 KB, wins from 100 KB
+    assert threshold_from_times(sizes, [0.003] * 4, bumpy_grpc) == 100_000
+
+
+def test_choose_threshold_measures_both_echoes_at_every_size():
+    calls = {"ray": [], "grpc": []}
+
+    def echo(name):
+        return lambda payload: (calls[name].append(len(payload)), payload)[1]
+
+    choose_threshold(echo("ray"), echo("grpc"), [10, 20], repeats=3)
+    assert sorted(set(calls["ray"])) == sorted(set(calls["grpc"])) == [10, 20]
+    assert len(calls["ray"]) == len(calls["grpc"]) == 2 * (3 + 1)  # warm-up + repeats
 
 
 def test_choose_threshold_with_a_real_grpc_echo(served):
