@@ -95,6 +95,24 @@ class AuthenticationError(TransportError):
     """The server refused the call's token."""
 
 
+def bytes_server(service, handlers, max_message_bytes, max_workers, thread_name_prefix):
+    """A gRPC server (not started, no port yet) whose `service` has unary methods taking and
+    returning raw bytes: `handlers` maps each method name to `handler(request, context)`.
+    Used by the parameter servers' data plane and by `dtf serve`."""
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        # Without this a second server could bind the same explicit port and steal calls.
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
+                                                    thread_name_prefix=thread_name_prefix),
+                         options=options)
+    server.add_registered_method_handlers(service, {
+        name: grpc.unary_unary_rpc_method_handler(handler) for name, handler in handlers.items()})
+    return server
+
+
 def generate_token() -> str:
     """A fresh random job token (URL-safe text, 256 bits).
 
@@ -149,23 +167,11 @@ class TransportServer:
         self._fitting: set = set()
         self.stats = {"requests": 0, "errors": 0, "unauthenticated": 0}
         self._stats_lock = threading.Lock()
-        options = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-            # Without this a second server could bind the same explicit port and steal calls.
-            ("grpc.so_reuseport", 0),
-        ]
-        self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dtf-ps"),
-            options=options,
-        )
-        self._server.add_registered_method_handlers(SERVICE, {
-            "Push": grpc.unary_unary_rpc_method_handler(self._handle_push),
-            "Pull": grpc.unary_unary_rpc_method_handler(self._handle_pull),
-            "Echo": grpc.unary_unary_rpc_method_handler(self._handle_echo),
-            "Update": grpc.unary_unary_rpc_method_handler(self._handle_update),
-            "PushPull": grpc.unary_unary_rpc_method_handler(self._handle_push_pull),
-        })
+        self._server = bytes_server(SERVICE, {
+            "Push": self._handle_push, "Pull": self._handle_pull, "Echo": self._handle_echo,
+            "Update": self._handle_update, "PushPull": self._handle_push_pull,
+        }, max_message_bytes=max_message_bytes, max_workers=max_workers,
+            thread_name_prefix="dtf-ps")
         self.host = host
         self.port = self._server.add_insecure_port(f"{host}:{port}")
         if self.port == 0:

@@ -35,13 +35,12 @@ import os
 import signal
 import sys
 import threading
-from concurrent import futures
 from typing import Self
 
 import grpc
 import numpy as np
 
-from dtf.cluster.transport.grpc_service import TOKEN_KEY
+from dtf.cluster.transport.grpc_service import TOKEN_KEY, bytes_server
 from dtf.serving import messages
 from dtf.serving.messages import Kind, MessageError, TensorInfo
 from dtf.tensor import Tensor
@@ -230,20 +229,10 @@ class ModelServer:
         self._stats_lock = threading.Lock()
         self._serving = False
         self._warm_up()
-        options = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-            # Without this a second server could bind the same explicit port and steal calls.
-            ("grpc.so_reuseport", 0),
-        ]
-        self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dtf-serve"),
-            options=options,
-        )
-        self._server.add_registered_method_handlers(SERVICE, {
-            "Predict": grpc.unary_unary_rpc_method_handler(self._handle_predict),
-            "Health": grpc.unary_unary_rpc_method_handler(self._handle_health),
-        })
+        self._server = bytes_server(
+            SERVICE, {"Predict": self._handle_predict, "Health": self._handle_health},
+            max_message_bytes=max_message_bytes, max_workers=max_workers,
+            thread_name_prefix="dtf-serve")
         self.host = host
         try:
             self.port = self._server.add_insecure_port(f"{host}:{port}")
