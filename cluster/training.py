@@ -196,13 +196,13 @@ class _Metrics:
 
 
 def _has_compiled_metrics(model) -> bool:
+    """Whether `compile(metrics=..., weighted_metrics=...)` named any metric (the driver then
+    needs the shards' predictions)."""
     compiled = getattr(model, "compiled_metrics", None)
     if compiled is None:
         return False
-    built = getattr(compiled, "_user_metrics", None)
-    if built is not None:
-        return bool(built)
-    return True
+    return any(compiled._specs(config) != [[] for _ in compiled.output_names]
+               for config in (compiled._metrics_config, compiled._weighted_config))
 
 
 def _shard_slices(arrays, plan, worker):
