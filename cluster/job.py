@@ -35,6 +35,10 @@ __all__ = ["Job", "ServersRestored"]
 logger = logging.getLogger("dtf.cluster")
 
 
+# Set-up calls that accumulate, one per id (their first argument), rather than replace.
+_KEYED_SETUP = ("load_function", "make_dataset")
+
+
 class ServersRestored(Exception):
     """Parameter servers came back from checkpoint `step`: replay the steps after it."""
 
@@ -60,7 +64,7 @@ class Job:
         self.in_flight = 0
         self._writes: dict = {}
         self._driver_view = None
-        self._setup_log: list = []  # per worker: [(method, args)]
+        self._setup_log: list = []  # per worker: {(method, id): args}, in call order
         self._placeholder_optimizer = False
         self.generations: list = []  # each server's generation when last known healthy
         self.barrier_step = None  # sync: the step every server had applied at the last barrier
@@ -153,7 +157,7 @@ class Job:
                 self.workers.append(self.runtime.start(
                     Worker, "worker", i, i, mode=strategy.mode,
                     resources=strategy.worker_resources))
-                self._setup_log.append([])
+                self._setup_log.append({})
             placement = self.placement.to_dict()
             connected = [self.setup_worker(i, "connect", clients, placement)
                          for i in range(strategy.num_workers)]
@@ -271,7 +275,14 @@ class Job:
     # -- worker set-up ------------------------------------------------------------------------
     def setup_worker(self, index, method, *args):
         """Calls a set-up method on worker `index` and logs it for replay after a restart."""
-        self._setup_log[index].append((method, args))
+        log = self._setup_log[index]
+        # A later call of the same set-up replaces the earlier one (a new fit's model and
+        # data): a replacement worker replays only what is in force, and old data is freed.
+        key = (method, args[0] if method in _KEYED_SETUP else None)
+        log.pop(key, None)
+        if method == "setup_fit":
+            log.pop(("set_data", None), None)
+        log[key] = args
         return self.workers[index].call(method, *args)
 
     def call_worker(self, index, method, *args):
@@ -293,7 +304,7 @@ class Job:
                         f"{self.strategy.start_timeout_s:.0f} s (Ray restarts it at most "
                         f"{self.runtime.max_restarts} times).") from None
                 time.sleep(0.2)
-        for method, args in self._setup_log[index]:
+        for (method, _), args in list(self._setup_log[index].items()):
             worker.call(method, *args).result(self.strategy.start_timeout_s)
         if self.runtime.kind == "ray" and self.strategy.transport != "ray":
             # a restarted server listens on a new port

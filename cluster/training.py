@@ -245,10 +245,11 @@ def fit(strategy, model, x=None, y=None, batch_size=None, epochs=1, verbose="aut
     blob_ref = runtime.put(blob)
     seed = int(np.random.SeedSequence().entropy % (2**31)) if data.shuffle else None
     metrics = _Metrics(model)
-    for w in range(strategy.num_workers):
-        job.setup_worker(w, "setup_fit", blob_ref, runtime.put(_shard_slices(arrays, plan, w)),
-                         plan.sizes[w], seed, metrics.needs_predictions) \
-            .result(strategy.start_timeout_s)
+    set_up = [job.setup_worker(w, "setup_fit", blob_ref,
+                               runtime.put(_shard_slices(arrays, plan, w)), plan.sizes[w], seed,
+                               metrics.needs_predictions) for w in range(strategy.num_workers)]
+    for future in set_up:
+        future.result(strategy.start_timeout_s)
 
     loop = _Loop(strategy, job, model, plan, metrics, seed)
     loop.base = loop.first_step()
@@ -264,9 +265,12 @@ def fit(strategy, model, x=None, y=None, batch_size=None, epochs=1, verbose="aut
                 arrays, global_batch = data.epoch_arrays(epoch)
                 plan = _Plan(_num_samples(arrays), global_batch, strategy.num_workers,
                              steps_per_epoch)
-                for w in range(strategy.num_workers):
-                    job.setup_worker(w, "set_data", runtime.put(_shard_slices(arrays, plan, w)),
-                                     plan.sizes[w], seed).result(strategy.start_timeout_s)
+                set_up = [job.setup_worker(w, "set_data",
+                                           runtime.put(_shard_slices(arrays, plan, w)),
+                                           plan.sizes[w], seed)
+                          for w in range(strategy.num_workers)]
+                for future in set_up:
+                    future.result(strategy.start_timeout_s)
                 loop.plan = plan
             model.reset_metrics()
             callbacks.on_epoch_begin(epoch)

@@ -181,3 +181,17 @@ def test_variables_in_scope_are_ps_variables_and_get_strategy():
     assert float(v.numpy()) == 1.0
     assert strategy.num_replicas_in_sync == 1
     assert float(strategy.reduce("SUM", dtf.constant([1.0, 2.0]), axis=0)) == 3.0
+
+
+def test_a_second_fit_continues_and_a_replacement_worker_would_replay_only_the_latest_setup():
+    reference = make_model()
+    reference.fit(X, Y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    reference.fit(X, Y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    strategy = PSS(num_workers=2, cluster="local")
+    with strategy.scope():
+        model = make_model()
+    model.fit(X, Y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    model.fit(X, Y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    assert max_weight_difference(model, reference) < 1e-5
+    log = strategy._job._setup_log[0]
+    assert [method for method, _ in log] == ["connect", "setup_fit"]  # old data is freed
