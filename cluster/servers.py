@@ -160,35 +160,18 @@ class ShardedServer:
         local mode, which must not block its caller): then only the push is made."""
         if not all(hasattr(s, "push_pull_async") for s in self.servers):
             return self.push(worker, step, shard_size, gradients, assigns), None
-        per_ps = self.placement.split(gradients)
-        assigns_per_ps = self.placement.split(assigns or {})
-        for share in per_ps:
-            self.bytes_pushed += sum(g.nbytes for g in share.values())
-        todo = list(range(len(self.servers)))
-        results: dict = {}
         changed_keys: set = set()
-        what = f"push of worker {worker}, step {step}"
-        while todo:
-            started = {i: _start(self.servers[i], "push_pull", worker, step, shard_size,
-                                 per_ps[i], assigns_per_ps[i] or None,
-                                 self._versions[i] or None, self._generations[i])
-                       for i in todo}
-            waiting = []
-            for i in todo:
-                result, values, versions, generation = _finish(self.servers[i], started[i],
-                                                               what)
-                result = Push(result)
-                if result is Push.WAIT:
-                    waiting.append(i)
-                    continue
-                results[i] = result
+
+        def take(i, reply):
+            result, values, versions, generation = reply
+            if Push(result) is not Push.WAIT:
                 self._take(i, values, versions, generation, changed_keys)
-            if waiting:
-                start = time.perf_counter()
-                time.sleep(_WAIT_SLEEP_S)
-                self.wait_s += time.perf_counter() - start
-            todo = waiting
-        return results[0], {key: self._merged(key) for key in changed_keys}
+            return result
+
+        result = self._push_each("push_pull", worker, step, shard_size, gradients, assigns,
+                                 take, lambda i: (self._versions[i] or None,
+                                                  self._generations[i]))
+        return result, {key: self._merged(key) for key in changed_keys}
 
     def _key_of(self, part_key):
         key = self._owner.get(part_key)
@@ -207,6 +190,13 @@ class ShardedServer:
     def push(self, worker, step, shard_size, gradients, assigns=None) -> Push:
         """Pushes every server its share (retrying the ones that answer WAIT); returns
         APPLIED, PENDING, DUPLICATE or STALE (the first server's answer when they differ)."""
+        return self._push_each("push", worker, step, shard_size, gradients, assigns,
+                               lambda i, reply: reply, lambda i: ())
+
+    def _push_each(self, method, worker, step, shard_size, gradients, assigns, take, extra):
+        """Calls `method` on every server with its share of the gradients (and `extra(i)`
+        arguments), all in flight together; `take(i, reply)` gives the reply's push result.
+        Servers that answer WAIT are asked again after a short sleep (counted in `wait_s`)."""
         per_ps = self.placement.split(gradients)
         assigns_per_ps = self.placement.split(assigns or {})
         for share in per_ps:
@@ -215,11 +205,11 @@ class ShardedServer:
         results: dict = {}
         what = f"push of worker {worker}, step {step}"
         while todo:
-            started = {i: _start(self.servers[i], "push", worker, step, shard_size, per_ps[i],
-                                 assigns_per_ps[i] or None) for i in todo}
+            started = {i: _start(self.servers[i], method, worker, step, shard_size, per_ps[i],
+                                 assigns_per_ps[i] or None, *extra(i)) for i in todo}
             waiting = []
             for i in todo:
-                result = Push(_finish(self.servers[i], started[i], what))
+                result = Push(take(i, _finish(self.servers[i], started[i], what)))
                 if result is Push.WAIT:
                     waiting.append(i)
                 else:
