@@ -212,13 +212,10 @@ class Job:
 
     def _clients(self):
         """One client per server, as workers reach them with the strategy's transport."""
-        from dtf.cluster.servers import RemoteServer
-
         strategy = self.strategy
         if self.runtime.kind == "local":
             return [s.instance for s in self.servers]
-        ray_clients = [RemoteServer(s.handle, s.name, strategy.step_timeout_s)
-                       for s in self.servers]
+        ray_clients = self._control_clients()
         if strategy.transport == "ray":
             return ray_clients
         from dtf.cluster.transport.grpc_service import GrpcServerClient

@@ -446,11 +446,6 @@ class ParameterServer:
                     "checkpoints_written": self.checkpoints_written,
                     "restored_from": self.restored_from, "generation": self.generation}
 
-    def optimizer_weights(self) -> list:
-        """The optimizer's variables (`get_weights()` order: iterations, slots...)."""
-        with self._lock:
-            return self.optimizer.get_weights()
-
     def optimizer_slots(self):
         """`(iterations, {name: [slot array or None, ...]})`: the optimizer's step count and
         each trainable variable's slots, in the optimizer's slot order."""

@@ -66,7 +66,7 @@ def test_scheduled_steps_train_on_the_parameter_servers(cluster, request):
     applied = sum(s["applied_steps"] for s in strategy._job.server_states())
     assert applied == 0  # custom-loop updates are not fit steps...
     server = strategy._job.servers[0]
-    iterations = server.call("optimizer_weights").result(30)[0]
+    iterations = server.call("optimizer_slots").result(30)[0]
     assert int(iterations) == 30  # ...but each scheduled apply_gradients ran once, there
     on_server = server.call("pull").result(30)[0][model.weights[0]._key]
     np.testing.assert_array_equal(model.get_weights()[0], on_server)  # fetched on demand

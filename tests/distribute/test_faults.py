@@ -157,7 +157,7 @@ def test_a_worker_killed_during_a_custom_loop_reruns_its_functions_once(ray_clus
     values += [coordinator.schedule(step) for _ in range(8)]
     coordinator.join()
     assert [v.fetch() for v in values] == [1.0] * 12
-    iterations = strategy._job.servers[0].call("optimizer_weights").result(30)[0]
+    iterations = strategy._job.servers[0].call("optimizer_slots").result(30)[0]
     assert int(iterations) == 12  # every scheduled update applied exactly once
     np.testing.assert_array_equal(variable.numpy(), np.full(3, -12.0))
     strategy.shutdown()
