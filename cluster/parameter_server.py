@@ -44,9 +44,13 @@ import uuid
 
 import numpy as np
 
-__all__ = ["ParameterServer", "Push"]
+__all__ = ["ParameterServer", "Push", "ServerRestored"]
 
 _MODES = ("sync", "async", "bounded")
+
+
+class ServerRestored(RuntimeError):
+    """The server went back to a checkpoint while a call waited: the caller's step is void."""
 
 
 class Push(enum.Enum):
@@ -319,8 +323,8 @@ class ParameterServer:
                         f"{self.name}: step {after_step - 1} was not applied within "
                         f"{timeout_s:.0f} s (waiting for the pushes of workers {missing}).")
                 if self.generation != began:
-                    raise RuntimeError(f"{self.name} was restored from a checkpoint while this "
-                                       f"pull waited for step {after_step - 1}.")
+                    raise ServerRestored(f"{self.name} was restored from a checkpoint while this "
+                                         f"pull waited for step {after_step - 1}.")
             if generation != self.generation:
                 known_versions = None
             names = [n for n, v in self.versions.items()

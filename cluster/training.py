@@ -578,8 +578,12 @@ class _ServerTrouble(Exception):
 
 
 def _server_trouble(failure) -> bool:
+    from dtf.cluster.parameter_server import ServerRestored
     from dtf.cluster.servers import ServerUnavailable
 
-    error = failure.error  # what the worker raised reaching a server (Ray or gRPC)
-    return isinstance(error, (ServerUnavailable, ConnectionError, TimeoutError)) or \
-        "ServerUnavailable" in str(failure) or "restored" in str(error)
+    # what the worker raised reaching a server: Ray keeps the exception's class; over gRPC a
+    # server's error comes back as a RemoteError carrying its message
+    error = failure.error
+    return isinstance(error, (ServerUnavailable, ServerRestored, ConnectionError,
+                              TimeoutError)) or \
+        "ServerRestored" in str(error) or "restored from a checkpoint" in str(error)
