@@ -2,7 +2,8 @@
 
 Everything that touches values is a dense dtf op on `flat_values` (gather, scatter_nd, where,
 reduce_*), so gradients flow through ragged code like through dense code. Row bookkeeping is
-NumPy on the (eager) row splits.
+NumPy on eager row splits, and graph ops (dtf/ragged/symbolic_rows.py) on symbolic ones inside
+a `dtf.function` trace.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dtf.errors import InvalidArgumentError
 from dtf.ops import array_ops, indexing_ops, math_ops, reduce_ops
 from dtf.ops.creation_ops import constant as dense_constant
 from dtf.ops.creation_ops import convert_to_tensor
+from dtf.ragged import symbolic_rows
 from dtf.ragged.ragged_tensor import RaggedTensor, _take_rows
 from dtf.tensor import Tensor
 
@@ -92,8 +94,15 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None,
 
 # -- elementwise ------------------------------------------------------------------------------
 def _same_partition(a: RaggedTensor, b: RaggedTensor) -> bool:
+    """Whether `a` and `b` have one nested row partition. Symbolic row splits are compared by
+    identity and static shape: their values are only known when the function runs, where a
+    different partition of the same length is not detected (as TensorFlow without asserts)."""
     while isinstance(a, RaggedTensor) and isinstance(b, RaggedTensor):
-        if a._splits is not b._splits and not np.array_equal(a._splits, b._splits):
+        if a._splits is None or b._splits is None:
+            sa, sb = a.row_splits, b.row_splits
+            if sa is not sb and not sa.shape.is_compatible_with(sb.shape):
+                return False
+        elif a._splits is not b._splits and not np.array_equal(a._splits, b._splits):
             return False
         a, b = a._values, b._values
     return not isinstance(a, RaggedTensor) and not isinstance(b, RaggedTensor)
@@ -117,9 +126,8 @@ def map_flat_values(op, *args, **kwargs):
                 raise InvalidArgumentError(
                     "map_flat_values: the RaggedTensor arguments have different row "
                     f"partitions ({template[0].shape} with row_splits "
-                    f"{[s.numpy().tolist() for s in template[0].nested_row_splits]} vs. "
-                    f"{x.shape} with {[s.numpy().tolist() for s in x.nested_row_splits]}); "
-                    "elementwise ops need the same row lengths.")
+                    f"{_describe_splits(template[0])} vs. {x.shape} with "
+                    f"{_describe_splits(x)}); elementwise ops need the same row lengths.")
             return x.flat_values
         if isinstance(x, (list, tuple)):
             return type(x)(unwrap(y) for y in x)
@@ -132,6 +140,12 @@ def map_flat_values(op, *args, **kwargs):
     if template[0] is None:
         raise ValueError("map_flat_values: no RaggedTensor among the arguments.")
     return template[0].with_flat_values(op(*flat_args, **flat_kwargs))
+
+
+def _describe_splits(rt):
+    if not rt._is_host():
+        return [f"<symbolic {s.shape}>" for s in rt.nested_row_splits]
+    return [s.numpy().tolist() for s in rt.nested_row_splits]
 
 
 # -- to_dense ---------------------------------------------------------------------------------
@@ -157,6 +171,8 @@ def _valid_mask(rt: RaggedTensor, dims) -> np.ndarray:
 
 def to_dense(rt: RaggedTensor, default_value=None, shape=None) -> Tensor:
     """`rt.to_tensor(default_value, shape=shape)`."""
+    if not rt._is_host():
+        return rt.to_tensor(default_value, shape=shape)
     dims = rt._padded_dims()
     if shape is not None:
         shape = list(shape.as_list() if hasattr(shape, "as_list") else shape)
@@ -240,6 +256,8 @@ def _reduce(rt, axis, keepdims, kind):
     if axis > k:
         # A uniform inner dim: reduce the flat values directly.
         return rt.with_flat_values(getattr(reduce_ops, f"reduce_{kind}")(flat, axis=axis - k))
+    if not rt._is_host():
+        return _reduce_symbolic(rt, axis, kind)
     dims = rt._padded_dims()
     mask = _valid_mask(rt, dims)
     fill = {"sum": 0, "mean": 0, "max": _lowest(flat.dtype), "min": _highest(flat.dtype)}[kind]
@@ -253,6 +271,25 @@ def _reduce(rt, axis, keepdims, kind):
     else:
         reduced = getattr(reduce_ops, f"reduce_{kind}")(dense, axis=axis)
     return _from_padded(reduced, mask.any(axis=axis), k - 1)
+
+
+def _reduce_symbolic(rt, axis, kind):
+    """`_reduce` along ragged or row axis `axis` of `rt` with symbolic row splits: the same
+    padded reduction as the eager path, in graph ops."""
+    flat, k, rank = rt.flat_values, rt.ragged_rank, rt.ndim
+    fill = {"sum": 0, "mean": 0, "max": _lowest(flat.dtype), "min": _highest(flat.dtype)}[kind]
+    dense = rt.to_tensor(fill)
+    mask = symbolic_rows.valid_mask(rt)
+    if kind == "mean":
+        total = reduce_ops.reduce_sum(dense, axis=axis)
+        count = math_ops.cast(reduce_ops.reduce_sum(math_ops.cast(mask, dtypes.int64),
+                                                    axis=axis), flat.dtype)
+        for _ in range(rank - k - 1):
+            count = array_ops.expand_dims(count, -1)
+        reduced = math_ops.divide(total, count)
+    else:
+        reduced = getattr(reduce_ops, f"reduce_{kind}")(dense, axis=axis)
+    return symbolic_rows.from_padded(reduced, reduce_ops.reduce_any(mask, axis=axis), k - 1)
 
 
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
@@ -334,6 +371,11 @@ def concat(values, axis, name=None):
     if axis == 0:
         return _concat_rows(values)
     if axis == 1:
+        if any(v.shape[0] is None for v in values):
+            raise ValueError("ragged.concat: axis=1 needs the number of rows of every input "
+                             "known statically inside a dtf.function; got shapes "
+                             f"{[v.shape for v in values]}. Concatenate along axis 0, or give "
+                             "the function an input_signature with the number of rows.")
         nrows = {v.nrows_int() for v in values}
         if len(nrows) != 1:
             raise InvalidArgumentError(f"ragged.concat: axis=1 needs the same number of rows, "
@@ -344,6 +386,11 @@ def concat(values, axis, name=None):
         # of the stacked tensor, then merge each group of len(values) rows into one.
         order = np.arange(n * len(values)).reshape(len(values), n).T.reshape(-1)
         interleaved = _take_rows(stacked, order.astype(np.int64))
+        if not interleaved._is_host():
+            lengths = array_ops.reshape(interleaved.row_lengths(), [n, len(values)])
+            return RaggedTensor.from_row_lengths(interleaved._values,
+                                                 reduce_ops.reduce_sum(lengths, axis=1),
+                                                 validate=False)
         lengths = np.diff(interleaved._splits).reshape(n, len(values)).sum(1)
         return RaggedTensor.from_row_lengths(interleaved._values, lengths, validate=False)
     raise ValueError(f"ragged.concat: axis={axis} is not supported; concatenate along axis 0 "
@@ -351,6 +398,8 @@ def concat(values, axis, name=None):
 
 
 def _concat_rows(values):
+    if not all(v._is_host() for v in values):
+        return symbolic_rows.concat_rows(values)
     offsets = np.cumsum([0] + [int(v._splits[-1]) for v in values])
     splits = np.concatenate([values[0]._splits[:1]] + [v._splits[1:] + off for v, off in
                                                        zip(values, offsets)])

@@ -2,8 +2,11 @@
 
 A RaggedTensor of ragged rank k is `values` (a dense Tensor, or a RaggedTensor of rank k - 1)
 and `row_splits`, an int64 vector whose row i spans `values[row_splits[i]:row_splits[i + 1]]`.
-The splits are eager data (kept as NumPy too, so row arithmetic costs no op dispatch); every
-computation on the values goes through dense dtf ops, so GradientTape sees it.
+Eager row splits are kept as NumPy too, so eager row arithmetic costs no op dispatch; inside a
+`dtf.function` trace the row splits may be symbolic tensors (a RaggedTensor argument, the
+result of `dtf.strings.split`), and the row arithmetic becomes graph ops
+(dtf/ragged/symbolic_rows.py). Every computation on the values goes through dense dtf ops, so
+GradientTape sees it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,26 @@ from dtf.tensor import Tensor
 from dtf.tensor_shape import TensorShape
 
 __all__ = ["RaggedTensor"]
+
+
+def _is_symbolic(x) -> bool:
+    return getattr(x, "_is_symbolic", False)
+
+
+def _symbolic_splits(value, what, op):
+    """A symbolic int vector (row splits, lengths or ids) as int64, checked statically."""
+    if not value.dtype.is_integer:
+        raise TypeError(f"{op}: {what} must be integers (int32 or int64), got dtype "
+                        f"{value.dtype.name}.")
+    if value.shape.rank is not None and value.shape.rank != 1:
+        raise ValueError(f"{op}: {what} must be a vector, got shape {value.shape}.")
+    return value if value.dtype == dtypes.int64 else math_cast(value, dtypes.int64)
+
+
+def math_cast(x, dtype):
+    from dtf.ops.creation_ops import cast
+
+    return cast(x, dtype)
 
 
 def _splits_array(value, what, op):
@@ -42,8 +65,9 @@ def _values_arg(values):
     return values
 
 
-def _nvals(values) -> int:
-    return values.nrows_int() if isinstance(values, RaggedTensor) else int(values.shape[0])
+def _nvals(values):
+    """How many rows `values` has, or None when that is not known statically."""
+    return values.shape[0]
 
 
 def _partition_error(op, detail):
@@ -74,8 +98,15 @@ class RaggedTensor:
             raise ValueError("RaggedTensor constructor is private; use dtf.ragged.constant or "
                              "RaggedTensor.from_row_splits/from_row_lengths/... instead.")
         self._values = values
-        self._splits = splits  # int64 NumPy vector, validated by the caller
-        self._row_splits = None
+        # The row splits, validated by the caller: eager ones as an int64 NumPy vector in
+        # `_splits` (the Tensor made on demand), symbolic ones in `_row_splits` only.
+        if isinstance(splits, np.ndarray):
+            self._splits, self._row_splits = splits, None
+        elif _is_symbolic(splits):
+            self._splits, self._row_splits = None, splits
+        else:  # an eager Tensor
+            self._splits = np.asarray(splits.numpy(), dtype=np.int64)
+            self._row_splits = splits if splits.dtype == dtypes.int64 else None
 
     # -- constructors ---------------------------------------------------------------------
     @classmethod
@@ -87,6 +118,10 @@ class RaggedTensor:
             <dtf.RaggedTensor [[3, 1], [], [4, 1, 5]]>
         """
         values = _values_arg(values)
+        if _is_symbolic(row_splits):
+            # Traced: the partition is checked against the values' static length only.
+            splits = _symbolic_splits(row_splits, "row_splits", "from_row_splits")
+            return cls(values, splits, internal=True)
         splits = _splits_array(row_splits, "row_splits", "from_row_splits")
         if validate:
             if splits.size == 0 or splits[0] != 0:
@@ -108,6 +143,13 @@ class RaggedTensor:
             <dtf.RaggedTensor [[3, 1], [], [4, 1, 5]]>
         """
         values = _values_arg(values)
+        if _is_symbolic(row_lengths):
+            from dtf.ops import array_ops as _a
+            from dtf.ops.reduce_ops import cumsum
+
+            lengths = _symbolic_splits(row_lengths, "row_lengths", "from_row_lengths")
+            zero = convert_to_tensor([0], dtype=dtypes.int64)
+            return cls(values, _a.concat([zero, cumsum(lengths)], 0), internal=True)
         lengths = _splits_array(row_lengths, "row_lengths", "from_row_lengths")
         if validate and np.any(lengths < 0):
             raise InvalidArgumentError(
@@ -129,6 +171,8 @@ class RaggedTensor:
             <dtf.RaggedTensor [[3, 1], [], [4, 1], [5], []]>
         """
         values = _values_arg(values)
+        if _is_symbolic(value_rowids) or _is_symbolic(nrows):
+            return cls._from_symbolic_rowids(values, value_rowids, nrows)
         rowids = _splits_array(value_rowids, "value_rowids", "from_value_rowids")
         last = int(rowids[-1]) if rowids.size else -1
         if nrows is None:
@@ -146,6 +190,24 @@ class RaggedTensor:
         lengths = np.bincount(rowids, minlength=nrows) if rowids.size else np.zeros(nrows)
         splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         return cls(values, splits, internal=True)
+
+    @classmethod
+    def _from_symbolic_rowids(cls, values, value_rowids, nrows):
+        from dtf.ops import reduce_ops
+        from dtf.ragged import ragged_prims
+
+        rowids = value_rowids
+        if not _is_symbolic(rowids):
+            rowids = convert_to_tensor(_splits_array(rowids, "value_rowids",
+                                                     "from_value_rowids"))
+        rowids = _symbolic_splits(rowids, "value_rowids", "from_value_rowids")
+        if nrows is None:  # one more than the last row id (0 rows when there are no values)
+            minus_one = convert_to_tensor([-1], dtype=dtypes.int64)
+            nrows = reduce_ops.reduce_max(array_ops.concat([minus_one, rowids], 0)) + 1
+        else:
+            nrows = math_cast(convert_to_tensor(nrows) if not _is_symbolic(nrows) else nrows,
+                              dtypes.int64)
+        return cls(values, ragged_prims.splits_from_rowids(rowids, nrows), internal=True)
 
     @classmethod
     def from_nested_row_splits(cls, flat_values, nested_row_splits, name=None,
@@ -182,7 +244,8 @@ class RaggedTensor:
             >>> dtf.RaggedTensor.from_tensor([[1, 0, 0], [2, 3, 0]], padding=0)
             <dtf.RaggedTensor [[1], [2, 3]]>
         """
-        tensor = convert_to_tensor(tensor)
+        if not _is_symbolic(tensor):
+            tensor = convert_to_tensor(tensor)
         rank = tensor.shape.rank
         if ragged_rank < 1 or ragged_rank >= rank:
             raise ValueError(f"from_tensor: ragged_rank must be in [1, rank - 1] = [1, "
@@ -190,6 +253,10 @@ class RaggedTensor:
                              f"{ragged_rank}.")
         if lengths is not None and padding is not None:
             raise ValueError("from_tensor: give `lengths` or `padding`, not both.")
+        if _is_symbolic(tensor) or _is_symbolic(lengths) or _is_symbolic(padding):
+            from dtf.ragged.symbolic_rows import from_tensor
+
+            return from_tensor(cls, tensor, lengths, padding, ragged_rank)
         dims = [int(d) for d in tensor.shape.dims]
         if ragged_rank > 1:
             # Uniform outer dims become rows of equal length, then the innermost is cut.
@@ -222,7 +289,7 @@ class RaggedTensor:
     @staticmethod
     def _check_nvals(op, expected, values):
         actual = _nvals(values)
-        if expected != actual:
+        if expected is not None and actual is not None and expected != actual:
             raise _partition_error(op, f"the row partition covers {expected} values but "
                                    f"values has {actual} rows (values shape "
                                    f"{values.shape}).")
@@ -235,7 +302,8 @@ class RaggedTensor:
 
     @property
     def row_splits(self) -> Tensor:
-        """The int64 vector of row starts, with the end of the last row appended."""
+        """The int64 vector of row starts, with the end of the last row appended (a symbolic
+        tensor inside a trace, when the partition is not known there)."""
         if self._row_splits is None:
             self._row_splits = convert_to_tensor(self._splits)
         return self._row_splits
@@ -274,9 +342,24 @@ class RaggedTensor:
 
     @property
     def shape(self) -> TensorShape:
-        """[nrows, None (one per ragged dim), inner dims of flat_values]."""
+        """[nrows (None if unknown in a trace), None (one per ragged dim), inner dims]."""
         inner = list(self.flat_values.shape.dims[1:])
-        return TensorShape([self.nrows_int()] + [None] * self.ragged_rank + inner)
+        return TensorShape([self._static_nrows()] + [None] * self.ragged_rank + inner)
+
+    def _static_nrows(self):
+        if self._splits is not None:
+            return len(self._splits) - 1
+        n = self._row_splits.shape[0]
+        return None if n is None else n - 1
+
+    def _is_host(self) -> bool:
+        """Whether every level's row splits are known here (eager NumPy bookkeeping)."""
+        rt = self
+        while isinstance(rt, RaggedTensor):
+            if rt._splits is None:
+                return False
+            rt = rt._values
+        return True
 
     def get_shape(self) -> TensorShape:
         return self.shape
@@ -286,11 +369,19 @@ class RaggedTensor:
         return self.shape.rank
 
     def nrows_int(self) -> int:
-        return len(self._splits) - 1
+        n = self._static_nrows()
+        if n is None:
+            raise _symbolic_error("the number of rows as a Python int", "rt.nrows()")
+        return n
 
     def nrows(self, out_type=None, name=None) -> Tensor:
         """The number of rows, as an int64 scalar Tensor."""
-        return convert_to_tensor(np.asarray(self.nrows_int(), dtype=_np_int(out_type)))
+        n = self._static_nrows()
+        if n is not None:
+            return convert_to_tensor(np.asarray(n, dtype=_np_int(out_type)))
+        from dtf.ragged import symbolic_rows
+
+        return _out(symbolic_rows.nrows(self), out_type)
 
     def row_lengths(self, axis=1, name=None):
         """The length of each row (int64); `axis` > 1 gives the lengths of an inner ragged
@@ -301,6 +392,8 @@ class RaggedTensor:
             array([2, 0, 1])
         """
         if axis == 1:
+            if self._splits is None:
+                return self._row_splits[1:] - self._row_splits[:-1]
             return convert_to_tensor(np.diff(self._splits))
         if axis < 1 or not isinstance(self._values, RaggedTensor):
             raise ValueError(f"row_lengths: axis={axis} is not a ragged dimension of a "
@@ -309,7 +402,8 @@ class RaggedTensor:
 
     def nested_row_lengths(self) -> tuple:
         """The row_lengths of each ragged level, outermost first."""
-        return tuple(convert_to_tensor(np.diff(s.numpy())) for s in self.nested_row_splits)
+        return tuple(s[1:] - s[:-1] if _is_symbolic(s) else convert_to_tensor(np.diff(s.numpy()))
+                     for s in self.nested_row_splits)
 
     def value_rowids(self, name=None) -> Tensor:
         """The row index of each value (int64).
@@ -318,27 +412,52 @@ class RaggedTensor:
             >>> dtf.ragged.constant([[1, 2], [], [3]]).value_rowids().numpy()
             array([0, 0, 2])
         """
+        if self._splits is None:
+            from dtf.ragged import ragged_prims
+
+            return ragged_prims.value_rowids(self._row_splits)
         return convert_to_tensor(self._rowids())
 
     def _rowids(self) -> np.ndarray:
         return np.repeat(np.arange(self.nrows_int(), dtype=np.int64), np.diff(self._splits))
 
     def row_starts(self, name=None) -> Tensor:
+        if self._splits is None:
+            return self._row_splits[:-1]
         return convert_to_tensor(self._splits[:-1])
 
     def row_limits(self, name=None) -> Tensor:
+        if self._splits is None:
+            return self._row_splits[1:]
         return convert_to_tensor(self._splits[1:])
 
     def bounding_shape(self, axis=None, name=None, out_type=None) -> Tensor:
         """The smallest dense shape holding this tensor (int64)."""
+        if not self._is_host():
+            from dtf.ragged import symbolic_rows
+
+            dims = [convert_to_tensor(d, dtype=dtypes.int64) if isinstance(d, int) else d
+                    for d in symbolic_rows.bounding_dims(self)]
+            shape = _out(array_ops.stack(dims), out_type)
+            return shape if axis is None else shape[axis]
         shape = np.asarray(self._padded_dims(), dtype=_np_int(out_type))
         return convert_to_tensor(shape if axis is None else shape[axis])
+
+    def _nvals(self):
+        """How many values the partition covers (None when not known statically)."""
+        return int(self._splits[-1]) if self._splits is not None else None
+
+    def _splits_arg(self):
+        """The row splits as the constructor takes them (NumPy when on the host)."""
+        return self._splits if self._splits is not None else self._row_splits
 
     def with_values(self, new_values) -> RaggedTensor:
         """The same row partition over `new_values` (same number of rows)."""
         new_values = _values_arg(new_values)
-        RaggedTensor._check_nvals("with_values", int(self._splits[-1]), new_values)
-        return RaggedTensor(new_values, self._splits, internal=True)
+        RaggedTensor._check_nvals("with_values", self._nvals(), new_values)
+        result = RaggedTensor(new_values, self._splits_arg(), internal=True)
+        result._row_splits = self._row_splits
+        return result
 
     def with_flat_values(self, new_values) -> RaggedTensor:
         """The same nested row partition over new flat values."""
@@ -347,42 +466,46 @@ class RaggedTensor:
         return self.with_values(new_values)
 
     # -- composite protocol (dtf.function arguments and results) ------------------------------
-    # A RaggedTensor crosses a traced function's boundary as its flat values (one tensor leaf);
-    # the row partition is host data here, so it is part of the type spec: a new partition
-    # traces again, and inside the trace every op on the values builds graph nodes.
+    # A RaggedTensor crosses a traced function's boundary as its flat values and the row splits
+    # of each level (tensor leaves); its type spec holds only what TensorFlow's RaggedTensorSpec
+    # holds (dtype, ragged_rank, static shape, row_splits dtype), so one trace serves every row
+    # partition with the same number of rows.
     def _dtf_components(self) -> list:
-        """The tensors a traced function takes for this value: [flat_values]."""
-        return [self.flat_values]
+        """The tensors a traced function takes for this value: [flat_values, *row_splits]
+        (outermost level first)."""
+        return [self.flat_values, *self.nested_row_splits]
 
     def _dtf_type_spec(self) -> tuple:
-        """A hashable description: ("RaggedTensor", RaggedTensorSpec, row partition bytes)."""
+        """A hashable description without the data: ("RaggedTensor", RaggedTensorSpec)."""
         from dtf.ragged.ragged_tensor_spec import RaggedTensorSpec
 
-        splits, rt = [], self
-        while isinstance(rt, RaggedTensor):
-            splits.append(rt._splits.tobytes())
-            rt = rt._values
-        spec = RaggedTensorSpec(self.shape, self.dtype, len(splits))
-        return ("RaggedTensor", spec, tuple(splits))
+        return ("RaggedTensor", RaggedTensorSpec(self.shape, self.dtype, self.ragged_rank))
+
+    def _dtf_component_specs(self) -> list:
+        """TensorSpecs of `_dtf_components()` valid for every value of this type spec: the
+        lengths of the flat values and of inner row splits vary with the partition."""
+        from dtf.ragged.ragged_tensor_spec import RaggedTensorSpec
+
+        return RaggedTensorSpec(self.shape, self.dtype, self.ragged_rank)._dtf_component_specs()
 
     @classmethod
     def _dtf_from_components(cls, components, metadata) -> RaggedTensor:
         """The RaggedTensor of `_dtf_type_spec()` `metadata` over these components (eager or
-        symbolic flat values, whose leading dim is pinned to the partition's size)."""
-        _, spec, splits = metadata
-        nested = [np.frombuffer(b, dtype=np.int64) for b in splits]
-        (flat_values,) = components
-        inner = list(spec.shape.dims[spec.ragged_rank + 1:])
-        if flat_values.shape.as_list() != [int(nested[-1][-1])] + inner:
-            flat_values = array_ops.ensure_shape(flat_values, [int(nested[-1][-1])] + inner)
+        symbolic): flat values, then the row splits of each level, outermost first."""
+        flat_values, *nested = components
+        if len(nested) != metadata[1].ragged_rank:
+            raise ValueError(f"RaggedTensor: {len(nested)} row splits vectors given for a "
+                             f"RaggedTensor of ragged_rank {metadata[1].ragged_rank}.")
         result = flat_values
         for level in reversed(nested):
+            if _is_symbolic(level):
+                level = _symbolic_splits(level, "row_splits", "RaggedTensor")
             result = cls(result, level, internal=True)
         return result
 
     # -- conversion ------------------------------------------------------------------------
     def _padded_dims(self) -> list:
-        """The bounding shape: for each ragged level, the longest row."""
+        """The bounding shape: for each ragged level, the longest row (host row splits)."""
         dims, rt = [self.nrows_int()], self
         while isinstance(rt, RaggedTensor):
             lengths = np.diff(rt._splits)
@@ -399,6 +522,15 @@ class RaggedTensor:
             array([[ 1,  2],
                    [ 3, -1]], dtype=int32)
         """
+        if not self._is_host():
+            from dtf.ragged import symbolic_rows
+
+            if shape is not None:
+                shape = list(shape.as_list() if hasattr(shape, "as_list") else shape)
+                if len(shape) != self.ndim:
+                    raise ValueError(f"to_tensor: shape {shape} has rank {len(shape)} but the "
+                                     f"RaggedTensor has rank {self.ndim} (shape {self.shape}).")
+            return symbolic_rows.to_dense(self, default_value, shape)
         from dtf.ragged.ragged_ops import to_dense
 
         return to_dense(self, default_value, shape)
@@ -410,6 +542,7 @@ class RaggedTensor:
             >>> dtf.ragged.constant([[1, 2], [3]]).to_list()
             [[1, 2], [3]]
         """
+        self._check_has_value("to_list")
         if isinstance(self._values, RaggedTensor):
             inner = self._values.to_list()
         else:
@@ -424,6 +557,7 @@ class RaggedTensor:
             >>> dtf.ragged.constant([[1, 2, 3], [4, 5]], dtype=dtf.int64).numpy()
             array([array([1, 2, 3]), array([4, 5])], dtype=object)
         """
+        self._check_has_value("numpy")
         values = self._values.numpy()
         s = self._splits
         rows = [values[s[i]:s[i + 1]] for i in range(len(s) - 1)]
@@ -436,7 +570,15 @@ class RaggedTensor:
             return out
         return np.array(rows)
 
+    def _check_has_value(self, what):
+        if not self._is_host() or _is_symbolic(self.flat_values):
+            raise _symbolic_error(f"RaggedTensor.{what}()", "return the RaggedTensor from the "
+                                  "function and call it on the result")
+
     def __repr__(self):
+        if not self._is_host() or _is_symbolic(self.flat_values):
+            return (f"<dtf.RaggedTensor (symbolic) shape={self.shape} dtype={self.dtype.name} "
+                    f"ragged_rank={self.ragged_rank}>")
         # TensorFlow's format: NumPy's printing with a comma separator at every level.
         with np.printoptions(formatter={"all": _formatter}):
             text = _formatter(self.numpy())
@@ -466,6 +608,8 @@ class RaggedTensor:
                 raise TypeError("RaggedTensor indexing: after a slice, only rows can be "
                                 f"selected (got key {key!r}); index the result again.")
             return first[key[1:]] if len(key) > 2 else first[key[1]]
+        if self._splits is None or _is_symbolic(key):
+            return self._symbolic_getitem(key)
         n = self.nrows_int()
         if isinstance(key, Tensor):
             key = key.numpy().item()
@@ -482,6 +626,27 @@ class RaggedTensor:
         raise TypeError(f"RaggedTensor indices must be ints or slices, got "
                         f"{type(key).__name__} {key!r}.")
 
+    def _symbolic_getitem(self, key):
+        from dtf.ragged import symbolic_rows
+
+        if isinstance(key, slice):
+            n = self._static_nrows()
+            if n is None:
+                return symbolic_rows.slice_rows(self, key)
+            return symbolic_rows.take_rows(self, convert_to_tensor(
+                np.arange(n, dtype=np.int64)[key]))
+        if key is Ellipsis:
+            return self
+        if isinstance(key, (int, np.integer)) or (
+                (_is_symbolic(key) or isinstance(key, Tensor)) and key.dtype.is_integer
+                and key.shape.rank == 0):
+            n = self._static_nrows()
+            if n is not None and isinstance(key, (int, np.integer)) and not -n <= key < n:
+                raise IndexError(f"Row key {key} out of bounds: the RaggedTensor has {n} rows.")
+            return symbolic_rows.row_values(self, key)
+        raise TypeError(f"RaggedTensor indices must be ints or slices, got "
+                        f"{type(key).__name__} {key!r}.")
+
     def __len__(self):
         return self.nrows_int()
 
@@ -491,6 +656,22 @@ class RaggedTensor:
 
     def __hash__(self):
         return id(self)
+
+
+def _out(t, out_type):
+    if out_type is not None and dtypes.as_dtype(out_type) == dtypes.int32:
+        return math_cast(t, dtypes.int32)
+    return t
+
+
+def _symbolic_error(what, instead):
+    from dtf.errors import OperatorNotAllowedInGraphError
+
+    return OperatorNotAllowedInGraphError(
+        f"{what} needs the row partition's values, but this RaggedTensor is symbolic (inside a "
+        f"dtf.function trace its row splits or values are only known when the function runs). "
+        f"Use graph ops (rt.row_lengths(), rt.to_tensor(), dtf.ragged.map_flat_values) or "
+        f"{instead}.")
 
 
 def _np_int(out_type):
@@ -516,6 +697,10 @@ def _take_rows_of(values, indices):
 
 def _take_rows(rt, rows):
     """The RaggedTensor of rows `rows` (NumPy int64) of `rt`."""
+    if not rt._is_host():
+        from dtf.ragged import symbolic_rows
+
+        return symbolic_rows.take_rows(rt, convert_to_tensor(rows))
     s = rt._splits
     starts, stops = s[rows], s[rows + 1]
     lengths = stops - starts

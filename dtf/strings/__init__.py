@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from dtf import dtypes
-from dtf.errors import InvalidArgumentError, OperatorNotAllowedInGraphError
+from dtf.errors import InvalidArgumentError
 from dtf.ops import string_ops as _ops
 from dtf.ops.creation_ops import convert_to_tensor
 from dtf.ragged.ragged_tensor import RaggedTensor
@@ -140,18 +140,19 @@ def split(input, sep=None, maxsplit=-1, name=None):
 
 def _ragged(values, splits, shape, op: str) -> RaggedTensor:
     """Rows of `values` at `splits`, one row per element of an input of `shape`: the input's
-    dims beyond the first become uniform row partitions (rank N input -> rank N + 1 result)."""
-    try:
-        result = RaggedTensor.from_row_splits(values, splits, validate=False)
-    except OperatorNotAllowedInGraphError:
-        raise OperatorNotAllowedInGraphError(
-            f"dtf.strings.{op} gives a RaggedTensor, and dtf.ragged builds RaggedTensors only "
-            "from concrete row splits, not inside a dtf.function trace. Call it eagerly (or in "
-            "a Dataset.map), or use the dense ops of dtf.strings inside the function.") from None
+    dims beyond the first become uniform row partitions (rank N input -> rank N + 1 result).
+    Inside a dtf.function trace `splits` is symbolic, and so is the result's row partition."""
+    result = RaggedTensor.from_row_splits(values, splits, validate=False)
     for d in reversed(list(shape)[1:]):
-        nrows = int(result.nrows()) // d
-        result = RaggedTensor.from_row_splits(
-            result, np.arange(nrows + 1, dtype=np.int64) * d, validate=False)
+        d = int(d)
+        nrows = result.shape[0]
+        if nrows is not None:
+            uniform = np.arange(nrows // d + 1, dtype=np.int64) * d
+        else:  # the row count is only known when the function runs
+            from dtf.ops.creation_ops import range as _range
+
+            uniform = _range(0, result.nrows() + 1, d, dtype=dtypes.int64)
+        result = RaggedTensor.from_row_splits(result, uniform, validate=False)
     return result
 
 

@@ -119,15 +119,6 @@ def test_dataset_of_strings():
     assert list(ds.as_numpy_iterator()) == [b"A B", b"C"]
 
 
-def test_ragged_results_inside_a_trace_say_what_to_do():
-    @dtf.function
-    def f(x):
-        return dtf.strings.split(x)
-
-    with pytest.raises(dtf.errors.OperatorNotAllowedInGraphError, match="strings.split.*eagerly"):
-        f(dtf.constant(["a b"]))
-
-
 def test_docstring_examples_run():
     import doctest
 
