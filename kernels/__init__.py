@@ -4,8 +4,12 @@ A kernel is keyed by the name of the op it implements (``"add"``, ``"softmax"``)
 fused pattern it replaces (a name chosen by the graph compiler's fusion pass). The GPU backend
 asks :func:`get` for the op it is about to run and uses the kernel if one is registered; where
 none is, it runs the op's generic implementation over CuPy. Each kernel is tested against the
-NumPy implementation of its op. The kernels themselves arrive with the GPU work; until then the
-table is empty and every op takes the generic path.
+NumPy implementation of its op. The kernels (CUDA C++ in `_cuda.CudaSource`s, compiled by CuPy
+on first use, and offline by NVRTC in the tests) live in the modules imported at the end:
+`optimizers` (fused SGD/Adam/RMSprop updates), `activations` (bias + activation, `fused_dense`),
+`xent` (softmax cross-entropy), `dropout`, `normalization` (layer and batch norm); the fusion
+pass of `dtf.function` generates further kernels for elementwise chains
+(`dtf.compile.gpu_fusion`).
 
 What is registered is a *factory*: a function of no arguments that builds the kernel (compiles a
 ``cupy.RawKernel``, an ``ElementwiseKernel``, ...) and returns a callable. The factory runs on the
@@ -105,3 +109,7 @@ def names() -> list[str]:
         True
     """
     return sorted(_factories)
+
+
+# The kernel modules register their factories on import (no CuPy import, nothing compiled).
+from dtf.kernels import activations, dropout, normalization, optimizers, xent  # noqa: F401

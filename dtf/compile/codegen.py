@@ -104,6 +104,13 @@ class Plan:
             xp = _backend.backend_of(arrays[0]).xp
         else:
             xp = _backend.backend_for(_backend.current_device()).xp
+        if xp.__name__ == "cupy" and not getattr(self, "_device_fused", False):
+            # CuPy: elementwise chains fused into generated kernels (`gpu_fusion`)
+            from dtf.compile import gpu_fusion
+
+            fn = self._functions[type(arrays[0]) if arrays else None] = \
+                gpu_fusion.device_plan(self)._compile(arrays)
+            return fn
         namespace: dict = {}
         code = compile(self.source, f"<dtf plan {self._function_name}>", "exec")
         exec(code, namespace)  # noqa: S102  (our own generated source, no user text in it)

@@ -25,7 +25,7 @@ import keyword
 
 import numpy as np
 
-from dtf.compile import fusion, prim_table
+from dtf.compile import fusion, gpu_fusion, prim_table
 from dtf.compile.flat_apply import FlatStep
 from dtf.compile.passes import PassResult, fully_known, static_dtype, static_shape
 from dtf.compile.templates import TEMPLATES, fits, literal
@@ -51,8 +51,11 @@ def _identifier(text):
 class Generator:
     """Writes the plan's source for a graph, deciding where results may go `out=`."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, device_fusion=False):
         self.graph = graph
+        # CuPy plans: elementwise chains become one generated kernel (`gpu_fusion`)
+        self.device_fusion = device_fusion
+        self.chain_of: dict = {}
         self.nodes = graph.nodes
         self.resolve = graph._resolve
         self.function_name = "plan_" + _identifier(graph.name or "graph")
@@ -203,6 +206,8 @@ class Generator:
         self._analyse()
         self.pairs = fusion.sparse_xent_pairs(self.nodes, self.resolve)
         self._plan_flat_steps()
+        if self.device_fusion:
+            gpu_fusion.plan_chains(self)
         for i, t in enumerate(self.graph.inputs + self.graph.captures):
             name = f"in{i}"
             self.params.append(name)
@@ -233,6 +238,8 @@ class Generator:
 
     def _emit_node(self, i, node, args):
         prim = node.prim
+        if i in self.chain_of and gpu_fusion.emit(self, i, node, args):
+            return
         if i in self.pairs or i in self.saved_for:
             self._forward_backward(i, node, args)
             self.counts["inline"] += 1

@@ -11,7 +11,9 @@ the step (Adam's bias-corrected step size, Nadam's momentum schedule) have their
 so that an optimizer computes them once per step rather than once per variable.
 
 The optimizer classes apply these straight onto their Variables (no op-table dispatch, no
-tape); the parameter server, fused GPU kernels and `dtf.function` reuse them.
+tape); the parameter server and `dtf.function` reuse them. On CuPy arrays, SGD, Adam and
+RMSprop run as one fused kernel each (`dtf.kernels.optimizers`: the same formulas, bit for bit),
+which the rules below hand over to on their first line; NumPy arrays never reach that branch.
 
 Every formula follows Keras 3 to the order of operations, so that float32 results agree with
 Keras to the last bits: Keras computes `1 - beta_1` in Python (float64, then rounded to the
@@ -54,6 +56,10 @@ def sgd_update(xp, var, grad, slots, lr, momentum, nesterov):
     """SGD: `var - lr * grad`, or with momentum `m = momentum * m - lr * grad`, `var + m`
     (Nesterov: `var + momentum * m - lr * grad`). `slots` is `(m,)`, `(None,)` when the
     optimizer has no momentum."""
+    if xp is not np:
+        fused = _fused("sgd_update", xp, var, grad)
+        if fused is not None:
+            return fused(xp, var, grad, slots, lr, momentum, nesterov)
     (m,) = slots
     if m is None:
         return var - grad * lr, (None,)
@@ -93,6 +99,10 @@ def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place=F
     # One scratch array (`delta`, fresh here) carries every temporary and becomes the new
     # value: 4 arrays the size of `var` at the peak instead of 7 (2 with `in_place`), which
     # matters on parameter servers holding large variables. The inputs stay intact.
+    if xp is not np:
+        fused = _fused("adam_update", xp, var, grad)
+        if fused is not None:
+            return fused(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place)
     m, v = slots[0], slots[1]
     delta = xp.asarray(grad - m)  # an array also for 0-d variables (NumPy gives a scalar)
     delta *= 1 - beta_1
@@ -116,6 +126,10 @@ def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place=F
 
 def rmsprop_update(xp, var, grad, slots, lr, rho, momentum, epsilon, centered):
     """RMSprop; `slots` is `(velocity, momentum or None, average_gradient or None)`."""
+    if xp is not np:
+        fused = _fused("rmsprop_update", xp, var, grad)
+        if fused is not None:
+            return fused(xp, var, grad, slots, lr, rho, momentum, epsilon, centered)
     velocity, momentum_slot, average_grad = slots
     velocity = rho * velocity + (1 - rho) * xp.square(grad)
     if centered:
@@ -241,6 +255,20 @@ def ftrl_update(xp, var, grad, slots, lr, learning_rate_power, l1_regularization
     new_var = xp.clip(linear, -l1, l1) - linear
     new_var /= quadratic
     return new_var, (new_accumulator, linear)
+
+
+_FUSED_DTYPES = frozenset(np.dtype(d) for d in (np.float16, np.float32, np.float64))
+
+
+def _fused(name, xp, var, grad):
+    """The fused kernel `name` (`dtf.kernels`) for CuPy arrays of one float dtype, else None
+    (the formulas below then run on `xp`)."""
+    if (xp.__name__ != "cupy" or not isinstance(grad, xp.ndarray) or var.dtype != grad.dtype
+            or var.dtype not in _FUSED_DTYPES):
+        return None
+    from dtf import kernels
+
+    return kernels.get(name)
 
 
 def _cast(dtype, value):
