@@ -6,26 +6,25 @@ Example:
     array([1, 0, 2, 0], dtype=int32)
 """
 
+from dtf.sparse.sparse_math import add, reduce_sum, sparse_dense_cwise_div, sparse_dense_cwise_mul
 from dtf.sparse.sparse_matmul import matmul, sparse_dense_matmul
 from dtf.sparse.sparse_ops import (
-    add,
     concat,
     eye,
     from_dense,
     map_values,
-    reduce_sum,
     reorder,
     retain,
     slice,
-    sparse_dense_cwise_div,
-    sparse_dense_cwise_mul,
     to_dense,
     transpose,
 )
 from dtf.sparse.sparse_tensor import SparseTensor
+from dtf.sparse.sparse_tensor_spec import SparseTensorSpec
 
 __all__ = [
     "SparseTensor",
+    "SparseTensorSpec",
     "add",
     "concat",
     "eye",

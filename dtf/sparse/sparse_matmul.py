@@ -31,14 +31,36 @@ def _sparse_times_dense(sp, b, adjoint_a, adjoint_b):
     inner_a = sp._shape_tuple[0] if adjoint_a else sp._shape_tuple[1]
     b_dims = b.shape.as_list()
     inner_b = b_dims[1] if adjoint_b else b_dims[0]
-    if inner_b is not None and inner_a != inner_b:
+    if None not in (inner_a, inner_b) and inner_a != inner_b:
         a_text = ", ".join(str(d) for d in sp._shape_tuple)
         raise InvalidArgumentError(
             f"Cannot multiply A and B because inner dimension does not match: {inner_a} vs. "
             f"{inner_b}.  Did you forget a transpose?  Dimensions of A: [{a_text}).  "
             f"Dimensions of B: [{b_dims[0]},{b_dims[1]}] [Op:SparseTensorDenseMatMul]")
+    if None in sp._shape_tuple:
+        return _sparse_times_dense_unknown_shape(sp, b, adjoint_a, adjoint_b)
     return sparse_dense_matmul_primitive(sp.indices, sp.values, b, a_shape=sp._shape_tuple,
                                          adjoint_a=bool(adjoint_a), adjoint_b=bool(adjoint_b))
+
+
+def _sparse_times_dense_unknown_shape(sp, b, adjoint_a, adjoint_b):
+    """The product when the sparse side's number of rows is known only at run time (a traced
+    function's SparseTensorSpec with None dims): gather the rows of `op(b)`, scale them by the
+    values, and sum them into the output rows (the primitive needs the shape statically)."""
+    from dtf import dtypes
+    from dtf.ops.array_ops import concat, expand_dims, shape
+    from dtf.ops.indexing_ops import gather, scatter_nd
+    from dtf.ops.math_ops import conj
+
+    rows, cols = sp.indices[:, 0], sp.indices[:, 1]
+    values = sp.values
+    if adjoint_a:
+        rows, cols = cols, rows
+        values = conj(values) if values.dtype.is_complex else values
+    b = _adjoint(b) if adjoint_b else b
+    out_rows = sp.dense_shape[1:2] if adjoint_a else sp.dense_shape[0:1]
+    out_shape = concat([out_rows, shape(b, out_type=dtypes.int64)[1:]], axis=0)
+    return scatter_nd(expand_dims(rows, 1), expand_dims(values, 1) * gather(b, cols), out_shape)
 
 
 def sparse_dense_matmul(sp_a, b, adjoint_a=False, adjoint_b=False, name=None):

@@ -1,9 +1,13 @@
-"""dtf.sparse's ops on SparseTensors.
+"""dtf.sparse's ops on SparseTensors: conversion, reordering and selection.
 
-Index bookkeeping (sorting, merging, masking coordinates) is done on the host on the concrete
-int64 indices: it is not differentiable and TensorFlow's kernels do the same on the CPU. The
-values always go through dtf ops (gather, gather_nd, scatter_nd, tensor_scatter_nd_*), so
-gradients reach them, and the dense operands, where TensorFlow's do.
+Each op has two paths. Eagerly (concrete indices and dense shape) the index bookkeeping
+(sorting, merging, masking coordinates) is done on the host with NumPy, as TensorFlow's kernels
+do it on the CPU. Inside a `dtf.function` the indices are symbolic and the same work is graph
+ops: dtf's own (gather, boolean_mask, where, ...) and the non-differentiable index primitives of
+`dtf.sparse.sparse_prims` (row-major order, distinct rows, SparseToDense's checks). Either way
+the values go through differentiable dtf ops (gather, gather_nd, scatter_nd,
+tensor_scatter_nd_*, boolean_mask), so gradients reach them, and the dense operands, where
+TensorFlow's do. The arithmetic and reductions are in `dtf.sparse.sparse_math`.
 """
 
 from __future__ import annotations
@@ -12,32 +16,26 @@ import numpy as np
 
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
-from dtf.ops.array_ops import broadcast_to, ensure_shape, reshape
+from dtf.ops import math_ops
 from dtf.ops.array_ops import concat as _dense_concat
-from dtf.ops.creation_ops import convert_to_tensor, fill
-from dtf.ops.indexing_ops import (
-    gather,
-    gather_nd,
-    scatter_nd,
-    tensor_scatter_nd_add,
-    tensor_scatter_nd_update,
-)
+from dtf.ops.array_ops import reshape, shape, stack
+from dtf.ops.creation_ops import cast, convert_to_tensor, fill
+from dtf.ops.indexing_ops import boolean_mask, gather, gather_nd, tensor_scatter_nd_update
 from dtf.ops.nn_ops import stop_gradient
+from dtf.ops.reduce_ops import cumsum, reduce_all, reduce_max
 from dtf.ops.reduce_ops import reduce_sum as _dense_reduce_sum
+from dtf.sparse import sparse_prims
+from dtf.sparse.sparse_prims import check_indices, lexsort_rows
 from dtf.sparse.sparse_tensor import SparseTensor
 
 __all__ = [
-    "add",
     "concat",
     "eye",
     "from_dense",
     "map_values",
-    "reduce_sum",
     "reorder",
     "retain",
     "slice",
-    "sparse_dense_cwise_div",
-    "sparse_dense_cwise_mul",
     "to_dense",
     "transpose",
 ]
@@ -55,19 +53,17 @@ def _require_sparse(x, op, what="sp_input"):
     return x
 
 
+def _is_concrete(x) -> bool:
+    """An eager value (Python data, arrays, eager Tensors): not symbolic."""
+    return not getattr(x, "_is_symbolic", False)
+
+
 def _host_indices(sp) -> np.ndarray:
     return np.asarray(sp.indices.numpy(), dtype=np.int64).reshape(-1, sp.ndim)
 
 
 def _index_tensor(array: np.ndarray):
     return convert_to_tensor(np.ascontiguousarray(array, dtype=np.int64))
-
-
-def _row_major_order(indices: np.ndarray) -> np.ndarray:
-    """The permutation that sorts index rows lexicographically (stable)."""
-    if indices.shape[1] == 0:
-        return np.arange(indices.shape[0])
-    return np.lexsort(indices.T[::-1])
 
 
 def _gather_values(values, positions: np.ndarray):
@@ -78,8 +74,30 @@ def _gather_values(values, positions: np.ndarray):
 
 
 def _reordered(indices: np.ndarray, values, shape) -> SparseTensor:
-    order = _row_major_order(indices)
+    order = lexsort_rows(indices)
     return SparseTensor(_index_tensor(indices[order]), _gather_values(values, order), shape)
+
+
+def _reordered_symbolic(indices, values, dense_shape, static_shape) -> SparseTensor:
+    """`_reordered` for indices known at run time: the sort is a graph node."""
+    order = sparse_prims.row_major_order(indices)
+    return SparseTensor._with_static_shape(gather(indices, order), gather(values, order),
+                                           dense_shape, static_shape)
+
+
+def _int64_vector(x, what, op):
+    """`x` (Python ints, an array or a tensor) as an int64 tensor, symbolic or not."""
+    t = convert_to_tensor(x, dtype_hint=dtypes.int64)
+    if t.dtype != dtypes.int64:
+        if not t.dtype.is_integer:
+            raise TypeError(f"{op}: {what} must be integers, got a {t.dtype.name} tensor.")
+        t = cast(t, dtypes.int64)
+    return t
+
+
+def _shape_arg(sp):
+    """The dense shape as ops take it: a list when fully known, else the int64 tensor."""
+    return list(sp._shape_tuple) if None not in sp._shape_tuple else sp.dense_shape
 
 
 def _axes(axis, rank, op):
@@ -96,49 +114,6 @@ def _axes(axis, rank, op):
 
 
 # -- conversion --------------------------------------------------------------------------------
-def _validate_for_to_dense(indices: np.ndarray, shape: tuple, validate_order: bool):
-    """TensorFlow's SparseToDense checks: in bounds always, order and repeats on request."""
-    if indices.shape[0] == 0:
-        return
-    bounds = np.asarray(shape, dtype=np.int64)
-    out_of_bounds = np.any((indices < 0) | (indices >= bounds), axis=1)
-    shape_text = ",".join(str(d) for d in shape)
-    if not validate_order:
-        if out_of_bounds.any():
-            raise InvalidArgumentError(f"Indices are not valid (out of bounds).  Shape: "
-                                       f"[{shape_text}] [Op:SparseToDense]")
-        return
-    for i in range(indices.shape[0]):  # the first bad row, in TensorFlow's order of checks
-        row = ",".join(str(v) for v in indices[i])
-        if out_of_bounds[i]:
-            raise InvalidArgumentError(f"indices[{i}] = [{row}] is out of bounds: need 0 <= "
-                                       f"index < [{shape_text}] [Op:SparseToDense]")
-        if i == 0:
-            continue
-        prev, cur = tuple(indices[i - 1]), tuple(indices[i])
-        if cur < prev:
-            raise InvalidArgumentError(
-                f"indices[{i}] = [{row}] is out of order. Many sparse ops require sorted "
-                "indices. Use `dtf.sparse.reorder` to create a correctly ordered copy. "
-                "[Op:SparseToDense]")
-        if cur == prev:
-            raise InvalidArgumentError(f"indices[{i}] = [{row}] is repeated [Op:SparseToDense]")
-
-
-def _check_to_dense_fast(indices: np.ndarray, shape: tuple, validate_order: bool):
-    if indices.shape[0] == 0:
-        return
-    bad = np.any((indices < 0) | (indices >= np.asarray(shape, dtype=np.int64)))
-    if validate_order and not bad and indices.shape[0] > 1:
-        # Row-major order with no repeats: each row compares greater than the one before.
-        diff = indices[1:] - indices[:-1]
-        first_nonzero = np.argmax(diff != 0, axis=1)
-        lead = diff[np.arange(diff.shape[0]), first_nonzero]
-        bad = np.any(lead <= 0)
-    if bad:
-        _validate_for_to_dense(indices, shape, validate_order)
-
-
 def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
     """The dense tensor a SparseTensor stands for, `default_value` where nothing is stored.
 
@@ -156,11 +131,14 @@ def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
                [ 7, -1, -1]], dtype=int32)
     """
     sp = _require_sparse(sp_input, "dtf.sparse.to_dense")
-    indices = _host_indices(sp)
-    shape = sp._shape_tuple
-    _check_to_dense_fast(indices, shape, bool(validate_indices))
     default = 0 if default_value is None else default_value
-    base = stop_gradient(fill(list(shape), convert_to_tensor(default, dtype=sp.dtype)))
+    base = stop_gradient(fill(_shape_arg(sp), convert_to_tensor(default, dtype=sp.dtype)))
+    if not sp._is_eager:  # the checks are a graph node: they run on every call's indices
+        indices = sparse_prims.validate_indices(sp.indices, sp.dense_shape,
+                                                bool(validate_indices))
+        return tensor_scatter_nd_update(base, indices, sp.values)
+    indices = _host_indices(sp)
+    check_indices(indices, sp._shape_tuple, bool(validate_indices))
     if indices.shape[0] == 0:
         return base
     return tensor_scatter_nd_update(base, sp.indices, sp.values)
@@ -177,10 +155,25 @@ def from_dense(tensor, name=None) -> SparseTensor:
         ([[0, 1], [1, 0]], [1, 2])
     """
     t = convert_to_tensor(tensor)
+    if not _is_concrete(t):
+        return _from_dense_symbolic(t)
     nonzero = np.argwhere(np.asarray(t.numpy()) != np.zeros((), t.dtype.as_numpy_dtype))
     indices = _index_tensor(nonzero.reshape(-1, t.shape.rank))
     values = gather_nd(t, indices) if t.shape.rank else reshape(t, [-1])[:nonzero.shape[0]]
     return SparseTensor(indices, values, list(t.shape.as_list()))
+
+
+def _from_dense_symbolic(t) -> SparseTensor:
+    if t.shape.rank is None:
+        raise ValueError(f"dtf.sparse.from_dense: the rank of {t.name} is unknown (shape "
+                         f"{t.shape}); a SparseTensor needs a known rank. Give the tensor a "
+                         "static rank (dtf.ensure_shape) first.")
+    nonzero = math_ops.not_equal(t, convert_to_tensor(0, dtype=t.dtype))
+    indices = math_ops.where(nonzero)
+    values = gather_nd(t, indices) if t.shape.rank else boolean_mask(reshape(t, [-1]),
+                                                                     reshape(nonzero, [-1]))
+    return SparseTensor._with_static_shape(indices, values, shape(t, out_type=dtypes.int64),
+                                           t.shape.as_list())
 
 
 def eye(num_rows, num_columns=None, dtype=dtypes.float32, name=None) -> SparseTensor:
@@ -209,6 +202,8 @@ def reorder(sp_input, name=None) -> SparseTensor:
         [[0, 2], [1, 0]]
     """
     sp = _require_sparse(sp_input, "dtf.sparse.reorder")
+    if not sp._is_eager:
+        return _reordered_symbolic(sp.indices, sp.values, sp.dense_shape, sp._shape_tuple)
     return _reordered(_host_indices(sp), sp.values, sp.dense_shape)
 
 
@@ -221,6 +216,8 @@ def retain(sp_input, to_retain) -> SparseTensor:
         array([2], dtype=int32)
     """
     sp = _require_sparse(sp_input, "dtf.sparse.retain")
+    if not (sp._is_eager and _is_concrete(to_retain)):
+        return _retain_symbolic(sp, to_retain)
     keep = np.asarray(to_retain.numpy() if hasattr(to_retain, "numpy") else to_retain)
     n = sp.values.shape[0]
     if keep.dtype != np.bool_ or keep.shape != (n,):
@@ -230,6 +227,19 @@ def retain(sp_input, to_retain) -> SparseTensor:
     positions = np.flatnonzero(keep)
     return SparseTensor(_index_tensor(_host_indices(sp)[positions]),
                         _gather_values(sp.values, positions), sp.dense_shape)
+
+
+def _retain_symbolic(sp, to_retain) -> SparseTensor:
+    keep = convert_to_tensor(to_retain)
+    n = sp.values.shape[0]
+    if keep.dtype != dtypes.bool or keep.shape.rank not in (None, 1) or not \
+            keep.shape.is_compatible_with([n]):
+        raise InvalidArgumentError(f"dtf.sparse.retain: to_retain must be a bool vector with "
+                                   f"one flag per stored value (shape [{n}]), got "
+                                   f"{keep.dtype.name} of shape {keep.shape}. [Op:SparseRetain]")
+    return SparseTensor._with_static_shape(boolean_mask(sp.indices, keep),
+                                           boolean_mask(sp.values, keep), sp.dense_shape,
+                                           sp._shape_tuple)
 
 
 def slice(sp_input, start, size, name=None) -> SparseTensor:
@@ -243,6 +253,8 @@ def slice(sp_input, start, size, name=None) -> SparseTensor:
         [[0, 0], [1, 1]]
     """
     sp = _require_sparse(sp_input, "dtf.sparse.slice")
+    if not (sp._is_eager and _is_concrete(start) and _is_concrete(size)):
+        return _slice_symbolic(sp, start, size)
     start = np.asarray(start.numpy() if hasattr(start, "numpy") else start, np.int64)
     size = np.asarray(size.numpy() if hasattr(size, "numpy") else size, np.int64)
     shape = np.asarray(sp._shape_tuple, np.int64)
@@ -259,6 +271,32 @@ def slice(sp_input, start, size, name=None) -> SparseTensor:
     positions = np.flatnonzero(inside)
     return SparseTensor(_index_tensor(indices[positions] - start),
                         _gather_values(sp.values, positions), out_shape.tolist())
+
+
+def _slice_symbolic(sp, start, size) -> SparseTensor:
+    rank = sp.ndim
+    start_t = _int64_vector(start, "start", "dtf.sparse.slice")
+    size_t = _int64_vector(size, "size", "dtf.sparse.slice")
+    for what, t in (("start", start_t), ("size", size_t)):
+        if not t.shape.is_compatible_with([rank]):
+            raise InvalidArgumentError(f"dtf.sparse.slice: {what} must have one entry per "
+                                       f"dimension of the input's shape {list(sp._shape_tuple)}"
+                                       f", got shape {t.shape}. [Op:SparseSlice]")
+    zero = convert_to_tensor(0, dtype=dtypes.int64)
+    end = math_ops.minimum(start_t + size_t, sp.dense_shape)
+    out_shape = math_ops.maximum(end - start_t, zero)
+    inside = reduce_all(math_ops.logical_and(math_ops.greater_equal(sp.indices, start_t),
+                                             math_ops.less(sp.indices, start_t + out_shape)),
+                        axis=1)
+    indices = boolean_mask(sp.indices, inside) - start_t
+    static = None
+    if _is_concrete(start) and _is_concrete(size):  # what is known of the shape statically
+        lo = np.asarray(start.numpy() if hasattr(start, "numpy") else start, np.int64).ravel()
+        n = np.asarray(size.numpy() if hasattr(size, "numpy") else size, np.int64).ravel()
+        static = [None if d is None else int(max(min(a + b, d) - a, 0))
+                  for a, b, d in zip(lo, n, sp._shape_tuple)]
+    return SparseTensor._with_static_shape(indices, boolean_mask(sp.values, inside), out_shape,
+                                           static)
 
 
 def transpose(sp_input, perm=None, name=None) -> SparseTensor:
@@ -278,8 +316,12 @@ def transpose(sp_input, perm=None, name=None) -> SparseTensor:
         raise InvalidArgumentError(f"dtf.sparse.transpose: perm {perm} is not a permutation of "
                                    f"the {rank} dimensions of a SparseTensor of shape "
                                    f"{list(sp._shape_tuple)}.")
+    static = [sp._shape_tuple[p] for p in perm]
+    if not sp._is_eager:
+        return _reordered_symbolic(gather(sp.indices, perm, axis=1), sp.values,
+                                   gather(sp.dense_shape, perm), static)
     indices = _host_indices(sp)[:, perm]
-    return _reordered(indices, sp.values, [sp._shape_tuple[p] for p in perm])
+    return _reordered(indices, sp.values, static)
 
 
 def concat(axis, sp_inputs, expand_nonconcat_dims=False, name=None) -> SparseTensor:
@@ -311,15 +353,20 @@ def concat(axis, sp_inputs, expand_nonconcat_dims=False, name=None) -> SparseTen
                                        f"{s.dtype.name}, expected {sps[0].dtype.name}; cast the "
                                        "values first. [Op:SparseConcat]")
     (axis,) = _axes(axis, rank, "dtf.sparse.concat")
+    if not expand_nonconcat_dims:  # the other dims must match where they are known
+        first = sps[0]._shape_tuple
+        for i, s in enumerate(sps):
+            for d in range(rank):
+                a, b = first[d], s._shape_tuple[d]
+                if d != axis and None not in (a, b) and a != b:
+                    raise InvalidArgumentError(
+                        f"Input shapes must match: expected {a} for dimension {d} "
+                        f"but got {b} at position {i} [Op:SparseConcat]")
+    values = sps[0].values if len(sps) == 1 else _dense_concat([s.values for s in sps], axis=0)
+    if not all(s._is_eager for s in sps):
+        return _concat_symbolic(axis, sps, values)
     shapes = np.asarray([s._shape_tuple for s in sps], np.int64).reshape(len(sps), rank)
     out_shape = shapes.max(axis=0)
-    if not expand_nonconcat_dims:
-        for i, shp in enumerate(shapes):
-            for d in range(rank):
-                if d != axis and shp[d] != shapes[0][d]:
-                    raise InvalidArgumentError(
-                        f"Input shapes must match: expected {shapes[0][d]} for dimension {d} "
-                        f"but got {shp[d]} at position {i} [Op:SparseConcat]")
     offsets = np.concatenate(([0], np.cumsum(shapes[:, axis])))
     out_shape[axis] = offsets[-1]
     parts = []
@@ -327,8 +374,26 @@ def concat(axis, sp_inputs, expand_nonconcat_dims=False, name=None) -> SparseTen
         idx = _host_indices(s).copy()
         idx[:, axis] += off
         parts.append(idx)
-    values = sps[0].values if len(sps) == 1 else _dense_concat([s.values for s in sps], axis=0)
     return _reordered(np.concatenate(parts, axis=0), values, out_shape.tolist())
+
+
+def _concat_symbolic(axis, sps, values) -> SparseTensor:
+    rank = sps[0].ndim
+    shapes = stack([s.dense_shape for s in sps])  # [k, rank]
+    sizes = shapes[:, axis]
+    offsets = cumsum(sizes, exclusive=True)
+    unit = np.zeros(rank, np.int64)
+    unit[axis] = 1  # shifts a coordinate along the concatenation axis only
+    parts = [s.indices + offsets[i] * unit for i, s in enumerate(sps)]
+    largest = reduce_max(shapes, axis=0)
+    out_shape = _dense_concat([largest[:axis], reshape(_dense_reduce_sum(sizes), [1]),
+                               largest[axis + 1:]], axis=0)
+    static = []
+    for d in range(rank):
+        dims = [s._shape_tuple[d] for s in sps]
+        known = None if None in dims else (sum(dims) if d == axis else max(dims))
+        static.append(known)
+    return _reordered_symbolic(_dense_concat(parts, axis=0), values, out_shape, static)
 
 
 def map_values(op, *args, **kwargs):
@@ -342,9 +407,17 @@ def map_values(op, *args, **kwargs):
     sparse = [a for a in list(args) + list(kwargs.values()) if _is_sparse(a)]
     if not sparse:
         raise ValueError("dtf.sparse.map_values: no SparseTensor among the arguments.")
-    ref = _host_indices(sparse[0])
+    first = sparse[0]
     for s in sparse[1:]:
-        if s._shape_tuple != sparse[0]._shape_tuple or not np.array_equal(_host_indices(s), ref):
+        if s.indices is first.indices and s.dense_shape is first.dense_shape:
+            continue
+        if s._is_eager and first._is_eager:
+            same = s._shape_tuple == first._shape_tuple and np.array_equal(
+                _host_indices(s), _host_indices(first))
+        else:  # symbolic indices: only what is known statically can be compared
+            same = s.ndim == first.ndim and all(
+                None in (a, b) or a == b for a, b in zip(s._shape_tuple, first._shape_tuple))
+        if not same:
             raise ValueError("dtf.sparse.map_values: the SparseTensors must have the same "
                              "indices and dense_shape.")
 
@@ -352,148 +425,7 @@ def map_values(op, *args, **kwargs):
         return a.values if _is_sparse(a) else a
 
     out = op(*[unwrap(a) for a in args], **{k: unwrap(v) for k, v in kwargs.items()})
-    return SparseTensor(sparse[0].indices, out, sparse[0].dense_shape)
+    return SparseTensor._with_static_shape(first.indices, out, first.dense_shape,
+                                           first._shape_tuple)
 
 
-# -- arithmetic --------------------------------------------------------------------------------
-def add(a, b, threshold=0) -> SparseTensor:
-    """Adds two tensors, at least one of them sparse.
-
-    Sparse + sparse gives a SparseTensor over the union of their indices (row-major order);
-    an entry stored in both is kept only if its sum's magnitude is at least `threshold`.
-    Sparse + dense (either order) gives a dense tensor.
-
-    Example:
-        >>> a = dtf.SparseTensor([[0, 0], [1, 1]], [1., -1.], [2, 2])
-        >>> b = dtf.SparseTensor([[0, 0], [0, 1]], [-1., 0.5], [2, 2])
-        >>> c = dtf.sparse.add(a, b, threshold=0.1)
-        >>> c.indices.numpy().tolist(), c.values.numpy().tolist()
-        ([[0, 1], [1, 1]], [0.5, -1.0])
-    """
-    if not _is_sparse(a) and not _is_sparse(b):
-        raise TypeError("dtf.sparse.add: at least one of a and b must be a SparseTensor; add "
-                        "dense tensors with dtf.add.")
-    if not (_is_sparse(a) and _is_sparse(b)):
-        sp, dense = (a, b) if _is_sparse(a) else (b, a)
-        dense = convert_to_tensor(dense, dtype=sp.dtype)
-        if None in dense.shape.as_list():  # symbolic with unknown dims: pin them (checked at run)
-            dense = ensure_shape(dense, list(sp._shape_tuple))
-        if tuple(dense.shape.as_list()) != sp._shape_tuple:
-            raise InvalidArgumentError(
-                f"dtf.sparse.add: the dense operand's shape {dense.shape.as_list()} must equal "
-                f"the SparseTensor's dense_shape {list(sp._shape_tuple)}. "
-                "[Op:SparseTensorDenseAdd]")
-        if sp.values.shape[0] == 0:
-            return dense
-        return tensor_scatter_nd_add(dense, sp.indices, sp.values)
-    if a._shape_tuple != b._shape_tuple:
-        raise InvalidArgumentError(f"dtf.sparse.add: operands' shapes do not match: "
-                                   f"{list(a._shape_tuple)} vs. {list(b._shape_tuple)} "
-                                   "[Op:SparseAdd]")
-    if a.dtype != b.dtype:
-        raise InvalidArgumentError(f"dtf.sparse.add: a has dtype {a.dtype.name} but b has "
-                                   f"{b.dtype.name}; cast one of them. [Op:SparseAdd]")
-    ia, ib = _host_indices(a), _host_indices(b)
-    both = np.concatenate([ia, ib], axis=0)
-    unique, inverse, counts = np.unique(both, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    n = unique.shape[0]
-    sums = scatter_nd(_index_tensor(inverse[:ia.shape[0], None]), a.values, [n]) + \
-        scatter_nd(_index_tensor(inverse[ia.shape[0]:, None]), b.values, [n])
-    thresh = float(threshold.numpy() if hasattr(threshold, "numpy") else threshold)
-    # TensorFlow thresholds only the entries the two inputs share; the others are copied.
-    shared = counts > 1
-    keep = ~shared | (np.abs(np.asarray(sums.numpy())) >= thresh) if thresh > 0 else \
-        np.ones(n, dtype=bool)
-    positions = np.flatnonzero(keep)
-    return SparseTensor(_index_tensor(unique[positions]), _gather_values(sums, positions),
-                        list(a._shape_tuple))
-
-
-def _dense_at_indices(sp, dense, op):
-    """The dense operand's entries at the sparse indices, broadcasting it to the sparse shape
-    without materialising the broadcast (dims of size 1 are indexed at 0)."""
-    dense = convert_to_tensor(dense, dtype=sp.dtype)
-    s_shape = sp._shape_tuple
-    if None in dense.shape.as_list():  # unknown dims: broadcast symbolically, checked at run
-        dense = broadcast_to(dense, s_shape)
-    d_shape = tuple(dense.shape.as_list())
-    if len(d_shape) > len(s_shape) or any(
-            d not in (1, s) for d, s in zip(d_shape[::-1], s_shape[::-1])):
-        raise InvalidArgumentError(f"{op}: the dense operand's shape {list(d_shape)} does not "
-                                   f"broadcast to the SparseTensor's shape {list(s_shape)}.")
-    if not d_shape:
-        return dense
-    indices = _host_indices(sp)[:, len(s_shape) - len(d_shape):].copy()
-    indices[:, [i for i, d in enumerate(d_shape) if d == 1]] = 0
-    return gather_nd(dense, _index_tensor(indices))
-
-
-def sparse_dense_cwise_mul(sp_t, dense_t) -> SparseTensor:
-    """`sp_t * dense_t` at the stored entries (the dense side broadcasts to the sparse shape);
-    what `SparseTensor.__mul__` gives.
-
-    Example:
-        >>> sp = dtf.SparseTensor([[0, 1], [1, 0]], [1., 2.], [2, 2])
-        >>> (sp * dtf.constant([10., 100.])).values.numpy()
-        array([100.,  20.], dtype=float32)
-    """
-    sp = _require_sparse(sp_t, "dtf.sparse.sparse_dense_cwise_mul", "sp_t")
-    other = _dense_at_indices(sp, dense_t, "SparseTensor * Tensor")
-    return sp.with_values(sp.values * other)
-
-
-def sparse_dense_cwise_div(sp_t, dense_t) -> SparseTensor:
-    """`sp_t / dense_t` at the stored entries; what `SparseTensor.__truediv__` gives.
-
-    Example:
-        >>> sp = dtf.SparseTensor([[0, 1]], [3.], [2, 2])
-        >>> (sp / 2.0).values.numpy()
-        array([1.5], dtype=float32)
-    """
-    sp = _require_sparse(sp_t, "dtf.sparse.sparse_dense_cwise_div", "sp_t")
-    other = _dense_at_indices(sp, dense_t, "SparseTensor / Tensor")
-    return sp.with_values(sp.values / other)
-
-
-def reduce_sum(sp_input, axis=None, keepdims=None, output_is_sparse=False, name=None):
-    """Sums a SparseTensor's entries over `axis` (all by default).
-
-    Args:
-        sp_input: a SparseTensor.
-        axis: an int or list of ints; None sums everything.
-        keepdims: keep the reduced dimensions with length 1.
-        output_is_sparse: return a SparseTensor of the non-empty sums instead of a dense tensor.
-
-    Example:
-        >>> sp = dtf.SparseTensor([[0, 1], [1, 0], [1, 2]], [1, 2, 3], [2, 3])
-        >>> dtf.sparse.reduce_sum(sp, axis=1).numpy()
-        array([1, 5], dtype=int32)
-    """
-    sp = _require_sparse(sp_input, "dtf.sparse.reduce_sum")
-    rank = sp.ndim
-    axes = list(range(rank)) if axis is None else _axes(axis, rank, "dtf.sparse.reduce_sum")
-    kept = [d for d in range(rank) if d not in axes]
-    shape = sp._shape_tuple
-    kept_shape = [shape[d] for d in kept]
-    keep_shape = [1 if d in axes else shape[d] for d in range(rank)]
-    indices = _host_indices(sp)[:, kept]
-    if output_is_sparse:
-        unique, inverse = np.unique(indices, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        if not kept:  # everything reduced: one entry at the empty index
-            unique = np.zeros((1, 0), np.int64)
-            sums = reshape(_dense_reduce_sum(sp.values), [1])
-        else:
-            sums = scatter_nd(_index_tensor(inverse[:, None]), sp.values, [unique.shape[0]])
-        out_shape = kept_shape
-        if keepdims:
-            full = np.zeros((unique.shape[0], rank), np.int64)
-            full[:, kept] = unique
-            unique, out_shape = full, keep_shape
-        return SparseTensor(_index_tensor(unique), sums, out_shape)
-    if not kept:
-        total = _dense_reduce_sum(sp.values)
-        return reshape(total, keep_shape) if keepdims else total
-    out = scatter_nd(_index_tensor(indices), sp.values, kept_shape)
-    return reshape(out, keep_shape) if keepdims else out

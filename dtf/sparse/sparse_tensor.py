@@ -6,7 +6,9 @@ import numpy as np
 
 from dtf import dtypes
 from dtf.ops.creation_ops import convert_to_tensor
+from dtf.tensor import Tensor
 from dtf.tensor_shape import TensorShape
+from dtf.tensor_spec import TensorSpec
 
 __all__ = ["SparseTensor"]
 
@@ -35,29 +37,67 @@ class SparseTensor:
     __array_priority__ = 100  # numpy arrays defer `array * sparse` to us
 
     def __init__(self, indices, values, dense_shape):
+        self._init(indices, values, dense_shape, None)
+
+    @classmethod
+    def _with_static_shape(cls, indices, values, dense_shape, static_shape) -> SparseTensor:
+        """A SparseTensor over (possibly symbolic) components whose dense shape is known
+        statically where `static_shape` (ints or None; None for nothing known) says so."""
+        sp = cls.__new__(cls)
+        sp._init(indices, values, dense_shape, static_shape)
+        return sp
+
+    def _init(self, indices, values, dense_shape, static_shape):
         self._indices = _int64_tensor(indices, "indices")
         self._values = convert_to_tensor(values)
         self._dense_shape = _int64_tensor(dense_shape, "dense_shape")
         idx_dims, val_dims = self._indices.shape.dims, self._values.shape.dims
         shape_dims = self._dense_shape.shape.dims
-        if len(idx_dims) != 2:
+        if idx_dims is not None and len(idx_dims) != 2:
             raise ValueError(f"SparseTensor: indices must be a matrix [N, rank], got shape "
                              f"{list(idx_dims)}.")
-        if len(val_dims) != 1:
+        if val_dims is not None and len(val_dims) != 1:
             raise ValueError(f"SparseTensor: values must be a vector [N], got shape "
                              f"{list(val_dims)}.")
-        if len(shape_dims) != 1:
+        if shape_dims is not None and len(shape_dims) != 1:
             raise ValueError(f"SparseTensor: dense_shape must be a vector [rank], got shape "
                              f"{list(shape_dims)}.")
-        if None not in (idx_dims[0], val_dims[0]) and idx_dims[0] != val_dims[0]:
-            raise ValueError(f"Dimensions {idx_dims[0]} and {val_dims[0]} are not compatible: "
-                             f"SparseTensor has {idx_dims[0]} index rows but {val_dims[0]} "
+        n_idx, n_val = (idx_dims or (None, None))[0], (val_dims or (None,))[0]
+        if None not in (n_idx, n_val) and n_idx != n_val:
+            raise ValueError(f"Dimensions {n_idx} and {n_val} are not compatible: "
+                             f"SparseTensor has {n_idx} index rows but {n_val} "
                              "values; give one value per index row.")
-        if None not in (idx_dims[1], shape_dims[0]) and idx_dims[1] != shape_dims[0]:
-            raise ValueError(f"Dimensions {idx_dims[1]} and {shape_dims[0]} are not compatible: "
+        self._shape_tuple = _static_dense_shape(self._dense_shape, idx_dims, static_shape)
+        rank = len(self._shape_tuple)
+        self._pin_static_shapes(rank)
+        idx_dims = self._indices.shape.dims
+        if idx_dims is not None and idx_dims[1] is not None and idx_dims[1] != rank:
+            shown = (self._dense_shape.numpy().tolist() if _is_eager(self._dense_shape)
+                     else list(self._shape_tuple))
+            raise ValueError(f"Dimensions {idx_dims[1]} and {rank} are not compatible: "
                              f"indices have {idx_dims[1]} columns but dense_shape "
-                             f"{self._dense_shape.numpy().tolist()} has rank {shape_dims[0]}.")
-        self._shape_tuple = tuple(int(d) for d in np.asarray(self._dense_shape.numpy()))
+                             f"{shown} has rank {rank}.")
+
+    def _pin_static_shapes(self, rank):
+        """Symbolic components of unknown rank or width get the shapes a SparseTensor implies
+        ([N, rank], [N], [rank]; checked when the graph runs), so that the ops on them keep
+        static ranks."""
+        from dtf.ops.array_ops import ensure_shape
+
+        for name, dims in (("_indices", [None, rank]), ("_values", [None]),
+                           ("_dense_shape", [rank])):
+            t = getattr(self, name)
+            known = t.shape.dims
+            if _is_eager(t) or (known is not None and all(
+                    w is None or k is not None for k, w in zip(known, dims))):
+                continue  # already knows every dim the SparseTensor implies
+            if t.shape.is_compatible_with(dims):
+                setattr(self, name, ensure_shape(t, dims))
+
+    @property
+    def _is_eager(self) -> bool:
+        """Whether the indices and dense shape are concrete (the ops' host fast path)."""
+        return _is_eager(self._indices) and _is_eager(self._dense_shape)
 
     # -- attributes --------------------------------------------------------------------------
     @property
@@ -105,7 +145,8 @@ class SparseTensor:
         if not new_values.shape.is_compatible_with(self._values.shape):
             raise ValueError(f"with_values: the new values have shape {new_values.shape}, but "
                              f"this SparseTensor stores {self._values.shape[0]} values.")
-        return SparseTensor(self._indices, new_values, self._dense_shape)
+        return SparseTensor._with_static_shape(self._indices, new_values, self._dense_shape,
+                                               self._shape_tuple)
 
     @classmethod
     def from_value(cls, value) -> SparseTensor:
@@ -116,38 +157,36 @@ class SparseTensor:
                         f"{type(value).__name__}. Use dtf.sparse.from_dense for dense tensors.")
 
     # -- composite protocol (dtf.function arguments and results) ------------------------------
-    # A SparseTensor crosses a traced function's boundary as its values (one tensor leaf); its
-    # indices and dense shape are host data to the sparse ops, so they are part of the type
-    # spec: new indices trace again, and inside the trace ops on the values build graph nodes.
+    # A SparseTensor crosses a traced function's boundary as its three component tensors; its
+    # type spec holds only the dtype and the static dense shape (TensorFlow's SparseTensorSpec),
+    # so one trace serves every set of indices, and inside it the sparse ops build graph nodes.
     def _dtf_components(self) -> list:
-        """The tensors a traced function takes for this value: [values]."""
-        return [self._values]
+        """The tensors a traced function takes for this value: [indices, values, dense_shape]."""
+        return [self._indices, self._values, self._dense_shape]
 
     def _dtf_type_spec(self) -> tuple:
-        """A hashable description: ("SparseTensor", dtype name, dense shape, indices bytes)."""
-        indices = np.ascontiguousarray(self._indices.numpy(), dtype=np.int64)
-        return ("SparseTensor", self.dtype.name, self._shape_tuple, indices.tobytes())
+        """A hashable description without data: ("SparseTensor", dtype name, static dense
+        shape with None for unknown dims)."""
+        return ("SparseTensor", self.dtype.name, self._shape_tuple)
+
+    def _dtf_component_specs(self) -> list:
+        """The TensorSpecs a trace gives the components: any number of entries."""
+        return _component_specs(self._shape_tuple, self.dtype)
 
     @classmethod
     def _dtf_from_components(cls, components, metadata) -> SparseTensor:
-        """The SparseTensor of `_dtf_type_spec()` `metadata` with these (eager or symbolic)
-        values, their length pinned to the number of indices."""
-        from dtf.ops.array_ops import ensure_shape
-
-        _, _, shape, index_bytes = metadata
-        indices = np.frombuffer(index_bytes, dtype=np.int64).reshape(-1, len(shape))
-        (values,) = components
-        if values.shape.as_list() != [indices.shape[0]]:
-            values = ensure_shape(values, [indices.shape[0]])
-        return cls(indices.copy(), values, list(shape))
+        """The SparseTensor of `_dtf_type_spec()` `metadata` over these (eager or symbolic)
+        components."""
+        indices, values, dense_shape = components
+        return cls._with_static_shape(indices, values, dense_shape, metadata[2])
 
     # -- operators: elementwise with a dense tensor, as TensorFlow's SparseTensor -------------
     def __mul__(self, other):
-        from dtf.sparse.sparse_ops import sparse_dense_cwise_mul
+        from dtf.sparse.sparse_math import sparse_dense_cwise_mul
         return sparse_dense_cwise_mul(self, other)
 
     def __truediv__(self, other):
-        from dtf.sparse.sparse_ops import sparse_dense_cwise_div
+        from dtf.sparse.sparse_math import sparse_dense_cwise_div
         return sparse_dense_cwise_div(self, other)
 
     __div__ = __truediv__
@@ -161,13 +200,52 @@ class SparseTensor:
                         "dtf.sparse.to_dense(sp).numpy().")
 
     def __repr__(self):
+        if not (self._is_eager and _is_eager(self._values)):
+            return (f"SparseTensor(indices={self._indices}, values={self._values}, "
+                    f"dense_shape={self._dense_shape}, shape={self.shape})")
         return (f"SparseTensor(indices={self._indices}, values={self._values}, "
                 f"dense_shape={self._dense_shape})")
 
     __str__ = __repr__
 
 
+def _is_eager(t) -> bool:
+    return isinstance(t, Tensor)
+
+
+def _component_specs(shape_tuple, dtype) -> list:
+    rank = len(shape_tuple)
+    return [TensorSpec([None, rank], dtypes.int64), TensorSpec([None], dtype),
+            TensorSpec([rank], dtypes.int64)]
+
+
+def _static_dense_shape(dense_shape, idx_dims, static_shape) -> tuple:
+    """The dense shape as far as it is known before running: all of it for an eager
+    `dense_shape`, else `static_shape`'s dims (None where unknown), of the rank that
+    `dense_shape` or the indices tell."""
+    if _is_eager(dense_shape):
+        return tuple(int(d) for d in np.asarray(dense_shape.numpy()).reshape(-1))
+    if static_shape is not None:
+        return tuple(None if d is None else int(d) for d in static_shape)
+    rank = dense_shape.shape.dims[0] if dense_shape.shape.dims is not None else None
+    if rank is None and idx_dims is not None:
+        rank = idx_dims[1]
+    if rank is None:
+        raise ValueError("SparseTensor: the rank is unknown (dense_shape has shape "
+                         f"{dense_shape.shape} and indices {TensorShape(idx_dims)}); give "
+                         "dense_shape a static length or indices a static number of columns.")
+    return (None,) * rank
+
+
 def _int64_tensor(value, what):
+    if getattr(value, "_is_symbolic", False):
+        if value.dtype == dtypes.int64:
+            return value
+        if value.dtype.is_integer:
+            from dtf.ops.creation_ops import cast
+            return cast(value, dtypes.int64)
+        raise TypeError(f"SparseTensor: {what} must be int64 (or int32, cast to int64), got a "
+                        f"{value.dtype.name} tensor of shape {value.shape}.")
     if isinstance(value, TensorShape):
         value = value.as_list()
     if isinstance(value, (list, tuple)):  # Python data, empty lists included, is int64 data

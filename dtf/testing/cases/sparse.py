@@ -1,13 +1,18 @@
 """Cases for dtf.sparse: the sparse_dense_matmul primitive (every adjoint combination, unsorted
-and repeated indices, dense @ sparse) and the composites whose gradients reach the values."""
+and repeated indices, dense @ sparse), the index primitives of `dtf.sparse.sparse_prims`, and the
+composites whose gradients reach the values.
+
+Cases that take the indices as an input run eagerly on the host path, and, in
+tests/compile/test_symbolic_gradients.py, on symbolic indices (known and unknown dims): the graph
+path that dtf.function traces, gradients included."""
 
 from __future__ import annotations
 
 import numpy as np
 
 import dtf
-from dtf.sparse import SparseTensor
-from dtf.testing.op_cases import OpCase, rand
+from dtf.sparse import SparseTensor, sparse_prims
+from dtf.testing.op_cases import OpCase, positive, rand
 
 # A 3x4 matrix with an empty row, stored out of order and with a repeated coordinate (summed).
 _IDX = np.array([[2, 1], [0, 3], [0, 0], [2, 1], [2, 3]], np.int64)
@@ -77,4 +82,75 @@ CASES = [
            lambda x: dtf.sparse.from_dense(x).values,
            [np.array([[0.0, 1.5], [-2.0, 0.0], [0.25, 3.0]])],
            lambda x: x[x != 0], grad=False),
+    # -- the index primitives, called directly ----------------------------------------------
+    OpCase("sparse_prims/row_major_order",
+           lambda idx: sparse_prims.row_major_order(idx),
+           [_IDX], lambda idx: np.lexsort(idx.T[::-1]).astype(np.int64), grad=False),
+    OpCase("sparse_prims/unique_rows",
+           lambda idx: sparse_prims.unique_rows(idx),
+           [_IDX], lambda idx: tuple(a.reshape(-1, *a.shape[1:]).astype(np.int64) for a in
+                                     np.unique(idx, axis=0, return_inverse=True,
+                                               return_counts=True)), grad=False),
+    OpCase("sparse_prims/unique_rows_empty",
+           lambda idx: sparse_prims.unique_rows(idx),
+           [np.zeros((0, 2), np.int64)],
+           lambda idx: (np.zeros((0, 2), np.int64), np.zeros(0, np.int64),
+                        np.zeros(0, np.int64)), grad=False),
+    OpCase("sparse_prims/validate_indices",
+           lambda idx, shape: sparse_prims.validate_indices(idx, shape),
+           [_SORTED, np.array([3, 3], np.int64)], lambda idx, shape: idx, grad=False),
+    # -- composites over index inputs (symbolic indices in the symbolic-gradient tests) ---------
+    OpCase("sparse/to_dense_indices_input",
+           lambda idx, values: dtf.sparse.to_dense(SparseTensor(idx, values, (3, 3))),
+           [_SORTED, rand(4, seed=13)], lambda idx, values: _dense(idx, values, (3, 3))),
+    OpCase("sparse/reorder",
+           lambda idx, values: dtf.sparse.reorder(SparseTensor(idx, values, (3, 3))).values,
+           [_SORTED[::-1].copy(), rand(4, seed=14)], lambda idx, values: values[::-1]),
+    OpCase("sparse/transpose",
+           lambda idx, values: dtf.sparse.to_dense(
+               dtf.sparse.transpose(SparseTensor(idx, values, (3, 3)))),
+           [_SORTED, rand(4, seed=15)], lambda idx, values: _dense(idx, values, (3, 3)).T),
+    OpCase("sparse/retain",
+           lambda idx, values, keep: dtf.sparse.to_dense(
+               dtf.sparse.retain(SparseTensor(idx, values, (3, 3)), keep)),
+           [_SORTED, rand(4, seed=16), np.array([True, False, True, True])],
+           lambda idx, values, keep: _dense(idx[keep], values[keep], (3, 3))),
+    OpCase("sparse/slice",
+           lambda idx, values: dtf.sparse.to_dense(
+               dtf.sparse.slice(SparseTensor(idx, values, (3, 3)), [1, 0], [2, 2])),
+           [_SORTED, rand(4, seed=17)],
+           lambda idx, values: _dense(idx, values, (3, 3))[1:3, 0:2]),
+    OpCase("sparse/concat_axis1",
+           lambda ia, va, ib, vb: dtf.sparse.to_dense(dtf.sparse.concat(
+               1, [SparseTensor(ia, va, (3, 3)), SparseTensor(ib, vb, (3, 3))])),
+           [_SORTED, rand(4, seed=18), _SORTED[1:].copy(), rand(3, seed=19)],
+           lambda ia, va, ib, vb: np.concatenate(
+               [_dense(ia, va, (3, 3)), _dense(ib, vb, (3, 3))], axis=1)),
+    OpCase("sparse/add_sparse_sparse_indices_input",
+           lambda ia, va, ib, vb: dtf.sparse.to_dense(dtf.sparse.add(
+               SparseTensor(ia, va, (3, 3)), SparseTensor(ib, vb, (3, 3)))),
+           [_SORTED, rand(4, seed=20), _SORTED[1:].copy(), rand(3, seed=21)],
+           lambda ia, va, ib, vb: _dense(ia, va, (3, 3)) + _dense(ib, vb, (3, 3))),
+    OpCase("sparse/reduce_sum_sparse_output",
+           lambda idx, values: dtf.sparse.reduce_sum(
+               SparseTensor(idx, values, (3, 3)), axis=0, output_is_sparse=True).values,
+           [_SORTED, rand(4, seed=22)],
+           lambda idx, values: _dense(idx, values, (3, 3)).sum(axis=0)),
+    OpCase("sparse/reduce_sum_keepdims",
+           lambda idx, values: dtf.sparse.reduce_sum(
+               SparseTensor(idx, values, (3, 3)), axis=1, keepdims=True),
+           [_SORTED, rand(4, seed=23)],
+           lambda idx, values: _dense(idx, values, (3, 3)).sum(axis=1, keepdims=True)),
+    OpCase("sparse/cwise_mul_indices_input",
+           lambda idx, values, d: (SparseTensor(idx, values, (3, 3)) * d).values,
+           [_SORTED, rand(4, seed=24), rand(3, 1, seed=25)],
+           lambda idx, values, d: values * d[idx[:, 0], 0]),
+    OpCase("sparse/cwise_div_indices_input",
+           lambda idx, values, d: (SparseTensor(idx, values, (3, 3)) / d).values,
+           [_SORTED, rand(4, seed=26), positive(3, 3, seed=27)],
+           lambda idx, values, d: values / d[idx[:, 0], idx[:, 1]]),
+    # No zeros: central differences would move a zero off zero, which changes the indices.
+    OpCase("sparse/from_dense_to_dense",
+           lambda x: dtf.sparse.to_dense(dtf.sparse.from_dense(x)) * 2.0,
+           [np.array([[0.5, 1.5], [-2.0, 0.75], [0.25, 3.0]])], lambda x: x * 2.0),
 ]
