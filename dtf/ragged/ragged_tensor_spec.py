@@ -100,6 +100,34 @@ class RaggedTensorSpec:
 
         return RaggedTensor
 
+    # -- composite protocol (dtf.function input_signature) ------------------------------------
+    def _dtf_component_specs(self) -> list:
+        """The TensorSpecs of a matching RaggedTensor's components: the flat values
+        ([None] + inner dims), then the int64 row splits of each level, outermost first (its
+        length nrows + 1 when nrows is known; inner levels' lengths vary with the data).
+
+        Example:
+            >>> spec = dtf.ragged.RaggedTensorSpec([2, None, 3], dtf.float32, 1)
+            >>> [s.shape for s in spec._dtf_component_specs()]
+            [TensorShape([None, 3]), TensorShape([3])]
+        """
+        from dtf.tensor_spec import TensorSpec
+
+        k = self._ragged_rank
+        if self._shape.rank is None:
+            inner, nrows = None, None
+        else:
+            inner, nrows = [None] + list(self._shape.dims[k + 1:]), self._shape.dims[0]
+        specs = [TensorSpec(inner, self._dtype)]
+        for level in range(k):
+            length = nrows + 1 if level == 0 and nrows is not None else None
+            specs.append(TensorSpec([length], dtypes.int64))
+        return specs
+
+    def _dtf_type_spec(self) -> tuple:
+        """The type spec a RaggedTensor of this spec has (`RaggedTensor._dtf_type_spec`)."""
+        return ("RaggedTensor", self)
+
     # -- comparisons ---------------------------------------------------------------------------
     def _key(self):
         return (tuple(self._shape.dims) if self._shape.rank is not None else None, self._dtype.name,

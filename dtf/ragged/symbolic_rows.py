@@ -62,12 +62,17 @@ def _max_length(splits):
 
 
 def bounding_dims(rt) -> list:
-    """The bounding shape as a list of int64 scalars (ragged levels) and ints (uniform dims)."""
+    """The bounding shape as a list of int64 scalars (ragged levels, unknown inner dims) and
+    ints (known uniform dims)."""
     dims, level = [nrows(rt)], rt
     while getattr(level, "_is_ragged_tensor", False):
         dims.append(_max_length(level.row_splits))
         level = level.values
-    return dims + [int(d) for d in level.shape.dims[1:]]
+    inner = level.shape.dims[1:]
+    if any(d is None for d in inner):  # the flat values' inner dims are known at run time
+        shape = array_ops.shape(level, out_type=dtypes.int64)
+        return dims + [shape[i + 1] if d is None else int(d) for i, d in enumerate(inner)]
+    return dims + [int(d) for d in inner]
 
 
 def _coordinates(rt):
