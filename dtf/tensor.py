@@ -74,7 +74,35 @@ class Tensor:
             return v[()] if v.ndim == 0 else v.copy()
         if isinstance(v, np.generic):
             return v
-        return _backend.backend_of(v).to_host(v)
+        host = _backend.backend_of(v).to_host(v)  # a device-to-host copy
+        return host[()] if host.ndim == 0 else host
+
+    def cpu(self) -> Tensor:
+        """A copy of this tensor on the CPU (TensorFlow's `EagerTensor.cpu`); gradients flow
+        through it.
+
+        Example:
+            >>> dtf.constant([1.0, 2.0]).cpu().device
+            '/job:localhost/replica:0/task:0/device:CPU:0'
+        """
+        return self._copy_to("/CPU:0")
+
+    def gpu(self, gpu_index: int = 0) -> Tensor:
+        """A copy of this tensor on GPU `gpu_index` (TensorFlow's `EagerTensor.gpu`).
+
+        Raises:
+            ValueError: when there is no such GPU (the message says how to get one).
+
+        Example:
+            >>> x = dtf.constant([1.0, 2.0]).gpu()  # doctest: +SKIP
+        """
+        return self._copy_to(f"/GPU:{int(gpu_index)}")
+
+    def _copy_to(self, name):
+        from dtf.ops.creation_ops import identity
+
+        with _backend.device(name):
+            return identity(self)
 
     def __array__(self, dtype=None, copy=None):
         # NumPy functions read the value through here: a read-only view (no copy) keeps the

@@ -27,6 +27,8 @@ from dtf.ops import registry
 from dtf.tensor import Tensor, _np_repr, _Reference
 from dtf.tensor_shape import TensorShape
 
+_accelerated = _backend.accelerated  # [True] once a GPU backend is registered
+
 __all__ = ["Variable", "VariableAggregation", "VariableSynchronization", "reset_default_names"]
 
 
@@ -200,7 +202,9 @@ class Variable:
         self._trainable = True if trainable is None else bool(trainable)
         if synchronization == VariableSynchronization.ON_READ and trainable is None:
             self._trainable = False
-        self._value = value._value
+        # A Variable lives on the device current at its creation (TensorFlow's placement);
+        # an initial value elsewhere (a GPU tensor under a CPU scope) is copied there.
+        self._value = _backend.place(value._value) if _accelerated[0] else value._value
         self._shape = TensorShape(value.shape if shape is None else shape)
         if validate_shape and not self._shape.is_compatible_with(value.shape):
             raise ValueError(f"The initial value's shape {value.shape} is not compatible with "
@@ -300,7 +304,13 @@ class Variable:
         except (TypeError, ValueError) as e:
             raise type(e)(f"Cannot {op} to variable '{self._name}' (dtype {self.dtype.name}): "
                           f"{e}") from None
+        if _accelerated[0]:  # the new value goes where the Variable lives, whatever the scope
+            return _backend.to_device(t._value, self._device_spec())
         return t._value
+
+    def _device_spec(self):
+        v = self._value
+        return _backend.backend_of(v).device_of(v)
 
     def _check_shape(self, new, op):
         if not self._shape.is_compatible_with(new.shape):

@@ -32,7 +32,7 @@ import numpy as np
 
 from dtf import dtypes
 from dtf.autodiff import state as _tape_state
-from dtf.compile import context, symbolic, tracing
+from dtf.compile import context, cuda_graph, symbolic, tracing
 from dtf.compile import graph as _graph
 from dtf.tensor import Tensor
 from dtf.tensor_spec import TensorSpec
@@ -534,7 +534,9 @@ class ConcreteFunction:
             return self._pack(values, wrap=False)
         plan = self._plan
         if plan is None:
-            plan = self._plan = tracing.lower(self.graph)
+            # on a GPU the plan replays as a CUDA graph (dtf.compile.cuda_graph); on the CPU
+            # `wrap` returns it unchanged
+            plan = self._plan = cuda_graph.wrap(tracing.lower(self.graph), self.graph)
             self.pass_report.update(getattr(plan, "report", {}) or {})
         arrays = [x._value if isinstance(x, Tensor) else x for x in leaves]
         out = plan(*arrays)

@@ -225,6 +225,8 @@ def constant(value, dtype=None, shape=None, name="Const"):
          [1 3]], shape=(2, 2), dtype=int32)
     """
     t = convert_to_tensor(value, dtype=dtype, allow_cast=True)
+    if _backend.accelerated[0] and isinstance(t, Tensor):
+        t = Tensor(_backend.place(t._value))  # a Tensor given: copied to the current device
     if shape is None:
         return t
     shape = tuple(int(d) for d in (shape if isinstance(shape, (list, tuple)) else
@@ -290,8 +292,20 @@ def _filled(shape, dtype, value, op):
         return _filled_at_run_time(shape, dtype, value, op)
     dims = _shape_arg(shape, op)
     dtype = dtypes.as_dtype(dtype)
-    xp = _backend.backend_for(_backend.current_device()).xp
-    return Tensor(xp.full(dims, value, dtype=dtype._np) if dims else dtype._np.type(value))
+    if not dims:
+        return Tensor(_backend.place(dtype._np.type(value)))
+    return Tensor(_on_current_device(lambda xp: xp.full(dims, value, dtype=dtype._np)))
+
+
+def _on_current_device(make):
+    """`make(xp)` with the current device's array module, inside that device's context (so a
+    CuPy array lands on `GPU:1` under `dtf.device("/GPU:1")`)."""
+    device = _backend.current_device()
+    backend = _backend.backend_for(device)
+    if device.index == 0 or backend is _backend.numpy_backend:
+        return make(backend.xp)
+    with backend.xp.cuda.Device(device.index):
+        return make(backend.xp)
 
 
 def zeros(shape, dtype=dtypes.float32, name=None):
@@ -337,13 +351,14 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=dtypes.float32, name
     dtype = dtypes.as_dtype(dtype)
     if _is_symbolic(num_rows) or _is_symbolic(num_columns) or _symbolic_shape(batch_shape):
         return _eye_at_run_time(num_rows, num_columns, batch_shape, dtype)
-    xp = _backend.backend_for(_backend.current_device()).xp
-    m = xp.eye(int(num_rows), int(num_rows if num_columns is None else num_columns),
-               dtype=dtype._np)
-    if batch_shape is not None:
-        batch = _shape_arg(batch_shape, "eye")
-        m = xp.broadcast_to(m, batch + m.shape).copy()
-    return Tensor(m)
+    batch = None if batch_shape is None else _shape_arg(batch_shape, "eye")
+
+    def make(xp):
+        m = xp.eye(int(num_rows), int(num_rows if num_columns is None else num_columns),
+                   dtype=dtype._np)
+        return m if batch is None else xp.broadcast_to(m, batch + m.shape).copy()
+
+    return Tensor(_on_current_device(make))
 
 
 def _eye_at_run_time(num_rows, num_columns, batch_shape, dtype):
@@ -405,8 +420,8 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):
     if args[2] == 0:
         from dtf.errors import InvalidArgumentError
         raise InvalidArgumentError("range: delta must not be zero.")
-    xp = _backend.backend_for(_backend.current_device()).xp
-    return Tensor(xp.arange(args[0], args[1], args[2]).astype(dtype._np))
+    return Tensor(_on_current_device(
+        lambda xp: xp.arange(args[0], args[1], args[2]).astype(dtype._np)))
 
 
 def _range_at_run_time(start, limit, delta, dtype):

@@ -201,6 +201,12 @@ if hasattr(os, "register_at_fork"):
 def _generator(xp, entropy):
     """(module the generator draws with, generator) for arrays of module `xp`."""
     factory = _generator_factories.get(xp)
+    if factory is None and xp is not np:
+        from dtf.backend import cupy_backend
+
+        factory = cupy_backend.generator_factory(xp)  # cuRAND on the GPU, same seed rules
+        if factory is not None:
+            register_generator(xp, factory)
     if factory is not None:
         return xp, factory(entropy)
     return np, _numpy_generator(entropy)

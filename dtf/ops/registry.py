@@ -137,6 +137,7 @@ def all_primitives() -> dict[str, Primitive]:
 # -- execution --------------------------------------------------------------------------------
 _tapes = _tape_state.active_tapes  # the live list: truthy iff some tape is recording
 _by_array_type = _backend._by_array_type
+_accelerated = _backend.accelerated  # [True] once a GPU backend is registered
 _non_eager_hook: list = []
 # fast_paths[0]: op functions may bypass `run` for host NumPy arrays (math_ops' ufunc path).
 # Test harnesses that observe every primitive's impl switch it off.
@@ -166,6 +167,8 @@ def run(prim: Primitive, inputs: tuple, **attrs):
 def execute(prim: Primitive, inputs: tuple, attrs: dict, make=Tensor):
     """`run` for inputs already known to be eager; `make(array)` builds each result (a Tensor,
     or a Tensor subclass such as a Variable's slice)."""
+    if _accelerated[0]:
+        return _execute_placed(prim, inputs, attrs, make)
     if inputs:
         b = _by_array_type.get(type(inputs[0]._value))
         xp = b.xp if b is not None else _backend.backend_of(inputs[0]._value).xp
@@ -173,6 +176,52 @@ def execute(prim: Primitive, inputs: tuple, attrs: dict, make=Tensor):
         xp = _backend.backend_for(_backend.current_device()).xp
     try:
         out = prim.impl(xp, *[t._value for t in inputs], **attrs)
+    except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
+        raise _op_error(prim, inputs, attrs, e) from e
+    if prim.num_outputs == 1:
+        result = make(out)
+    else:
+        result = tuple(make(o) for o in out)
+    if _tapes and prim.vjp_fn is not None:
+        _tape_state.record(prim, inputs, attrs, result)
+    return result
+
+
+def _kernel(name):
+    """`dtf.kernels.get(name)` (imported on the first op that runs on an accelerator)."""
+    from dtf import kernels
+
+    global _kernel
+    _kernel = kernels.get
+    return kernels.get(name)
+
+
+# Primitives whose impl works on host values only (Python strings and callbacks, printing):
+# with an accelerator they run on the CPU, their inputs copied to the host, as TensorFlow
+# runs string ops, py_function and Print on the CPU.
+HOST_ONLY = {
+    "as_string", "iterator_get_next", "print", "py_func", "py_func_stateless",
+    "reduce_join", "regex_full_match", "regex_replace", "string_format", "string_join",
+    "string_length", "string_lower", "string_split", "string_to_number", "string_upper",
+    "substr", "unicode_decode", "unicode_encode",
+}
+
+
+def _execute_placed(prim, inputs, attrs, make):
+    """`execute` once an accelerator exists: the op runs on the device placement picks
+    (`dtf.backend.op_device`), its inputs copied there first, through the kernel registered
+    in `dtf.kernels` under its name when it runs on an accelerator, else its `impl`."""
+    device, backend, arrays = _backend.place_inputs([t._value for t in inputs],
+                                                    host_only=prim.name in HOST_ONLY)
+    fn = prim.impl
+    if backend is not _backend.numpy_backend:
+        fn = _kernel(prim.name) or fn
+    try:
+        if device.index and backend is not _backend.numpy_backend:
+            with backend.xp.cuda.Device(device.index):
+                out = fn(backend.xp, *arrays, **attrs)
+        else:
+            out = fn(backend.xp, *arrays, **attrs)
     except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
         raise _op_error(prim, inputs, attrs, e) from e
     if prim.num_outputs == 1:
