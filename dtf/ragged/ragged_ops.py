@@ -193,6 +193,12 @@ def to_dense(rt: RaggedTensor, default_value=None, shape=None) -> Tensor:
     positions = np.argwhere(full_mask)
     keep = np.all(positions < np.asarray(dims[:k + 1]), axis=1)
     kept_values = flat if keep.all() else indexing_ops.gather(flat, np.flatnonzero(keep))
+    if flat.dtype == dtypes.string:  # scatter_nd adds; strings gather from [default, *values]
+        slots = np.zeros(dims[:k + 1], np.int64)
+        slots[tuple(positions[keep].T)] = np.arange(1, int(keep.sum()) + 1)
+        fill = b"" if default_value is None else default_value
+        default = array_ops.broadcast_to(_fill_value(flat.dtype, fill), [1] + dims[k + 1:])
+        return indexing_ops.gather(array_ops.concat([default, kept_values], 0), slots)
     dense = indexing_ops.scatter_nd(positions[keep].astype(np.int64), kept_values, dims)
     if default_value is None:
         return dense  # scatter_nd fills with zeros

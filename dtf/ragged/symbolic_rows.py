@@ -142,9 +142,11 @@ def to_dense(rt, default_value=None, shape=None):
     coords = _coordinates(rt)
     if cropped:
         coords, flat = _crop(coords, flat, dims[:k + 1])
-    dense = indexing_ops.scatter_nd(coords, flat, _dims_tensor(dims))
     static = [rt.shape[0] if not isinstance(dims[0], int) else dims[0]] + [
         d if isinstance(d, int) else None for d in dims[1:]]
+    if flat.dtype in (dtypes.string, dtypes.bool):
+        return _gather_dense(flat, coords, dims, k, default_value, static)
+    dense = indexing_ops.scatter_nd(coords, flat, _dims_tensor(dims))
     if any(d is not None for d in static):
         dense = array_ops.ensure_shape(dense, static)
     if default_value is None:
@@ -153,6 +155,22 @@ def to_dense(rt, default_value=None, shape=None):
     ones = _i64(math_ops.equal(coords[:, 0], coords[:, 0]))
     mask = math_ops.greater(indexing_ops.scatter_nd(coords, ones, _dims_tensor(dims[:k + 1])), 0)
     return math_ops.where(_trailing_ones(mask, len(dims) - k - 1), dense, default)
+
+
+def _gather_dense(flat, coords, dims, k, default_value, static):
+    """to_dense for values scatter_nd cannot add (strings, bools): each padded slot gathers
+    its value from [default, *flat] (slot index 0 is the default)."""
+    count = array_ops.shape(coords, out_type=dtypes.int64)[0]
+    slots = indexing_ops.scatter_nd(coords, _range(_zero() + 1, count + 1, dtype=dtypes.int64),
+                                    _dims_tensor(dims[:k + 1]))
+    if default_value is None:
+        default_value = b"" if flat.dtype == dtypes.string else False
+    default = array_ops.broadcast_to(convert_to_tensor(default_value, dtype=flat.dtype),
+                                     _dims_tensor([1] + dims[k + 1:]))
+    dense = indexing_ops.gather(array_ops.concat([default, flat], 0), slots)
+    if any(d is not None for d in static):
+        dense = array_ops.ensure_shape(dense, static)
+    return dense
 
 
 def from_padded(dense, mask, ragged_rank):
