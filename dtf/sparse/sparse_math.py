@@ -213,6 +213,7 @@ def reduce_sum(sp_input, axis=None, keepdims=None, output_is_sparse=False, name=
 
 def _reduce_sum_symbolic(sp, axes, kept, keepdims, output_is_sparse):
     rank = sp.ndim
+    columns = np.array(kept, np.int64)  # (an empty list would convert to float32)
     static_kept = [sp._shape_tuple[d] for d in kept]
     static_keep = [1 if d in axes else sp._shape_tuple[d] for d in range(rank)]
     one = np.ones(1, np.int64)
@@ -223,15 +224,15 @@ def _reduce_sum_symbolic(sp, axes, kept, keepdims, output_is_sparse):
             unique = convert_to_tensor(np.zeros((1, 0), np.int64))
             sums = reshape(_dense_reduce_sum(sp.values), [1])
         else:
-            unique, inverse, _ = sparse_prims.unique_rows(gather(sp.indices, kept, axis=1))
+            unique, inverse, _ = sparse_prims.unique_rows(gather(sp.indices, columns, axis=1))
             sums = scatter_nd(expand_dims(inverse, 1), sp.values,
                               shape(unique, out_type=dtypes.int64)[:1])
         if not keepdims:
-            return SparseTensor._with_static_shape(unique, sums, gather(sp.dense_shape, kept),
+            return SparseTensor._with_static_shape(unique, sums, gather(sp.dense_shape, columns),
                                                    static_kept)
         # The reduced dims come back as columns of zeros: scatter the kept columns into the
         # rows of a [rank, M] zero matrix, then transpose.
-        rows = convert_to_tensor(np.array(kept, np.int64).reshape(-1, 1))
+        rows = convert_to_tensor(columns.reshape(-1, 1))
         m = shape(unique, out_type=dtypes.int64)[:1]
         full = scatter_nd(rows, _dense_transpose(unique),
                           _dense_concat([np.array([rank], np.int64), m], axis=0))
@@ -240,8 +241,8 @@ def _reduce_sum_symbolic(sp, axes, kept, keepdims, output_is_sparse):
     if not kept:
         total = _dense_reduce_sum(sp.values)
         return reshape(total, [1] * rank) if keepdims else total
-    kept_shape = static_kept if None not in static_kept else gather(sp.dense_shape, kept)
-    out = scatter_nd(gather(sp.indices, kept, axis=1), sp.values, kept_shape)
+    kept_shape = static_kept if None not in static_kept else gather(sp.dense_shape, columns)
+    out = scatter_nd(gather(sp.indices, columns, axis=1), sp.values, kept_shape)
     if not keepdims:
         return out
     for d in axes:  # the reduced dims as dims of size 1, in place

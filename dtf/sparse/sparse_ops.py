@@ -318,8 +318,9 @@ def transpose(sp_input, perm=None, name=None) -> SparseTensor:
                                    f"{list(sp._shape_tuple)}.")
     static = [sp._shape_tuple[p] for p in perm]
     if not sp._is_eager:
-        return _reordered_symbolic(gather(sp.indices, perm, axis=1), sp.values,
-                                   gather(sp.dense_shape, perm), static)
+        order = np.asarray(perm, np.int64)
+        return _reordered_symbolic(gather(sp.indices, order, axis=1), sp.values,
+                                   gather(sp.dense_shape, order), static)
     indices = _host_indices(sp)[:, perm]
     return _reordered(indices, sp.values, static)
 
