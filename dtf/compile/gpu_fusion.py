@@ -153,41 +153,39 @@ class Chain:
 
 
 def find_chains(graph, consumers=None, escapes=None):
-    """The maximal groups of fusable elementwise nodes of `graph` (at least two nodes each):
-    a node joins the groups of the producers of its inputs whose result only it reads.
+    """The maximal groups of fusable elementwise nodes of `graph` (at least two nodes each).
+
+    A node's result is computed inside the group of the nodes reading it when all of them are
+    in one group and it is neither a graph output nor handed to a stateful op (a value read
+    twice, as `x` in `0.5 * x * (1 + erf(x / sqrt(2)))`, is still computed once per element).
+    Walking the nodes backwards, every consumer's group is final when its producer is seen.
 
     `consumers` (id(value) -> node indices reading it) and `escapes` (ids of graph outputs
     and values handed to stateful ops) are the generator's analysis; computed when omitted.
     """
-    nodes, resolve = graph.nodes, graph._resolve
+    nodes = graph.nodes
     if consumers is None or escapes is None:
         consumers, escapes = _analyse(graph)
-    producer = {}  # id(value) -> index of the node making it
-    group_of: dict[int, list] = {}  # node index -> its group (a shared list of indices)
-    for i, node in enumerate(nodes):
-        if not _fusable(node):
+    group_of: dict[int, list] = {}  # node index -> its group (a list shared by its members)
+    for j in range(len(nodes) - 1, -1, -1):
+        if not _fusable(nodes[j]):
             continue
-        group = [i]
-        for t in node.inputs:
-            r = resolve(t)
-            j = producer.get(id(r))
-            if j is None or j not in group_of or group_of[j] is group:
-                continue
-            if consumers.get(id(r)) != {i} or id(r) in escapes:
-                continue
-            joined = group_of[j]
-            group = sorted(set(joined) | set(group))
-            for k in group:
-                group_of[k] = group
-        for k in group:
-            group_of[k] = group
-        producer[id(node.outputs[0])] = i
+        group_of[j] = [j]
+        out = nodes[j].outputs[0]
+        readers = consumers.get(id(out))
+        if not readers or id(out) in escapes or any(c not in group_of for c in readers):
+            continue
+        groups = {id(group_of[c]): group_of[c] for c in readers}
+        if len(groups) == 1:
+            (group,) = groups.values()
+            group.append(j)
+            group_of[j] = group
     chains, seen = [], set()
     for group in group_of.values():
         if id(group) in seen or len(group) < 2:
             continue
         seen.add(id(group))
-        chain = _chain(graph, group)
+        chain = _chain(graph, sorted(group))
         if chain is not None:
             chains.append(chain)
     chains.sort(key=lambda c: c.tail)
