@@ -153,19 +153,35 @@ def _fill_value(dtype, default_value):
     return convert_to_tensor(0 if default_value is None else default_value, dtype=dtype)
 
 
-def _valid_mask(rt: RaggedTensor, dims) -> np.ndarray:
+def _host_coords(rt: RaggedTensor) -> np.ndarray:
+    """int64 [nvals, ragged_rank + 1]: where each flat value sits in the padded tensor (host
+    row splits; row-major, the order of the flat values)."""
+    levels, level = [], rt
+    while isinstance(level, RaggedTensor):
+        levels.append(level._splits)
+        level = level._values
+    coords, owner = [], None  # owner: each flat value's row at the current level
+    for s in reversed(levels):
+        rowids = np.repeat(np.arange(len(s) - 1, dtype=np.int64), np.diff(s))
+        positions = np.arange(int(s[-1]), dtype=np.int64) - s[:-1][rowids]
+        if owner is None:
+            coords.insert(0, positions)
+            owner = rowids
+        else:
+            coords.insert(0, positions[owner])
+            owner = rowids[owner]
+    coords.insert(0, owner)
+    return np.stack(coords, axis=1)
+
+
+def _valid_mask(rt: RaggedTensor, dims, coords=None) -> np.ndarray:
     """Bool array of shape dims[:ragged_rank + 1]: True where `rt` has an entry (cropped to
     `dims`)."""
     k = rt.ragged_rank
-    if isinstance(rt._values, RaggedTensor):
-        inner = _valid_mask(rt._values, [rt._values.nrows_int()] + list(dims[2:]))
-    else:
-        inner = np.ones(int(rt._values.shape[0]), dtype=bool)
+    coords = _host_coords(rt) if coords is None else coords
+    coords = coords[np.all(coords < np.asarray(dims[:k + 1]), axis=1)]
     out = np.zeros(tuple(dims[:k + 1]), dtype=bool)
-    s = rt._splits
-    for i in range(min(len(s) - 1, dims[0])):
-        row = inner[s[i]:s[i + 1]][:dims[1]]
-        out[i, :len(row)] = row
+    out[tuple(coords.T)] = True
     return out
 
 
@@ -186,23 +202,24 @@ def to_dense(rt: RaggedTensor, default_value=None, shape=None) -> Tensor:
         dims = [d if s is None else int(s) for d, s in zip(dims, shape)]
     flat = rt.flat_values
     k = rt.ragged_rank
-    mask = _valid_mask(rt, dims)  # [dims[0], ..., dims[k]]
     # Position of each flat value in the padded tensor, in row-major order; values cropped
     # by `shape` have no position.
-    full_mask = _valid_mask(rt, rt._padded_dims())
-    positions = np.argwhere(full_mask)
+    positions = _host_coords(rt)
     keep = np.all(positions < np.asarray(dims[:k + 1]), axis=1)
+    kept = positions[keep] if not keep.all() else positions
     kept_values = flat if keep.all() else indexing_ops.gather(flat, np.flatnonzero(keep))
     if flat.dtype == dtypes.string:  # scatter_nd adds; strings gather from [default, *values]
         slots = np.zeros(dims[:k + 1], np.int64)
-        slots[tuple(positions[keep].T)] = np.arange(1, int(keep.sum()) + 1)
+        slots[tuple(kept.T)] = np.arange(1, len(kept) + 1)
         fill = b"" if default_value is None else default_value
         default = array_ops.broadcast_to(_fill_value(flat.dtype, fill), [1] + dims[k + 1:])
         return indexing_ops.gather(array_ops.concat([default, kept_values], 0), slots)
-    dense = indexing_ops.scatter_nd(positions[keep].astype(np.int64), kept_values, dims)
+    dense = indexing_ops.scatter_nd(kept, kept_values, dims)
     if default_value is None:
         return dense  # scatter_nd fills with zeros
     default = _fill_value(flat.dtype, default_value)
+    mask = np.zeros(tuple(dims[:k + 1]), dtype=bool)
+    mask[tuple(kept.T)] = True
     cond = mask.reshape(mask.shape + (1,) * (len(dims) - k - 1))
     return math_ops.where(cond, dense, default)
 
