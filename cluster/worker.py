@@ -12,6 +12,13 @@ so N workers train exactly as one process on the same global batches.
 The same class runs as a Ray actor (`dtf:<job>:worker:<i>`) or, in the local mode, as an object
 of the driver's process.
 
+On a GPU (a worker actor started with `worker_resources={"GPU": 1}`: Ray sets its
+`CUDA_VISIBLE_DEVICES`, so its GPU is `GPU:0`), a `fit` worker keeps its model replica and its
+data shard on the device (`dtf.cluster.device_transfer`): the parameters pulled before a step go
+onto the device in one host-to-device copy, and the step's gradients (and changed state) leave
+it in one device-to-host copy per parameter server, then go out as on the CPU. Custom-loop
+functions (`run_function`) compute on the CPU, as before.
+
 Example:
     >>> worker = Worker(0, mode="sync")
     >>> worker.connect([ps], placement)
@@ -26,6 +33,7 @@ import time
 import traceback
 
 import numpy as np
+from dtf.cluster import device_transfer
 from dtf.cluster.servers import ShardedServer
 from dtf.cluster.shipping import Replicas
 
@@ -66,6 +74,8 @@ class Worker:
         self._datasets: dict = {}
         self._iterators: dict = {}
         self.steps_run = 0
+        # the GPU this process sees (Ray's CUDA_VISIBLE_DEVICES), or None: fit steps run there
+        self.device = device_transfer.worker_device()
 
     # -- parameters ---------------------------------------------------------------------------
     def connect(self, servers, placement) -> None:
@@ -96,11 +106,20 @@ class Worker:
         self._synced_for = after_step
 
     def _store(self, values) -> None:
+        if self.device is not None:  # replicas on the GPU get theirs in one copy
+            values = device_transfer.to_variables_devices(values, self.replicas.variables)
         for key, value in values.items():
             variable = self.replicas.variables.get(key)
             if variable is not None:
                 variable._value = value
                 self._pulled[key] = value
+
+    def _to_host(self, *dicts):
+        """`{key: array}` dicts with device arrays brought to the host: one buffer per
+        parameter server (identity when this worker computes on the CPU)."""
+        if self.device is None:
+            return dicts
+        return device_transfer.to_host_per_server(self.server.placement, *dicts)
 
     def _changed(self, keys) -> dict:
         """`{key: variable}` of the replicas among `keys` written since their last pull."""
@@ -119,7 +138,8 @@ class Worker:
         (`shuffle_order`)."""
         import dtf
 
-        self._model = self.replicas.loads(model_blob)
+        with device_transfer.scope(self.device):  # the replica's Variables on the GPU
+            self._model = self.replicas.loads(model_blob)
         model = self._model
         self._trainable_keys = [self.replicas.key_of(v) for v in model.trainable_weights]
         self._state_keys = [self.replicas.key_of(v) for v in model.non_trainable_weights]
@@ -140,7 +160,7 @@ class Worker:
     def set_data(self, shard, sizes, shuffle_seed=None) -> None:
         """This worker's rows, their split into steps, and the shuffling seed (see
         `setup_fit`)."""
-        self._data = shard
+        self._data = device_transfer.to_device(shard, self.device)  # once, not per step
         self._synced_for = None  # a new fit: the driver may have set weights meanwhile
         self._sizes = [int(s) for s in sizes]
         self._offsets = np.concatenate([[0], np.cumsum(self._sizes)]).astype(np.int64)
@@ -173,17 +193,22 @@ class Worker:
             lambda a: None if a is None else a[rows], self._data)
         count = len(nest.flatten(x)[0])
         gradients, assigns, loss, y_pred = {}, {}, 0.0, None
+        pushed_assigns = assigns = {}
         if count:
-            loss, y_pred, grads = self._fit_step(x, y, sample_weight)
-            gradients = {k: _numpy(g) for k, g in zip(self._trainable_keys, grads)
-                         if g is not None}
+            with device_transfer.scope(self.device):
+                loss, y_pred, grads = self._fit_step(
+                    *device_transfer.as_tensors((x, y, sample_weight), self.device))
+            gradients = {k: g._value if self.device is not None else _numpy(g)
+                         for k, g in zip(self._trainable_keys, grads) if g is not None}
             assigns = {k: v._value for k, v in self._changed(self._state_keys).items()}
+            gradients, pushed_assigns = self._to_host(gradients, assigns)
             loss = float(_numpy(loss))
         computed = time.perf_counter()
         pushed_before, waited_before = self.server.bytes_pushed, self.server.wait_s
         for key, value in assigns.items():  # the server holds these now: not a local write
             self._pulled[key] = value
-        result, values = self.server.push_pull(self.worker_id, step, count, gradients, assigns)
+        result, values = self.server.push_pull(self.worker_id, step, count, gradients,
+                                               pushed_assigns)
         if values is not None:  # the next step's parameters came with the push's reply
             self._store(values)
             self._synced_for = step + 1
@@ -206,7 +231,8 @@ class Worker:
     # -- custom loops ------------------------------------------------------------------------
     def load_function(self, function_id, blob) -> None:
         """Takes a function (pickled by `shipping.dumps`) that `run_function` will call."""
-        self._functions[function_id] = self.replicas.loads(blob)
+        with device_transfer.host_scope(self.device):  # custom loops compute on the CPU
+            self._functions[function_id] = self.replicas.loads(blob)
 
     def make_dataset(self, dataset_id, blob) -> None:
         """Builds this worker's dataset from a pickled `dataset_fn` (called with an
@@ -215,7 +241,8 @@ class Worker:
 
         from dtf.data import Dataset
 
-        made = self.replicas.loads(blob)
+        with device_transfer.host_scope(self.device):
+            made = self.replicas.loads(blob)
         if not isinstance(made, Dataset) and callable(made):
             takes_context = bool(inspect.signature(made).parameters)
             made = made(_InputContext(self.worker_id)) if takes_context else made()
@@ -239,12 +266,14 @@ class Worker:
         `("end", None)` when an iterator ran out, or `("error", (type name, message, traceback))`
         for the driver to raise."""
         try:
-            args, kwargs = self.replicas.loads(args_blob)  # first: it may add replicas to pull
+            with device_transfer.host_scope(self.device):
+                args, kwargs = self.replicas.loads(args_blob)  # first: it may add replicas
             self._sync()
             args = nest.map_structure(self._resolve, args)
             kwargs = nest.map_structure(self._resolve, kwargs)
             try:
-                value = self._functions[function_id](*args, **kwargs)
+                with device_transfer.host_scope(self.device):
+                    value = self._functions[function_id](*args, **kwargs)
             except (StopIteration, _out_of_range()):
                 return ("end", None)
             gradients = self.replicas.take_gradients()
@@ -255,6 +284,7 @@ class Worker:
                 after = variable._value
                 deltas[key] = after - before if before is not None else after
             if gradients or deltas:
+                gradients, deltas = self._to_host(gradients, deltas)
                 self.server.apply_update(self.worker_id, sequence, gradients, deltas)
             self.steps_run += 1
             return ("ok", nest.map_structure(_numpy, value))
