@@ -69,8 +69,9 @@ class SparseTensor:
                              "values; give one value per index row.")
         self._shape_tuple = _static_dense_shape(self._dense_shape, idx_dims, static_shape)
         rank = len(self._shape_tuple)
-        self._pin_static_shapes(rank)
-        idx_dims = self._indices.shape.dims
+        if not (_is_eager(self._indices) and _is_eager(self._values)):
+            self._pin_static_shapes(rank)
+            idx_dims = self._indices.shape.dims
         if idx_dims is not None and idx_dims[1] is not None and idx_dims[1] != rank:
             shown = (self._dense_shape.numpy().tolist() if _is_eager(self._dense_shape)
                      else list(self._shape_tuple))

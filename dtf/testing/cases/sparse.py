@@ -153,4 +153,19 @@ CASES = [
     OpCase("sparse/from_dense_to_dense",
            lambda x: dtf.sparse.to_dense(dtf.sparse.from_dense(x)) * 2.0,
            [np.array([[0.5, 1.5], [-2.0, 0.75], [0.25, 3.0]])], lambda x: x * 2.0),
+    # -- dtf.sets' host primitives (not differentiable: forward and shape rules) --------------
+    OpCase("set_operation/dense_dense_union",
+           lambda a, b: dtf.sets.union(a, b).values,
+           [np.array([[1, 2, 2], [5, 4, 4]], np.int32), np.array([[3, 1], [9, 9]], np.int32)],
+           lambda a, b: np.array([1, 2, 3, 4, 5, 9], np.int32), grad=False),
+    OpCase("set_operation/dense_sparse_difference",
+           lambda a, idx, values: dtf.sets.difference(
+               a, SparseTensor(idx, values, (2, 3))).dense_shape,
+           [np.array([[1, 2, 3], [4, 5, 6]], np.int64), _SORTED[:3].copy(),
+            np.array([2, 9, 4], np.int64)],
+           lambda a, idx, values: np.array([2, 2], np.int64), grad=False),
+    OpCase("set_size/sparse",
+           lambda idx, values: dtf.sets.size(SparseTensor(idx, values, (3, 3))),
+           [_SORTED, np.array([1, 2, 2, 3], np.int32)],
+           lambda idx, values: np.array([1, 1, 1], np.int32), grad=False),
 ]
