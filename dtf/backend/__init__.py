@@ -245,13 +245,16 @@ def place_inputs(arrays, host_only: bool = False):
     """(device, backend, arrays moved there) for an op on `arrays`."""
     target = op_device(arrays, host_only)
     backend = backend_for(target)
-    moved = []
-    for a in arrays:
+    # one device of this kind: an array of the backend's type is on it, no need to ask
+    single = backend is numpy_backend or backend.device_count() == 1
+    moved = arrays
+    for i, a in enumerate(arrays):
         b = _by_array_type.get(type(a)) or backend_of(a)
-        if b is backend and (b is numpy_backend or b.device_of(a) == target):
-            moved.append(a)
-        else:
-            moved.append(to_device(a, target))
+        if b is backend and (single or b.device_of(a) == target):
+            continue
+        if moved is arrays:
+            moved = list(arrays)
+        moved[i] = to_device(a, target)
     return target, backend, moved
 
 

@@ -112,8 +112,9 @@ class _Captured:
 class GraphPlan:
     """A plan that runs as a CUDA graph on the GPU (see the module docstring).
 
-    Calls with host arrays, and every call while `dtf.config.cuda_graphs_enabled()` is False,
-    run the wrapped plan directly. Attribute reads other than those below go to the plan
+    Inputs are first moved to the plan's device (`_placed`); calls that stay on the host, and
+    every call while `dtf.config.cuda_graphs_enabled()` is False, run the wrapped plan
+    directly. Attribute reads other than those below go to the plan
     (`source`, `report`, `graph`).
 
     Attributes:
@@ -137,6 +138,7 @@ class GraphPlan:
         from dtf import config
 
         cupy = self._cupy
+        arrays = self._placed(arrays)
         if not arrays or self._refused or not config.cuda_graphs_enabled():
             return self._plain(arrays)
         key = []
@@ -162,6 +164,35 @@ class GraphPlan:
         else:
             self.stats["replayed"] += 1
         return self._replay(state, arrays)
+
+    def _placed(self, arrays):
+        """The call's arrays on the device the plan runs on (a plan computes with one array
+        module): the current device when it is a GPU (the default on a GPU machine); under a
+        CPU scope, the GPU its Variables live on if they do, else the CPU. Host inputs (a
+        Keras batch) are copied to the GPU, device inputs to the host, as TensorFlow copies a
+        function's inputs to its device."""
+        cupy = self._cupy
+        device = _backend.current_device()
+        if device.device_type != "GPU":
+            device = None
+            for v in self._variables:
+                if type(v._value) is cupy.ndarray:
+                    device = _backend.DeviceSpec("GPU", v._value.device.id)
+                    break
+            if device is None:
+                if any(type(a) is cupy.ndarray for a in arrays):
+                    return [_backend.to_device(a, _backend.CPU0) for a in arrays]
+                return arrays
+        moved = None
+        for i, a in enumerate(arrays):
+            if type(a) is cupy.ndarray and a.device.id == device.index:
+                continue
+            if getattr(a, "dtype", None) is None or a.dtype.kind == "O":
+                continue  # strings stay on the host
+            if moved is None:
+                moved = list(arrays)
+            moved[i] = _backend.to_device(a, device)
+        return arrays if moved is None else moved
 
     def _plain(self, arrays):
         self.stats["plain"] += 1
