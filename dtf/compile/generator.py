@@ -85,14 +85,16 @@ class Generator:
         return name
 
     def _impl_name(self, prim):
-        key = ("f", id(prim.impl))
+        # CuPy plans call the op's kernel from `dtf.kernels` where one is registered
+        impl = gpu_fusion.impl_for(prim) if self.device_fusion else prim.impl
+        key = ("f", id(impl))
         name = self._bound.get(key)
         if name is None:
             name = f"f_{_identifier(prim.name)}"
             while name in self.bindings:
                 name += "_"
             self._bound[key] = name
-            self.bindings[name] = prim.impl
+            self.bindings[name] = impl
         return name
 
     def _zero(self, dtype):

@@ -6,7 +6,8 @@ pass over memory, so for CuPy the plan is generated a second time (once, on its 
 CuPy arrays; the NumPy plan is unchanged) with this pass on: every maximal group of elementwise
 nodes whose intermediate results have a single consumer inside the group (and are neither graph
 outputs nor handed to a stateful op) runs as one generated `cupy.RawModule` kernel at the place
-of the group's last node.
+of the group's last node. The CuPy plan also calls the kernels of `dtf.kernels` for the
+primitives that have one (`impl_for`), and leaves the loss/gradient pairs of `fusion` to them.
 
 The kernel's body is C++ from `EXPRESSIONS`, a table from each elementwise primitive to a C
 expression of its operands, one statement per node, each result rounded to its node's dtype
@@ -36,7 +37,7 @@ import numpy as np
 from dtf.compile.passes import static_dtype
 
 __all__ = ["EXPRESSIONS", "Chain", "FusedChain", "device_plan", "emit", "find_chains",
-           "plan_chains"]
+           "impl_for", "plan_chains"]
 
 # primitive name -> C expression of its operands {0}, {1}, ... in the compute type `C` of the
 # node's output (float for float16 and float32, double for float64, bool for bool).
@@ -227,9 +228,18 @@ def _chain(graph, group):
 
 
 # -- the plan's side (hooks called by `generator.Generator` when `device_fusion` is on) --------
+def impl_for(prim):
+    """What a CuPy plan calls for a primitive: its kernel in `dtf.kernels`, else its impl."""
+    from dtf import kernels
+
+    return kernels.get(prim.name) or prim.impl
+
+
 def plan_chains(gen):
     """Finds the chains of the generator's graph and keeps every external operand of a chain
-    alive until the chain's tail (the kernel runs there)."""
+    alive until the chain's tail (the kernel runs there). The loss/gradient pairs of
+    `fusion` are left to the cross-entropy kernels (one pass each, no host synchronisation)."""
+    gen.pairs = {}
     chains = find_chains(gen.graph, gen.consumers, gen.escapes)
     gen.chain_of = {}
     for chain in chains:

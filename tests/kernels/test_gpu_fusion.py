@@ -204,3 +204,23 @@ def test_docstring_example():
         "dtf": dtf, "np": np, "keras": keras, "Graph": Graph, "placeholder": placeholder},
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_cupy_plan_calls_the_kernels_of_primitives_and_unpairs_the_loss():
+    from dtf.kernels import xent
+
+    from dtf.keras.losses._fused import sparse_xent_reduce
+
+    logits, labels = placeholder((4, 3)), placeholder((4,), dtf.int64)
+    builder = context.GraphBuilder("loss")
+    with context.building(builder):
+        with dtf.GradientTape() as tape:
+            tape.watch(logits)
+            loss = sparse_xent_reduce(logits, labels, 4.0)
+        grad = tape.gradient(loss, logits)
+    plan = lower(Graph([logits, labels], [loss, grad], nodes=builder.nodes), copy=True)
+    assert "xent_forward" in plan.source  # the NumPy plan pairs the loss with its gradient
+    device = gpu_fusion.device_plan(plan)
+    assert "xent_forward" not in device.source
+    bound = set(map(id, device._bindings.values()))
+    assert id(xent.sparse_xent_reduce) in bound and id(xent.sparse_xent_reduce_grad) in bound
