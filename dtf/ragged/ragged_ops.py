@@ -116,7 +116,7 @@ def map_flat_values(op, *args, **kwargs):
         >>> dtf.ragged.map_flat_values(dtf.square, dtf.ragged.constant([[1, 2], [3]]))
         <dtf.RaggedTensor [[1, 4], [9]]>
     """
-    template = [None]
+    template, others = [None], []
 
     def unwrap(x):
         if isinstance(x, RaggedTensor):
@@ -128,6 +128,8 @@ def map_flat_values(op, *args, **kwargs):
                     f"partitions ({template[0].shape} with row_splits "
                     f"{_describe_splits(template[0])} vs. {x.shape} with "
                     f"{_describe_splits(x)}); elementwise ops need the same row lengths.")
+            elif not x._is_host() or not template[0]._is_host():
+                others.append(x)  # symbolic row splits: compared when the graph runs
             return x.flat_values
         if isinstance(x, (list, tuple)):
             return type(x)(unwrap(y) for y in x)
@@ -139,7 +141,30 @@ def map_flat_values(op, *args, **kwargs):
     flat_kwargs = unwrap(kwargs)
     if template[0] is None:
         raise ValueError("map_flat_values: no RaggedTensor among the arguments.")
-    return template[0].with_flat_values(op(*flat_args, **flat_kwargs))
+    result = template[0]
+    for other in others:
+        result = _checked_partition(result, other)
+    return result.with_flat_values(op(*flat_args, **flat_kwargs))
+
+
+def _checked_partition(a: RaggedTensor, b: RaggedTensor) -> RaggedTensor:
+    """`a`'s structure, whose symbolic row splits that are not `b`'s own tensors go through a
+    node that checks, when the graph runs, that `b`'s are equal."""
+    from dtf.ragged import ragged_prims
+
+    if isinstance(a._values, RaggedTensor):
+        values = _checked_partition(a._values, b._values)
+    else:
+        values = a._values
+    if a._splits is not None and b._splits is not None:
+        splits = a._splits_arg()  # equal host splits, compared already
+    elif a.row_splits is b.row_splits:
+        splits = a.row_splits
+    else:
+        splits = ragged_prims.check_same_splits(a.row_splits, b.row_splits)
+    if values is a._values and splits is a._splits_arg():
+        return a
+    return RaggedTensor(values, splits, internal=True)
 
 
 def _describe_splits(rt):

@@ -70,6 +70,18 @@ def _nvals(values):
     return values.shape[0]
 
 
+def _checked(splits, values, op):
+    """Symbolic row splits with a node that checks them against `values` when the graph runs
+    (TensorFlow's validating asserts)."""
+    from dtf.ragged import ragged_prims
+
+    if isinstance(values, RaggedTensor):
+        nvals = values.nrows()
+    else:
+        nvals = array_ops.shape(values, out_type=dtypes.int64)[0]
+    return ragged_prims.check_splits(splits, nvals, op=op)
+
+
 def _partition_error(op, detail):
     return InvalidArgumentError(f"Arguments to {op} do not form a valid RaggedTensor: {detail}")
 
@@ -121,6 +133,8 @@ class RaggedTensor:
         if _is_symbolic(row_splits):
             # Traced: the partition is checked against the values' static length only.
             splits = _symbolic_splits(row_splits, "row_splits", "from_row_splits")
+            if validate:
+                splits = _checked(splits, values, "from_row_splits")
             return cls(values, splits, internal=True)
         splits = _splits_array(row_splits, "row_splits", "from_row_splits")
         if validate:
@@ -149,7 +163,10 @@ class RaggedTensor:
 
             lengths = _symbolic_splits(row_lengths, "row_lengths", "from_row_lengths")
             zero = convert_to_tensor([0], dtype=dtypes.int64)
-            return cls(values, _a.concat([zero, cumsum(lengths)], 0), internal=True)
+            splits = _a.concat([zero, cumsum(lengths)], 0)
+            if validate:
+                splits = _checked(splits, values, "from_row_lengths")
+            return cls(values, splits, internal=True)
         lengths = _splits_array(row_lengths, "row_lengths", "from_row_lengths")
         if validate and np.any(lengths < 0):
             raise InvalidArgumentError(

@@ -282,3 +282,34 @@ def test_eager_results_keep_host_row_splits():
     assert rt._splits is not None and rt._is_host()
     assert rt.row_splits.numpy().tolist() == [0, 2, 2, 4]
     assert dtf.reduce_sum(rt, axis=1).numpy().tolist() == [3.0, 0.0, 7.0]
+
+
+def test_partitions_are_checked_when_the_function_runs():
+    @dtf.function
+    def build(values, splits):
+        return dtf.RaggedTensor.from_row_splits(values, splits)
+
+    values = dtf.constant([1.0, 2.0, 3.0])
+    assert build(values, dtf.constant([0, 1, 3], dtf.int64)).to_list() == [[1.0], [2.0, 3.0]]
+    for bad, message in (([1, 2, 3], "start with 0"), ([0, 2, 1], "non-decreasing"),
+                         ([0, 1, 2], "covers 2 values but values has 3")):
+        with pytest.raises(dtf.errors.InvalidArgumentError, match=message):
+            build(values, dtf.constant(bad, dtf.int64))
+
+    @dtf.function
+    def by_rowids(values, rowids):
+        return dtf.RaggedTensor.from_value_rowids(values, rowids, nrows=3)
+
+    with pytest.raises(dtf.errors.InvalidArgumentError, match="sorted"):
+        by_rowids(values, dtf.constant([0, 2, 1], dtf.int64))
+
+
+def test_elementwise_ops_check_two_symbolic_partitions_at_run_time():
+    add = dtf.function(lambda a, b: a + b)
+    a, b = _rt([[1.0, 2.0], [3.0]]), _rt([[10.0, 20.0], [30.0]])
+    assert add(a, b).to_list() == [[11.0, 22.0], [33.0]]
+    with pytest.raises(dtf.errors.InvalidArgumentError, match="different row partitions"):
+        add(a, _rt([[10.0], [20.0, 30.0]]))
+    # Eagerly the partitions are compared at once, as before.
+    with pytest.raises(dtf.errors.InvalidArgumentError, match="different row partitions"):
+        _ = a + _rt([[10.0], [20.0, 30.0]])

@@ -66,3 +66,10 @@ CASES = [
            lambda v, a, b: np.array([v[0:1].sum(), v[1:4].sum(), v[4:6].sum()]),
            grad_inputs=(0,)),
 ]
+CASES += [
+    OpCase("ragged_check_splits/valid", lambda s, n: ragged_prims.check_splits(s, n),
+           [_SPLITS, np.array(6, np.int64)], lambda s, n: s, grad=False),
+    OpCase("ragged_check_same_splits/equal",
+           lambda a, b: ragged_prims.check_same_splits(a, b), [_SPLITS, _SPLITS.copy()],
+           lambda a, b: a, grad=False),
+]
