@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FLOAT_DTYPES", "PREAMBLE", "CudaSource", "compile_ptx", "grid", "scalar", "sources",
-           "suffix"]
+__all__ = ["FLOAT_DTYPES", "PREAMBLE", "CudaSource", "compile_ptx", "contiguous", "grid", "scalar",
+           "sources", "suffix"]
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _SUFFIX = {np.dtype(np.float16): "f16", np.dtype(np.float32): "f32",
@@ -223,6 +223,12 @@ def compile_ptx(source: CudaSource, arch: str = "compute_90") -> str:
         return ptx.decode() if isinstance(ptx, bytes) else ptx
     finally:
         nvrtc.destroyProgram(program)
+
+
+def contiguous(xp, array):
+    """`array` itself when it is C-contiguous (0-d arrays included: `ascontiguousarray` would
+    make them 1-d), else a contiguous copy; kernels index their arrays flat."""
+    return array if array.flags.c_contiguous else xp.ascontiguousarray(array)
 
 
 def suffix(dtype) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from dtf.kernels import register
-from dtf.kernels._cuda import BLOCK, CudaSource, grid
+from dtf.kernels._cuda import BLOCK, CudaSource, contiguous, grid
 
 __all__ = ["ACTIVATIONS", "SOURCE", "bias_activation", "bias_activation_grad", "fused_dense"]
 
@@ -121,7 +121,7 @@ def bias_activation(xp, x, bias, activation="none", return_preactivation=False, 
     ``x + bias`` (for the gelu gradients). ``out`` may be ``x`` itself (contiguous)."""
     _check(f"bias_{activation}", x, bias)
     kind = ACTIVATIONS[activation]
-    x, bias = xp.ascontiguousarray(x), xp.ascontiguousarray(bias)
+    x, bias = contiguous(xp, x), contiguous(xp, bias)
     y = xp.empty_like(x) if out is None else out
     z = xp.empty_like(x) if return_preactivation else None
     n = x.size
@@ -138,7 +138,7 @@ def bias_activation_grad(xp, g, saved, activation="none"):
     if kind == 0:
         dz = g
     else:
-        g, saved = xp.ascontiguousarray(g), xp.ascontiguousarray(saved)
+        g, saved = contiguous(xp, g), contiguous(xp, saved)
         if g.shape != saved.shape or g.dtype != saved.dtype:
             raise ValueError(f"bias_{activation}_grad: g and the saved tensor must match, got "
                              f"{g.dtype.name}{tuple(g.shape)} and "

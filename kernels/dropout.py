@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from dtf.kernels import register
-from dtf.kernels._cuda import BLOCK, CudaSource, grid, scalar
+from dtf.kernels._cuda import BLOCK, CudaSource, contiguous, grid, scalar
 
 __all__ = ["SOURCE", "dropout"]
 
@@ -53,9 +53,9 @@ def dropout(xp, x, rate, noise_shape, seed, reservation=None):
     # The draw exactly as the generic implementation makes it (same seed counters).
     gp, gen = random_ops._generator(xp, random_ops.entropy_for(("uniform", dtype.name), seed,
                                                                reservation))
-    u = xp.ascontiguousarray(
+    u = contiguous(xp, 
         random_ops._to_module(xp, random_ops._unit_uniform(gp, gen, shape, dtype)))
-    x = xp.ascontiguousarray(x)
+    x = contiguous(xp, x)
     y, mask = xp.empty_like(x), xp.empty_like(x)
     # rate rounded to the dtype as `x.dtype.type(rate)`, the scale as `x.dtype.type(1/(1-rate))`
     SOURCE.function("dtf_dropout", x.dtype)(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from dtf.kernels import register
-from dtf.kernels._cuda import BLOCK, CudaSource, grid
+from dtf.kernels._cuda import BLOCK, CudaSource, contiguous, grid
 
 __all__ = ["SOURCE", "batch_norm", "batch_norm_grad", "layer_norm", "layer_norm_grad"]
 
@@ -238,12 +238,12 @@ def _prepare(xp, name, x, *params):
         raise ValueError(f"{name}: x must be a non-empty array of rank >= 1, got shape "
                          f"{tuple(x.shape)}")
     cols = x.shape[-1]
-    out = [xp.ascontiguousarray(x).reshape(-1, cols)]
+    out = [contiguous(xp, x).reshape(-1, cols)]
     for p in params:
         if p is not None and (p.shape != (cols,) or p.dtype != x.dtype):
             raise ValueError(f"{name}: gamma and beta must be {x.dtype.name} vectors of x's last "
                              f"dimension {cols}, got {p.dtype.name}{tuple(p.shape)}")
-        out.append(None if p is None else xp.ascontiguousarray(p))
+        out.append(None if p is None else contiguous(xp, p))
     return out
 
 
@@ -278,11 +278,11 @@ def layer_norm(xp, x, gamma, beta, epsilon):
 def layer_norm_grad(xp, g, x, gamma, mean, rstd):
     """``(dx, dgamma, dbeta)`` of `layer_norm` for the upstream gradient ``g``."""
     x2, gamma = _prepare(xp, "layer_norm_grad", x, gamma)
-    g2 = xp.ascontiguousarray(g).reshape(x2.shape)
+    g2 = contiguous(xp, g).reshape(x2.shape)
     rows, cols = x2.shape
     compute = _COMPUTE[x2.dtype]
-    mean = xp.ascontiguousarray(mean).reshape(-1).astype(compute, copy=False)
-    rstd = xp.ascontiguousarray(rstd).reshape(-1).astype(compute, copy=False)
+    mean = contiguous(xp, mean).reshape(-1).astype(compute, copy=False)
+    rstd = contiguous(xp, rstd).reshape(-1).astype(compute, copy=False)
     dx = xp.empty_like(x2)
     threads = _row_block(cols)
     SOURCE.function("dtf_layer_norm_grad", x2.dtype)(
@@ -312,9 +312,9 @@ def batch_norm(xp, x, gamma, beta, epsilon):
 def batch_norm_grad(xp, g, x, gamma, mean, variance, epsilon):
     """``(dx, dgamma, dbeta)`` of `batch_norm` (training mode) for the upstream gradient."""
     x2, gamma = _prepare(xp, "batch_norm_grad", x, gamma)
-    g2 = xp.ascontiguousarray(g).reshape(x2.shape)
+    g2 = contiguous(xp, g).reshape(x2.shape)
     compute = _COMPUTE[x2.dtype]
-    mean = xp.ascontiguousarray(mean).astype(compute, copy=False)
+    mean = contiguous(xp, mean).astype(compute, copy=False)
     rstd = 1 / xp.sqrt(xp.asarray(variance).astype(compute) + compute(epsilon))
     sum_g, sum_gxhat = _column_sums(xp, g2, x2, mean, rstd, per_row=False)
     dx = xp.empty_like(x2)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 from dtf.kernels import register
-from dtf.kernels._cuda import BLOCK, CudaSource, grid, scalar
+from dtf.kernels._cuda import BLOCK, CudaSource, contiguous, grid, scalar
 
 __all__ = ["SOURCE", "adam_update", "rmsprop_update", "sgd_update"]
 
@@ -175,14 +175,14 @@ def _writable(array, in_place):
 def sgd_update(xp, var, grad, slots, lr, momentum, nesterov):
     """`updates.sgd_update` in one kernel; `slots` is `(m,)` or `(None,)`."""
     dtype = var.dtype
-    var, grad = xp.ascontiguousarray(var), xp.ascontiguousarray(grad)
+    var, grad = contiguous(xp, var), contiguous(xp, grad)
     var_out = xp.empty_like(var)
     (m,) = slots
     lr = scalar(dtype, lr)
     if m is None:
         _launch("dtf_sgd", dtype, var.size, (var, grad, var_out, lr))
         return var_out, (None,)
-    m = xp.ascontiguousarray(m)
+    m = contiguous(xp, m)
     m_out = xp.empty_like(m)
     _launch("dtf_sgd_momentum", dtype, var.size,
             (var, grad, m, var_out, m_out, lr,
@@ -194,14 +194,14 @@ def sgd_update(xp, var, grad, slots, lr, momentum, nesterov):
 def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place=False):
     """`updates.adam_update` in one kernel; `slots` is `(m, v)` or `(m, v, v_hat)`."""
     dtype = var.dtype
-    var, grad = xp.ascontiguousarray(var), xp.ascontiguousarray(grad)
+    var, grad = contiguous(xp, var), contiguous(xp, grad)
     m, v = slots[0], slots[1]
     m_out = m if _writable(m, in_place) else xp.empty_like(var)
     v_out = v if _writable(v, in_place) else xp.empty_like(var)
-    m, v = xp.ascontiguousarray(m), xp.ascontiguousarray(v)
+    m, v = contiguous(xp, m), contiguous(xp, v)
     amsgrad = len(slots) == 3
     if amsgrad:
-        v_hat = xp.ascontiguousarray(slots[2])
+        v_hat = contiguous(xp, slots[2])
         v_hat_out = xp.empty_like(var)
     else:
         v_hat = v_hat_out = var  # not read nor written: the kernel checks `amsgrad`
@@ -218,18 +218,18 @@ def rmsprop_update(xp, var, grad, slots, lr, rho, momentum, epsilon, centered):
     """`updates.rmsprop_update` in one kernel; `slots` is `(velocity, momentum or None,
     average_gradient or None)`."""
     dtype = var.dtype
-    var, grad = xp.ascontiguousarray(var), xp.ascontiguousarray(grad)
+    var, grad = contiguous(xp, var), contiguous(xp, grad)
     velocity, momentum_slot, average_grad = slots
-    velocity = xp.ascontiguousarray(velocity)
+    velocity = contiguous(xp, velocity)
     use_momentum = momentum > 0
     var_out, velocity_out = xp.empty_like(var), xp.empty_like(var)
     momentum_out = average_out = var  # placeholders the kernel neither reads nor writes
     if use_momentum:
-        momentum_slot, momentum_out = xp.ascontiguousarray(momentum_slot), xp.empty_like(var)
+        momentum_slot, momentum_out = contiguous(xp, momentum_slot), xp.empty_like(var)
     else:
         momentum_slot = var
     if centered:
-        average_grad, average_out = xp.ascontiguousarray(average_grad), xp.empty_like(var)
+        average_grad, average_out = contiguous(xp, average_grad), xp.empty_like(var)
     else:
         average_grad = var
     _launch("dtf_rmsprop", dtype, var.size,

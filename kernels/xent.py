@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 from dtf.kernels import register
-from dtf.kernels._cuda import CudaSource
+from dtf.kernels._cuda import CudaSource, contiguous
 
 from dtf.errors import InvalidArgumentError
 
@@ -185,11 +185,11 @@ def _launch(base, logits, classes, args):
 def _sparse_rows(xp, logits, labels, op):
     """(logits, labels as contiguous int64 rows); no range check on the host (see above)."""
     classes = logits.shape[-1]
-    flat = xp.ascontiguousarray(labels.reshape(-1)).astype(np.int64, copy=False)
+    flat = contiguous(xp, labels.reshape(-1)).astype(np.int64, copy=False)
     if flat.size != logits.size // max(classes, 1):
         raise InvalidArgumentError(f"{op}: labels of shape {tuple(labels.shape)} do not match "
                                    f"logits of shape {tuple(logits.shape)}: one label per row")
-    return xp.ascontiguousarray(logits), flat
+    return contiguous(xp, logits), flat
 
 
 def sparse_xent(xp, logits, labels):
@@ -236,7 +236,7 @@ def softmax_xent(xp, logits, labels):
         raise ValueError(f"xent_forward: labels must have the logits' shape and dtype, got "
                          f"{labels.dtype.name}{tuple(labels.shape)} and "
                          f"{logits.dtype.name}{tuple(logits.shape)}")
-    logits, labels = xp.ascontiguousarray(logits), xp.ascontiguousarray(labels)
+    logits, labels = contiguous(xp, logits), contiguous(xp, labels)
     loss = xp.empty(logits.shape[:-1], dtype=logits.dtype)
     if loss.size and logits.shape[-1]:
         _launch("dtf_xent", logits, logits.shape[-1], (logits, labels, loss))
@@ -250,8 +250,8 @@ def softmax_xent_grad(xp, g, logits, labels):
     if g.shape != logits.shape[:-1]:
         raise ValueError(f"xent_backward: g must have one value per row, shape "
                          f"{tuple(logits.shape[:-1])}, got {tuple(g.shape)}")
-    logits, labels = xp.ascontiguousarray(logits), xp.ascontiguousarray(labels)
-    g = xp.ascontiguousarray(g.astype(logits.dtype, copy=False))
+    logits, labels = contiguous(xp, logits), contiguous(xp, labels)
+    g = contiguous(xp, g.astype(logits.dtype, copy=False))
     grad = xp.empty_like(logits)
     if grad.size:
         _launch("dtf_xent_grad", logits, logits.shape[-1], (g, logits, labels, grad))

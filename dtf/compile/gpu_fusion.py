@@ -123,17 +123,34 @@ def _is_variable(x):
     return getattr(x, "_is_dtf_variable", False)
 
 
+_BOOL_RESULTS = frozenset({"greater", "greater_equal", "less", "less_equal", "equal",
+                           "not_equal", "logical_and", "logical_or", "logical_not"})
+_BOOL = np.dtype(np.bool_)
+
+
 def _fusable(node) -> bool:
-    """Whether a node is elementwise and its dtypes have C types here."""
+    """Whether a node is elementwise with dtypes its C expression is written for: float
+    arithmetic, comparisons of floats, logic on bools, a select on a bool condition, casts
+    between floats or from bool (integers round and overflow differently in C)."""
     prim = node.prim
-    if prim.name not in EXPRESSIONS or prim.stateful or len(node.outputs) != 1:
+    name = prim.name
+    if name not in EXPRESSIONS or prim.stateful or len(node.outputs) != 1:
         return False
-    out_dtype = static_dtype(node.outputs[0])
-    if out_dtype not in _STORAGE:
+    out = static_dtype(node.outputs[0])
+    ins = [static_dtype(t) for t in node.inputs]
+    if out not in _STORAGE or any(d not in _STORAGE for d in ins):
         return False
-    if prim.name == "cast":  # float <-> float, bool -> float (integers round differently)
-        return out_dtype in _FLOATS and all(static_dtype(t) in _STORAGE for t in node.inputs)
-    return all(static_dtype(t) in _STORAGE for t in node.inputs)
+    if out == _BOOL:
+        if name.startswith("logical_"):
+            return all(d == _BOOL for d in ins)
+        return name in _BOOL_RESULTS and all(d in _FLOATS for d in ins)
+    if name in _BOOL_RESULTS:
+        return False
+    if name == "select":
+        return ins[0] == _BOOL and ins[1] == out and ins[2] == out
+    if name == "cast":
+        return True  # from a float or bool (checked above) to a float
+    return all(d == out for d in ins)
 
 
 class Chain:
@@ -326,10 +343,10 @@ class FusedChain:
         if n == 0:
             return out
         source = self.source_for(layouts)
-        from dtf.kernels._cuda import BLOCK, grid
+        from dtf.kernels._cuda import BLOCK, contiguous, grid
 
         extents = [np.int64(a.size) for a, lay in zip(operands, layouts) if lay == "t"]
-        arrays = [xp.ascontiguousarray(a) for a in operands]
+        arrays = [contiguous(xp, a) for a in operands]
         source.function("dtf_chain", self.out_dtype)(
             grid(n), (BLOCK,), (*arrays, out, *extents, np.int64(n)))
         return out

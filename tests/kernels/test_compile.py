@@ -102,3 +102,11 @@ def test_grid_covers_small_and_huge_sizes():
     assert _cuda.grid(1) == (1,)
     assert _cuda.grid(257) == (2,)
     assert _cuda.grid(10**12) == (_cuda.MAX_BLOCKS,)
+
+
+def test_contiguous_keeps_0d_arrays_and_copies_strided_ones():
+    scalar = np.asarray(1.5, np.float32)
+    assert _cuda.contiguous(np, scalar) is scalar
+    strided = np.ones((4, 4), np.float32)[:, ::2]
+    out = _cuda.contiguous(np, strided)
+    assert out.flags.c_contiguous and out.shape == (4, 2)

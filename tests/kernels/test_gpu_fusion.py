@@ -224,3 +224,14 @@ def test_the_cupy_plan_calls_the_kernels_of_primitives_and_unpairs_the_loss():
     assert "xent_forward" not in device.source
     bound = set(map(id, device._bindings.values()))
     assert id(xent.sparse_xent_reduce) in bound and id(xent.sparse_xent_reduce_grad) in bound
+
+
+def test_integer_chains_and_bool_arithmetic_stay_unfused():
+    i = placeholder((5,), dtf.int32)
+    graph = Graph([i], [(i + 1) * 3])
+    assert gpu_fusion.find_chains(graph) == []
+    x = placeholder((5,))
+    mask = dtf.logical_not(dtf.greater(x, 0.0))
+    graph = Graph([x], [dtf.where(mask, x * 2.0, x)])
+    (chain,) = gpu_fusion.find_chains(graph)
+    assert names(graph, chain) == ["greater", "logical_not", "multiply", "select"]
