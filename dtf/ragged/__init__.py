@@ -8,6 +8,7 @@ Example:
 
 from dtf.ragged import ragged_operators as _ragged_operators
 from dtf.ragged.batching import ragged_batch, ragged_batch_elements
+from dtf.ragged.ragged_mask import boolean_mask
 from dtf.ragged.ragged_ops import (
     concat,
     constant,
@@ -25,6 +26,7 @@ _ragged_operators.install()
 __all__ = [
     "RaggedTensor",
     "RaggedTensorSpec",
+    "boolean_mask",
     "concat",
     "constant",
     "map_flat_values",

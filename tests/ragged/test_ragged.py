@@ -266,7 +266,8 @@ def test_ragged_batch_elements_and_dataset():
 
 @pytest.mark.parametrize("name", ["dtf.ragged", "dtf.ragged.ragged_tensor",
                                   "dtf.ragged.ragged_ops", "dtf.ragged.batching",
-                                  "dtf.ragged.ragged_tensor_spec"])
+                                  "dtf.ragged.ragged_tensor_spec", "dtf.ragged.ragged_mask",
+                                  "dtf.ragged.symbolic_rows", "dtf.ragged.ragged_prims"])
 def test_doctests(name, monkeypatch):
     monkeypatch.setattr(dtf, "ragged", ragged, raising=False)
     monkeypatch.setattr(dtf, "RaggedTensor", RaggedTensor, raising=False)
