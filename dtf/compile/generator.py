@@ -240,7 +240,7 @@ class Generator:
 
     def _emit_node(self, i, node, args):
         prim = node.prim
-        if i in self.chain_of and gpu_fusion.emit(self, i, node, args):
+        if self.device_fusion and gpu_fusion.emit(self, i, node, args):
             return
         if i in self.pairs or i in self.saved_for:
             self._forward_backward(i, node, args)

@@ -245,6 +245,12 @@ def _chain(graph, group):
 
 
 # -- the plan's side (hooks called by `generator.Generator` when `device_fusion` is on) --------
+def _has_kernel(name):
+    from dtf import kernels
+
+    return name in kernels._factories
+
+
 def impl_for(prim):
     """What a CuPy plan calls for a primitive: its kernel in `dtf.kernels`, else its impl."""
     from dtf import kernels
@@ -270,11 +276,17 @@ def plan_chains(gen):
 
 
 def emit(gen, i, node, args) -> bool:
-    """Writes node `i` of a chain: nothing for an inner node, the kernel call for the tail.
-    Returns False for nodes in no chain."""
+    """Writes node `i` of a chain (nothing for an inner node, the kernel call for the tail),
+    or a call of the kernel `dtf.kernels` has for its primitive (where the NumPy plan would
+    inline array calls: `fused_dense` is one kernel besides the matmul, not two). Returns False
+    for the other nodes, which the generator writes as for NumPy."""
     chain = gen.chain_of.get(i)
     if chain is None:
-        return False
+        if i in gen.pairs or i in gen.flat_steps or not _has_kernel(node.prim.name):
+            return False
+        gen._generic(i, node, args)  # binds `impl_for(prim)`: the kernel
+        gen.counts["impl"] += 1
+        return True
     out = node.outputs[0]
     gen.alias[id(out)] = frozenset()
     if i != chain.tail:

@@ -235,3 +235,17 @@ def test_integer_chains_and_bool_arithmetic_stay_unfused():
     graph = Graph([x], [dtf.where(mask, x * 2.0, x)])
     (chain,) = gpu_fusion.find_chains(graph)
     assert names(graph, chain) == ["greater", "logical_not", "multiply", "select"]
+
+
+def test_the_cupy_plan_runs_fused_dense_through_its_kernel():
+    from dtf.kernels import activations
+
+    from dtf.ops.fused_ops import fused_dense
+
+    x = placeholder((None, 3))
+    w, b = dtf.constant(np.ones((3, 2), np.float32)), dtf.constant(np.ones(2, np.float32))
+    plan = lower(Graph([x], [fused_dense(x, w, b, "relu")]), copy=True)
+    assert "xp.matmul" in plan.source  # inlined for NumPy
+    device = gpu_fusion.device_plan(plan)
+    assert "xp.matmul" not in device.source
+    assert any(v is activations.fused_dense for v in device._bindings.values())
