@@ -10,7 +10,9 @@ rate, Adam's bias-corrected step size, ``1 - beta``) are computed on the host in
 dtype, as the NumPy rule computes them.
 
 Like the NumPy rules, the kernels never write into an array they were given, except Adam's
-slots with ``in_place=True`` (the parameter server's optimizer owns them).
+slots with ``in_place=True`` (the parameter server's optimizer owns them). The rate (``lr``,
+Adam's ``alpha``) may be a CuPy scalar (a learning rate held in a GPU Variable): the kernel then
+reads it from device memory, so the host never waits for the device.
 
 Example (on a GPU)::
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 from dtf.kernels import register
-from dtf.kernels._cuda import BLOCK, CudaSource, contiguous, grid, scalar
+from dtf.kernels._cuda import _COMPUTE, BLOCK, CudaSource, contiguous, grid, scalar
 
 __all__ = ["SOURCE", "adam_update", "rmsprop_update", "sgd_update"]
 
@@ -131,35 +133,54 @@ __device__ __forceinline__ void rmsprop_body(
     }
 }
 
+// A rate (learning rate, Adam's step size) comes by value from the host, or from device memory
+// when it is a device scalar (a learning rate held in a GPU Variable: no host synchronisation,
+// and a CUDA graph replay reads its current value).
+#define DTF_RATE(T, name) const Io<T>::C* name##_dev, Io<T>::C name, int name##_on_device
+#define DTF_RATE_VALUE(name) (name##_on_device ? name##_dev[0] : name)
+
 #define DTF_OPTIMIZERS(T, S)                                                                 \
-extern "C" __global__ void dtf_sgd_##S(const T* var, const T* grad, T* var_out,             \
-                                       Io<T>::C lr, long long n) {                           \
-    sgd_body<T>(var, grad, var_out, lr, n);                                                  \
+extern "C" __global__ void dtf_sgd_##S(const T* var, const T* grad, T* var_out,              \
+                                       DTF_RATE(T, lr), long long n) {                       \
+    sgd_body<T>(var, grad, var_out, DTF_RATE_VALUE(lr), n);                                  \
 }                                                                                            \
 extern "C" __global__ void dtf_sgd_momentum_##S(                                             \
-        const T* var, const T* grad, const T* m, T* var_out, T* m_out, Io<T>::C lr,          \
+        const T* var, const T* grad, const T* m, T* var_out, T* m_out, DTF_RATE(T, lr),      \
         Io<T>::C momentum, int nesterov, long long n) {                                      \
-    sgd_momentum_body<T>(var, grad, m, var_out, m_out, lr, momentum, nesterov, n);           \
+    sgd_momentum_body<T>(var, grad, m, var_out, m_out, DTF_RATE_VALUE(lr), momentum,         \
+                         nesterov, n);                                                       \
 }                                                                                            \
 extern "C" __global__ void dtf_adam_##S(                                                     \
         const T* var, const T* grad, const T* m, const T* v, const T* v_hat, T* var_out,     \
-        T* m_out, T* v_out, T* v_hat_out, Io<T>::C alpha, Io<T>::C one_minus_beta_1,         \
+        T* m_out, T* v_out, T* v_hat_out, DTF_RATE(T, alpha), Io<T>::C one_minus_beta_1,     \
         Io<T>::C one_minus_beta_2, Io<T>::C epsilon, int amsgrad, long long n) {             \
-    adam_body<T>(var, grad, m, v, v_hat, var_out, m_out, v_out, v_hat_out, alpha,            \
+    adam_body<T>(var, grad, m, v, v_hat, var_out, m_out, v_out, v_hat_out,                   \
+                 DTF_RATE_VALUE(alpha),                                                      \
                  one_minus_beta_1, one_minus_beta_2, epsilon, amsgrad, n);                   \
 }                                                                                            \
 extern "C" __global__ void dtf_rmsprop_##S(                                                  \
         const T* var, const T* grad, const T* velocity, const T* momentum_slot,              \
         const T* average_grad, T* var_out, T* velocity_out, T* momentum_out,                 \
-        T* average_grad_out, Io<T>::C lr, Io<T>::C rho, Io<T>::C one_minus_rho,              \
+        T* average_grad_out, DTF_RATE(T, lr), Io<T>::C rho, Io<T>::C one_minus_rho,          \
         Io<T>::C momentum, Io<T>::C epsilon, int centered, int use_momentum, long long n) {  \
     rmsprop_body<T>(var, grad, velocity, momentum_slot, average_grad, var_out, velocity_out, \
-                    momentum_out, average_grad_out, lr, rho, one_minus_rho, momentum,        \
+                    momentum_out, average_grad_out, DTF_RATE_VALUE(lr), rho, one_minus_rho,  \
+                    momentum,                                                                \
                     epsilon, centered, use_momentum, n);                                     \
 }
 DTF_FOR_FLOATS(DTF_OPTIMIZERS)
 """, entries=("dtf_sgd", "dtf_sgd_momentum", "dtf_adam", "dtf_rmsprop"),
     options=("-std=c++17", "--fmad=false"))
+
+
+def _rate(xp, dtype, value, placeholder):
+    """The three kernel arguments of a rate: (device pointer, host value, on-device flag).
+    A device scalar is rounded to the dtype (as the NumPy rule's arithmetic rounds it) and
+    read by the kernel; a host scalar goes by value (`placeholder`: any array, never read)."""
+    if isinstance(value, xp.ndarray):
+        device = value.astype(dtype).astype(_COMPUTE[np.dtype(dtype)]).reshape(1)
+        return device, _COMPUTE[np.dtype(dtype)](0), np.int32(1)
+    return placeholder, scalar(dtype, value), np.int32(0)
 
 
 def _launch(base, dtype, n, args):
@@ -178,14 +199,14 @@ def sgd_update(xp, var, grad, slots, lr, momentum, nesterov):
     var, grad = contiguous(xp, var), contiguous(xp, grad)
     var_out = xp.empty_like(var)
     (m,) = slots
-    lr = scalar(dtype, lr)
+    lr = _rate(xp, dtype, lr, var)
     if m is None:
-        _launch("dtf_sgd", dtype, var.size, (var, grad, var_out, lr))
+        _launch("dtf_sgd", dtype, var.size, (var, grad, var_out, *lr))
         return var_out, (None,)
     m = contiguous(xp, m)
     m_out = xp.empty_like(m)
     _launch("dtf_sgd_momentum", dtype, var.size,
-            (var, grad, m, var_out, m_out, lr,
+            (var, grad, m, var_out, m_out, *lr,
              # as `updates._cast`: Keras casts the Python float to float32 first
              scalar(dtype, np.float32(momentum)), np.int32(bool(nesterov))))
     return var_out, (m_out,)
@@ -208,7 +229,7 @@ def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place=F
     var_out = xp.empty_like(var)
     _launch("dtf_adam", dtype, var.size,
             (var, grad, m, v, v_hat, var_out, m_out, v_out, v_hat_out,
-             scalar(dtype, alpha), scalar(dtype, 1 - beta_1), scalar(dtype, 1 - beta_2),
+             *_rate(xp, dtype, alpha, var), scalar(dtype, 1 - beta_1), scalar(dtype, 1 - beta_2),
              scalar(dtype, epsilon), np.int32(amsgrad)))
     new_slots = (m_out, v_out, v_hat_out) if amsgrad else (m_out, v_out)
     return var_out, new_slots
@@ -234,7 +255,7 @@ def rmsprop_update(xp, var, grad, slots, lr, rho, momentum, epsilon, centered):
         average_grad = var
     _launch("dtf_rmsprop", dtype, var.size,
             (var, grad, velocity, momentum_slot, average_grad, var_out, velocity_out,
-             momentum_out, average_out, scalar(dtype, lr), scalar(dtype, rho),
+             momentum_out, average_out, *_rate(xp, dtype, lr, var), scalar(dtype, rho),
              scalar(dtype, 1 - rho), scalar(dtype, momentum), scalar(dtype, epsilon),
              np.int32(bool(centered)), np.int32(use_momentum)))
     return var_out, (velocity_out,

@@ -325,3 +325,22 @@ def test_a_column_broadcast_takes_the_unfused_path(cp):
     plan = lower(Graph([x, s], [dtf.exp(x - s) * 2.0 + 1.0]), copy=True)
     xs, ss = rand((5, 8), np.float32, 1), rand((5, 1), np.float32, 2)
     close(plan(cp.asarray(xs), cp.asarray(ss))[0], plan(xs, ss)[0], np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rates_held_on_the_device_give_the_host_rates_results(cp, dtype):
+    # a learning rate in a GPU Variable reaches the kernels as a device scalar (no host sync)
+    var, grad = cp.asarray(rand((40,), dtype, 1)), cp.asarray(rand((40,), dtype, 2))
+    slots = (cp.zeros(40, dtype), cp.zeros(40, dtype))
+    alpha = dtype(0.003)
+    host_rate = kernels.get("adam_update")(cp, var, grad, slots, alpha, 0.9, 0.999, 1e-7)
+    device_rate = kernels.get("adam_update")(cp, var, grad, slots, cp.asarray(alpha), 0.9,
+                                             0.999, 1e-7)
+    npt.assert_array_equal(host(device_rate[0]), host(host_rate[0]))
+    sgd = kernels.get("sgd_update")
+    npt.assert_array_equal(host(sgd(cp, var, grad, (None,), cp.asarray(alpha), 0.0, False)[0]),
+                           host(sgd(cp, var, grad, (None,), alpha, 0.0, False)[0]))
+    rms = kernels.get("rmsprop_update")
+    args = ((cp.ones(40, dtype), None, None), 0.9, 0.0, 1e-7, False)
+    npt.assert_array_equal(host(rms(cp, var, grad, args[0], cp.asarray(alpha), *args[1:])[0]),
+                           host(rms(cp, var, grad, args[0], alpha, *args[1:])[0]))
