@@ -6,6 +6,15 @@ Example:
     array([1, 0, 2, 0], dtype=int32)
 """
 
+from dtf.sparse.sparse_layout import (
+    expand_dims,
+    fill_empty_rows,
+    reshape,
+    segment_mean,
+    segment_sqrt_n,
+    segment_sum,
+    to_indicator,
+)
 from dtf.sparse.sparse_math import add, reduce_sum, sparse_dense_cwise_div, sparse_dense_cwise_mul
 from dtf.sparse.sparse_matmul import matmul, sparse_dense_matmul
 from dtf.sparse.sparse_ops import (
@@ -27,17 +36,24 @@ __all__ = [
     "SparseTensorSpec",
     "add",
     "concat",
+    "expand_dims",
     "eye",
+    "fill_empty_rows",
     "from_dense",
     "map_values",
     "matmul",
     "reduce_sum",
     "reorder",
+    "reshape",
     "retain",
+    "segment_mean",
+    "segment_sqrt_n",
+    "segment_sum",
     "slice",
     "sparse_dense_cwise_div",
     "sparse_dense_cwise_mul",
     "sparse_dense_matmul",
     "to_dense",
+    "to_indicator",
     "transpose",
 ]

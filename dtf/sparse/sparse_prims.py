@@ -12,6 +12,10 @@ CPU as well. Their implementations run on NumPy arrays (CuPy arrays go to the ho
   and how many rows share it (a data-dependent number of rows).
 - `validate_indices(indices, dense_shape, validate_order=)`: the indices unchanged, after
   SparseToDense's checks (in bounds; in order and not repeated when `validate_order`).
+- `reshape(indices, input_shape, new_shape)`: SparseReshape's new indices and shape.
+- `fill_empty_rows(indices, dense_shape)`: FillEmptyRows' indices, with where each entry's
+  value comes from (N, one past the input's entries, for the added ones) and which rows were
+  empty.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dtf import dtypes
 from dtf.errors import InvalidArgumentError
 from dtf.ops.registry import Spec, primitive, run
 
-__all__ = ["row_major_order", "unique_rows", "validate_indices"]
+__all__ = ["fill_empty_rows", "reshape", "row_major_order", "unique_rows", "validate_indices"]
 
 
 def _host(xp, a):
@@ -146,3 +150,115 @@ def validate_indices(indices, dense_shape, validate_order=True):
     """`indices` itself once they pass SparseToDense's checks against `dense_shape` (a graph
     node, so a traced function checks every call's indices when it runs)."""
     return run(_validate_indices, (indices, dense_shape), validate_order=bool(validate_order))
+
+
+# -- reshape -------------------------------------------------------------------------------------
+def _shape_debug(dims) -> str:
+    return "[" + ",".join(str(int(d)) for d in dims) + "]"
+
+
+def reshape_host(indices: np.ndarray, input_shape: np.ndarray, new_shape: np.ndarray):
+    """(new indices, output shape) of SparseReshape, with its checks and messages."""
+    input_shape = np.asarray(input_shape, np.int64).reshape(-1)
+    new_shape = np.asarray(new_shape, np.int64).reshape(-1)
+    dense_size = int(np.prod(input_shape))
+    unknown = [d for d, size in enumerate(new_shape) if size == -1]
+    for d, size in enumerate(new_shape):
+        if size < -1:
+            raise InvalidArgumentError(f"size {d} must be non-negative, not {size} "
+                                       "[Op:SparseReshape]")
+    if len(unknown) > 1:
+        raise InvalidArgumentError(f"only one output dimension may be -1, not both "
+                                   f"{unknown[0]} and {unknown[1]} [Op:SparseReshape]")
+    output_shape = np.where(new_shape == -1, 1, new_shape)
+    product = int(np.prod(output_shape))
+    if unknown:
+        missing = dense_size // product if product > 0 else 0
+        if product * missing != dense_size:
+            raise InvalidArgumentError(
+                f"Input to reshape is a SparseTensor with {dense_size} dense values, but the "
+                f"requested shape requires a multiple of {product}. input_shape="
+                f"{_shape_debug(input_shape)} output_shape={_shape_debug(output_shape)} "
+                "[Op:SparseReshape]")
+        output_shape[unknown[0]] = missing
+    elif product != dense_size:
+        raise InvalidArgumentError(
+            f"Input to reshape is a tensor with {dense_size} dense values, but the requested "
+            f"shape has {product}. input_shape={_shape_debug(input_shape)} output_shape="
+            f"{_shape_debug(output_shape)} [Op:SparseReshape]")
+    indices = np.asarray(indices, np.int64).reshape(-1, input_shape.size)
+    out = np.zeros((indices.shape[0], output_shape.size), np.int64)
+    if indices.shape[0] == 0 or dense_size == 0:
+        return out, output_shape
+    # Row-major linear positions, then their coordinates in the new shape (as the kernel).
+    linear = indices @ _strides(input_shape)
+    for j, stride in enumerate(_strides(output_shape)):
+        out[:, j], linear = np.divmod(linear, stride)
+    return out, output_shape
+
+
+def _strides(shape: np.ndarray) -> np.ndarray:
+    """Row-major strides of `shape` (the last dim's is 1)."""
+    return np.concatenate([np.cumprod(shape[:0:-1])[::-1], [1]]).astype(np.int64) \
+        if shape.size else np.zeros(0, np.int64)
+
+
+def _reshape_rule(indices, input_shape, new_shape):
+    rank = None if new_shape.shape is None else new_shape.shape[0]
+    return Spec((_rows(indices), rank), dtypes.int64), Spec((rank,), dtypes.int64)
+
+
+@primitive("sparse_reshape", shape=_reshape_rule, num_outputs=2, differentiable=False)
+def _reshape(xp, indices, input_shape, new_shape):
+    out, shape = reshape_host(_host(xp, indices), _host(xp, input_shape), _host(xp, new_shape))
+    return _device(xp, out), _device(xp, shape)
+
+
+def reshape(indices, input_shape, new_shape):
+    """(indices [N, len(new_shape)], output shape) of the entries of a SparseTensor of
+    `input_shape` reshaped to `new_shape` (one -1 allowed), in the same order."""
+    return run(_reshape, (indices, input_shape, new_shape))
+
+
+# -- fill_empty_rows -------------------------------------------------------------------------------
+def fill_empty_rows_host(indices: np.ndarray, dense_shape: np.ndarray):
+    """(output indices, positions, empty-row flags) of FillEmptyRows: every entry, plus one at
+    [row, 0, ...] for each row without any, ordered by row (entries of a row keep their
+    order); `positions` maps each output entry to its input entry, N (the number of input
+    entries: the slot of the default value after them) for the added ones."""
+    dense_shape = np.asarray(dense_shape, np.int64).reshape(-1)
+    n_rows = int(dense_shape[0])
+    indices = np.asarray(indices, np.int64).reshape(-1, dense_shape.size)
+    rows = indices[:, 0]
+    bad = np.flatnonzero((rows < 0) | (rows >= n_rows))
+    if bad.size:
+        i = int(bad[0])
+        raise InvalidArgumentError(f"indices({i}, 0) is invalid: {int(rows[i])} >= {n_rows} "
+                                   "(or negative): each entry's row must lie in "
+                                   f"[0, dense_shape[0]) [Op:SparseFillEmptyRows]")
+    empty = np.bincount(rows, minlength=n_rows)[:n_rows] == 0
+    added = np.zeros((int(empty.sum()), dense_shape.size), np.int64)
+    added[:, 0] = np.flatnonzero(empty)
+    combined = np.concatenate([indices, added], axis=0)
+    positions = np.concatenate([np.arange(indices.shape[0], dtype=np.int64),
+                                np.full(added.shape[0], indices.shape[0], np.int64)])
+    order = np.argsort(combined[:, 0], kind="stable")
+    return combined[order], positions[order], empty
+
+
+def _fill_empty_rows_rule(indices, dense_shape):
+    return (Spec((None, _cols(indices)), dtypes.int64), Spec((None,), dtypes.int64),
+            Spec((None,), dtypes.bool))
+
+
+@primitive("sparse_fill_empty_rows", shape=_fill_empty_rows_rule, num_outputs=3,
+           differentiable=False, data_dependent_shape=True)
+def _fill_empty_rows(xp, indices, dense_shape):
+    return tuple(_device(xp, a) for a in fill_empty_rows_host(_host(xp, indices),
+                                                              _host(xp, dense_shape)))
+
+
+def fill_empty_rows(indices, dense_shape):
+    """(indices [M, rank], positions [M], empty_row_indicator [rows]) of FillEmptyRows (see
+    `fill_empty_rows_host`)."""
+    return run(_fill_empty_rows, (indices, dense_shape))

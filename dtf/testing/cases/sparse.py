@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import dtf
+import dtf.sets  # registers the set primitives before any case runs
 from dtf.sparse import SparseTensor, sparse_prims
 from dtf.testing.op_cases import OpCase, positive, rand
 
@@ -168,4 +169,42 @@ CASES = [
            lambda idx, values: dtf.sets.size(SparseTensor(idx, values, (3, 3))),
            [_SORTED, np.array([1, 2, 2, 3], np.int32)],
            lambda idx, values: np.array([1, 1, 1], np.int32), grad=False),
+    # -- reshape, fill_empty_rows, to_indicator, segment reductions ---------------------------
+    OpCase("sparse_prims/reshape",
+           lambda idx, shape, new: sparse_prims.reshape(idx, shape, new),
+           [_SORTED, np.array([3, 3], np.int64), np.array([-1, 9], np.int64)],
+           lambda idx, shape, new: (np.stack([np.zeros(4, np.int64), idx[:, 0] * 3 + idx[:, 1]],
+                                             axis=1), np.array([1, 9], np.int64)), grad=False),
+    OpCase("sparse_prims/fill_empty_rows",
+           lambda idx, shape: sparse_prims.fill_empty_rows(idx, shape),
+           [np.array([[2, 1], [0, 0]], np.int64), np.array([4, 2], np.int64)],
+           lambda idx, shape: (np.array([[0, 0], [1, 0], [2, 1], [3, 0]], np.int64),
+                               np.array([1, 2, 0, 2], np.int64),
+                               np.array([False, True, False, True])), grad=False),
+    OpCase("sparse/reshape_values",
+           lambda idx, values: dtf.sparse.to_dense(dtf.sparse.reshape(
+               SparseTensor(idx, values, (3, 3)), [9, 1])),
+           [_SORTED, rand(4, seed=28)],
+           lambda idx, values: _dense(idx, values, (3, 3)).reshape(9, 1)),
+    OpCase("sparse/expand_dims",
+           lambda idx, values: dtf.sparse.to_dense(dtf.sparse.expand_dims(
+               SparseTensor(idx, values, (3, 3)), 1)),
+           [_SORTED, rand(4, seed=29)],
+           lambda idx, values: _dense(idx, values, (3, 3))[:, None, :]),
+    OpCase("sparse/fill_empty_rows",
+           lambda idx, values, default: dtf.sparse.to_dense(dtf.sparse.fill_empty_rows(
+               SparseTensor(idx, values, (4, 3)), default)[0]),
+           [_SORTED, rand(4, seed=30), np.array(0.5)],
+           lambda idx, values, default: _dense(idx, values, (4, 3)) + np.array(
+               [[0, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 0]]) * default),
+    OpCase("sparse/to_indicator",
+           lambda idx, ids: dtf.sparse.to_indicator(SparseTensor(idx, ids, (3, 3)), 4),
+           [_SORTED, np.array([3, 0, 3, 1], np.int64)],
+           lambda idx, ids: np.array([[0, 0, 0, 1], [1, 0, 0, 1], [0, 1, 0, 0]], bool),
+           grad=False),
+    OpCase("sparse/segment_sqrt_n",
+           lambda data, rows, ids: dtf.sparse.segment_sqrt_n(data, rows, ids),
+           [rand(3, 2, seed=31), np.array([2, 0, 2], np.int64), np.array([0, 0, 2], np.int64)],
+           lambda data, rows, ids: np.stack([(data[2] + data[0]) / np.sqrt(2), np.zeros(2),
+                                             data[2]])),
 ]
