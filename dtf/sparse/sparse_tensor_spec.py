@@ -27,12 +27,13 @@ class SparseTensorSpec:
             for a traced function's signature).
         dtype: the dtype of the values (float32 by default).
 
+    In `dtf.function(input_signature=[dtf.SparseTensorSpec([None, 3], dtf.float32)])` it makes
+    one trace serve every SparseTensor of that dtype and of dense shape [any, 3].
+
     Example:
-        >>> @dtf.function(input_signature=[dtf.SparseTensorSpec([None, 3], dtf.float32)])
-        ... def row_sums(sp):
-        ...     return dtf.sparse.reduce_sum(sp, axis=1)
-        >>> row_sums(dtf.SparseTensor([[0, 0], [1, 2]], [1.0, 2.0], [2, 3])).numpy()
-        array([1., 2.], dtype=float32)
+        >>> spec = dtf.SparseTensorSpec([None, 3], dtf.float32)
+        >>> spec.most_specific_compatible_type(dtf.SparseTensorSpec([None, 5], dtf.float32))
+        SparseTensorSpec(TensorShape([None, None]), dtf.float32)
     """
 
     __slots__ = ("_dtype", "_shape")

@@ -165,11 +165,14 @@ def test_elementwise_with_dense():
 
 
 @pytest.mark.parametrize("name", ["dtf.sparse", "dtf.sparse.sparse_tensor",
-                                  "dtf.sparse.sparse_ops", "dtf.sparse.sparse_matmul"])
+                                  "dtf.sparse.sparse_ops", "dtf.sparse.sparse_matmul",
+                                  "dtf.sparse.sparse_math", "dtf.sparse.sparse_layout",
+                                  "dtf.sparse.sparse_tensor_spec"])
 def test_docstring_examples(name, monkeypatch):
-    # Until dtf exports SparseTensor and the sparse module itself.
+    # Until dtf exports SparseTensor, SparseTensorSpec and the sparse module itself.
     monkeypatch.setattr(dtf, "sparse", sparse, raising=False)
     monkeypatch.setattr(dtf, "SparseTensor", SparseTensor, raising=False)
+    monkeypatch.setattr(dtf, "SparseTensorSpec", sparse.SparseTensorSpec, raising=False)
     result = doctest.testmod(importlib.import_module(name), extraglobs={"dtf": dtf},
                              optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
