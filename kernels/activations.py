@@ -152,6 +152,10 @@ def bias_activation_grad(xp, g, saved, activation="none"):
 def fused_dense(xp, x, kernel, bias, activation):
     """The `fused_dense` primitive: ``activation(x @ kernel + bias)``, the bias and activation
     applied by one kernel in the matmul's result."""
+    if x.dtype not in SOURCE.dtypes or activation not in ("linear", *ACTIVATIONS):
+        from dtf.ops.fused_ops import _fused_dense
+
+        return _fused_dense.impl(xp, x, kernel, bias, activation)  # what no kernel here covers
     z = xp.matmul(x, kernel)
     return bias_activation(xp, z, bias, "none" if activation == "linear" else activation, out=z)
 

@@ -192,9 +192,18 @@ def _sparse_rows(xp, logits, labels, op):
     return contiguous(xp, logits), flat
 
 
+def _generic(name):
+    """The primitive's own implementation (for dtypes no kernel here is instantiated for)."""
+    from dtf.ops import registry
+
+    return registry.get(name).impl
+
+
 def sparse_xent(xp, logits, labels):
     """Per-row ``-log_softmax(logits)[label]`` (the primitive
     `sparse_softmax_cross_entropy_with_logits`), of shape ``labels.shape``."""
+    if logits.dtype not in SOURCE.dtypes:
+        return _generic("sparse_softmax_cross_entropy_with_logits")(xp, logits, labels)
     labels = xp.asarray(labels)
     out_shape = logits.shape[:-1]
     if logits.size == 0:
@@ -208,6 +217,8 @@ def sparse_xent(xp, logits, labels):
 
 def sparse_xent_reduce(xp, logits, labels, divisor):
     """``sum(per-row loss) / divisor`` (the primitive `sparse_xent_reduce`)."""
+    if logits.dtype not in SOURCE.dtypes:
+        return _generic("sparse_xent_reduce")(xp, logits, labels, divisor)
     if logits.size == 0 or labels.size == 0:
         return xp.asarray(0.0, dtype=logits.dtype)[()]
     logits, flat = _sparse_rows(xp, logits, labels, "sparse_categorical_crossentropy")
@@ -219,6 +230,8 @@ def sparse_xent_reduce(xp, logits, labels, divisor):
 def sparse_xent_reduce_grad(xp, g, logits, labels, divisor):
     """``(softmax(logits) - one_hot(labels)) * g / divisor`` (the primitive
     `sparse_xent_reduce_grad`); ``g`` is the scalar upstream gradient, kept on the device."""
+    if logits.dtype not in SOURCE.dtypes:
+        return _generic("sparse_xent_reduce_grad")(xp, g, logits, labels, divisor)
     shape = logits.shape
     logits, flat = _sparse_rows(xp, logits, labels, "sparse_categorical_crossentropy")
     grad = xp.empty_like(logits)
