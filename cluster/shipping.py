@@ -121,7 +121,7 @@ class RemoteOptimizer:
         for key, acc in self._accumulators.items():
             value = acc._value
             if np.any(value):
-                out[key] = np.array(value, copy=True)
+                out[key] = value.copy()  # stays a CuPy array on a GPU worker
                 acc._value = np.zeros_like(value)
         return out
 

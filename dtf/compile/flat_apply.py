@@ -169,7 +169,7 @@ class FlatStep:
         optimizer = self.optimizer
         if not _plain(optimizer):  # an option changed since the plan was made
             optimizer._apply_arrays(self.grad_views(flat_grad), list(self.variables))
-            return np.asarray(optimizer._iterations._value, dtype=np.int64)
+            return xp.asarray(optimizer._iterations._value, dtype=xp.int64)
         # what Optimizer._update and _apply_arrays do around the update rule, once
         optimizer._step_cache = {}
         lr = optimizer._learning_rate_scalar()
@@ -192,4 +192,4 @@ class FlatStep:
                 if group is not None:
                     self._scatter((k + 1, c), group[first:stop], parts, array)
         optimizer._iterations._value = optimizer._iterations._value + 1
-        return np.asarray(optimizer._iterations._value, dtype=np.int64)
+        return xp.asarray(optimizer._iterations._value, dtype=xp.int64)

@@ -85,7 +85,7 @@ def optimizer_apply(xp, *grads, optimizer, variables, writes):
     """One `optimizer.apply_gradients` on arrays; returns the new `iterations`. `writes`: every
     Variable the step changes (slots, `iterations`), for the graph passes."""
     optimizer._apply_arrays(list(grads), list(variables))
-    return np.asarray(optimizer._iterations._value, dtype=np.int64)
+    return xp.asarray(optimizer._iterations._value, dtype=xp.int64)
 
 
 def _print_rule(*values, template, stream, end, summarize):

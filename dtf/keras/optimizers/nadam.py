@@ -64,7 +64,7 @@ class Nadam(Optimizer):
 
     def _prepare_step(self, step):
         self._u_product._value = updates.nadam_u_product(
-            np.asarray(self._u_product._value)[()], self.beta_1, step)
+            self._u_product.numpy()[()], self.beta_1, step)
 
     def _update_arrays(self, xp, value, grad, slots, lr, step):
         coefficients = self._per_step(value.dtype, lambda: updates.nadam_coefficients(
