@@ -66,6 +66,7 @@ template <> struct Io<double> {
 };
 template <> struct Io<dtf_half> {
     typedef float C;
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
     static __device__ __forceinline__ float load(dtf_half h) {
         float f;
         asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
@@ -76,6 +77,19 @@ template <> struct Io<dtf_half> {
         asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
         return h;
     }
+#else  // the tests' host emulation (tests/kernels/host_emulation.py): C++ _Float16
+    static inline float load(dtf_half bits) {
+        _Float16 h;
+        __builtin_memcpy(&h, &bits, 2);
+        return (float)h;
+    }
+    static inline dtf_half store(float f) {
+        _Float16 h = (_Float16)f;
+        dtf_half bits;
+        __builtin_memcpy(&bits, &h, 2);
+        return bits;
+    }
+#endif
     // NumPy computes each float16 operation in float32 and rounds the result to float16.
     static __device__ __forceinline__ float r(float x) { return load(store(x)); }
 };
