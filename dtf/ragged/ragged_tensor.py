@@ -16,7 +16,7 @@ import numpy as np
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
 from dtf.ops import array_ops, indexing_ops
-from dtf.ops.creation_ops import convert_to_tensor
+from dtf.ops.creation_ops import cast, convert_to_tensor
 from dtf.tensor import Tensor
 from dtf.tensor_shape import TensorShape
 
@@ -34,13 +34,7 @@ def _symbolic_splits(value, what, op):
                         f"{value.dtype.name}.")
     if value.shape.rank is not None and value.shape.rank != 1:
         raise ValueError(f"{op}: {what} must be a vector, got shape {value.shape}.")
-    return value if value.dtype == dtypes.int64 else math_cast(value, dtypes.int64)
-
-
-def math_cast(x, dtype):
-    from dtf.ops.creation_ops import cast
-
-    return cast(x, dtype)
+    return value if value.dtype == dtypes.int64 else cast(value, dtypes.int64)
 
 
 def _splits_array(value, what, op):
@@ -131,7 +125,7 @@ class RaggedTensor:
         """
         values = _values_arg(values)
         if _is_symbolic(row_splits):
-            # Traced: the partition is checked against the values' static length only.
+            # Traced: the partition is checked by a graph node, when the function runs.
             splits = _symbolic_splits(row_splits, "row_splits", "from_row_splits")
             if validate:
                 splits = _checked(splits, values, "from_row_splits")
@@ -158,12 +152,11 @@ class RaggedTensor:
         """
         values = _values_arg(values)
         if _is_symbolic(row_lengths):
-            from dtf.ops import array_ops as _a
             from dtf.ops.reduce_ops import cumsum
 
             lengths = _symbolic_splits(row_lengths, "row_lengths", "from_row_lengths")
             zero = convert_to_tensor([0], dtype=dtypes.int64)
-            splits = _a.concat([zero, cumsum(lengths)], 0)
+            splits = array_ops.concat([zero, cumsum(lengths)], 0)
             if validate:
                 splits = _checked(splits, values, "from_row_lengths")
             return cls(values, splits, internal=True)
@@ -222,7 +215,7 @@ class RaggedTensor:
             minus_one = convert_to_tensor([-1], dtype=dtypes.int64)
             nrows = reduce_ops.reduce_max(array_ops.concat([minus_one, rowids], 0)) + 1
         else:
-            nrows = math_cast(convert_to_tensor(nrows) if not _is_symbolic(nrows) else nrows,
+            nrows = cast(convert_to_tensor(nrows) if not _is_symbolic(nrows) else nrows,
                               dtypes.int64)
         return cls(values, ragged_prims.splits_from_rowids(rowids, nrows), internal=True)
 
@@ -677,7 +670,7 @@ class RaggedTensor:
 
 def _out(t, out_type):
     if out_type is not None and dtypes.as_dtype(out_type) == dtypes.int32:
-        return math_cast(t, dtypes.int32)
+        return cast(t, dtypes.int32)
     return t
 
 
