@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
+
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
 from dtf.ops.registry import Spec, primitive
@@ -38,8 +40,14 @@ def _rowids_rule(splits):
 def value_rowids(xp, splits):
     """int64 row splits [nrows + 1] -> the row index of each of the splits[-1] values."""
     splits = splits.astype(xp.int64, copy=False)
-    lengths = splits[1:] - splits[:-1]
-    return xp.repeat(xp.arange(lengths.shape[0], dtype=xp.int64), lengths)
+    if xp is np:
+        lengths = splits[1:] - splits[:-1]
+        return np.repeat(np.arange(lengths.shape[0], dtype=np.int64), lengths)
+    # Array modules whose repeat takes no array of counts (CuPy): value j is in the row whose
+    # end is the first one past j.
+    nvals = int(splits[-1]) if splits.shape[0] else 0
+    return xp.searchsorted(splits[1:], xp.arange(nvals, dtype=xp.int64), side="right").astype(
+        xp.int64)
 
 
 def _splits_rule(rowids, nrows):
