@@ -18,6 +18,9 @@ Registered under the primitives' names, with their implementations' signatures:
 - ``sparse_xent_reduce_grad(xp, g, logits, labels, divisor)``: its gradient
   ``(softmax(logits) - one_hot(labels)) * g / divisor``;
 
+- ``softmax(xp, x, axis)`` and ``log_softmax(xp, x, axis)`` over the last axis (another axis:
+  the primitive's impl);
+
 and for one-hot (or any probability) labels of the logits' shape, under pattern names:
 
 - ``xent_forward(xp, logits, labels)``: ``-sum(labels * log_softmax(logits), axis=-1)``;
@@ -37,8 +40,8 @@ from dtf.kernels._cuda import CudaSource, contiguous
 
 from dtf.errors import InvalidArgumentError
 
-__all__ = ["SOURCE", "softmax_xent", "softmax_xent_grad", "sparse_xent",
-           "sparse_xent_reduce", "sparse_xent_reduce_grad"]
+__all__ = ["SOURCE", "log_softmax", "softmax", "softmax_xent", "softmax_xent_grad",
+           "sparse_xent", "sparse_xent_reduce", "sparse_xent_reduce_grad"]
 
 SOURCE = CudaSource("softmax_xent", r"""
 #define DTF_SCRATCH(C) extern __shared__ unsigned char dtf_smem[]; \
@@ -141,6 +144,21 @@ __device__ __forceinline__ void xent_grad_body(const T* g, const T* logits, cons
     }
 }
 
+// softmax (log_softmax when `log`) of each row, as the `softmax`/`log_softmax` primitives.
+template <typename T>
+__device__ __forceinline__ void softmax_body(const T* x, T* out, int log, long long classes) {
+    typedef typename Io<T>::C C;
+    DTF_SCRATCH(C);
+    long long offset = (long long)blockIdx.x * classes;
+    C mx, s;
+    row_stats<T>(x + offset, classes, scratch, &mx, &s);
+    C log_s = dtf_log(s);
+    for (long long j = threadIdx.x; j < classes; j += blockDim.x) {
+        C shifted = Io<T>::load(x[offset + j]) - mx;
+        out[offset + j] = Io<T>::store(log ? shifted - log_s : dtf_exp(shifted) / s);
+    }
+}
+
 #define DTF_XENT(T, S)                                                                       \
 extern "C" __global__ void dtf_sparse_xent_##S(const T* logits, const long long* labels,    \
                                                T* loss, long long classes) {                \
@@ -158,9 +176,13 @@ extern "C" __global__ void dtf_xent_##S(const T* logits, const T* labels, T* los
 extern "C" __global__ void dtf_xent_grad_##S(const T* g, const T* logits, const T* labels,  \
                                              T* grad, long long classes) {                   \
     xent_grad_body<T>(g, logits, labels, grad, classes);                                     \
+}                                                                                            \
+extern "C" __global__ void dtf_softmax_##S(const T* x, T* out, int log, long long classes) {  \
+    softmax_body<T>(x, out, log, classes);                                                   \
 }
 DTF_FOR_FLOATS(DTF_XENT)
-""", entries=("dtf_sparse_xent", "dtf_sparse_xent_grad", "dtf_xent", "dtf_xent_grad"))
+""", entries=("dtf_sparse_xent", "dtf_sparse_xent_grad", "dtf_xent", "dtf_xent_grad",
+              "dtf_softmax"))
 
 _COMPUTE = {np.dtype(np.float16): np.float32, np.dtype(np.float32): np.float32,
             np.dtype(np.float64): np.float64}
@@ -271,7 +293,29 @@ def softmax_xent_grad(xp, g, logits, labels):
     return grad
 
 
-for _name, _fn in (("sparse_softmax_cross_entropy_with_logits", sparse_xent),
+def _softmax(xp, x, axis, log):
+    name = "log_softmax" if log else "softmax"
+    last = axis is None or axis == -1 or axis == x.ndim - 1
+    if x.dtype not in SOURCE.dtypes or not last or x.ndim == 0 or x.size == 0:
+        return _generic(name)(xp, x, axis)
+    x = contiguous(xp, x)
+    out = xp.empty_like(x)
+    _launch("dtf_softmax", x, x.shape[-1], (x, out, np.int32(log)))
+    return out
+
+
+def softmax(xp, x, axis):
+    """The `softmax` primitive over the last axis, one block per row (other axes: its impl)."""
+    return _softmax(xp, x, axis, log=False)
+
+
+def log_softmax(xp, x, axis):
+    """The `log_softmax` primitive over the last axis, one block per row."""
+    return _softmax(xp, x, axis, log=True)
+
+
+for _name, _fn in (("softmax", softmax), ("log_softmax", log_softmax),
+                   ("sparse_softmax_cross_entropy_with_logits", sparse_xent),
                    ("sparse_xent_reduce", sparse_xent_reduce),
                    ("sparse_xent_reduce_grad", sparse_xent_reduce_grad),
                    ("xent_forward", softmax_xent), ("xent_backward", softmax_xent_grad)):

@@ -50,7 +50,7 @@ EXPECTED = {
     "bias_none_grad", "bias_relu_grad", "bias_gelu_grad", "bias_gelu_tanh_grad",
     "bias_tanh_grad", "bias_sigmoid_grad", "fused_dense",
     "sparse_softmax_cross_entropy_with_logits", "sparse_xent_reduce", "sparse_xent_reduce_grad",
-    "xent_forward", "xent_backward", "dropout",
+    "xent_forward", "xent_backward", "dropout", "softmax", "log_softmax",
     "layer_norm", "layer_norm_grad", "batch_norm", "batch_norm_grad",
 }
 
@@ -69,7 +69,8 @@ def test_kernels_named_after_primitives_take_the_impls_arguments(name):
 
 
 def test_kernels_named_after_primitives_exist_in_the_op_table():
-    primitives = {"fused_dense", "sparse_softmax_cross_entropy_with_logits",
+    primitives = {"fused_dense", "sparse_softmax_cross_entropy_with_logits", "softmax",
+                  "log_softmax",
                   "sparse_xent_reduce", "sparse_xent_reduce_grad", "dropout"}
     assert primitives <= set(registry.all_primitives())
 

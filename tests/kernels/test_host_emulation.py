@@ -169,6 +169,14 @@ def test_sparse_xent(dtype, classes):
           losses_fused._sparse_xent_reduce_grad.impl(np, g, logits, labels, 9.0), dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, axis", [((4, 300), -1), ((2, 3, 5), 2), ((3, 4), 0)])
+def test_softmax_and_log_softmax(dtype, shape, axis):
+    x = rand(shape, dtype, 8, -30, 30)
+    close(xent.softmax(np, x, axis), nn_ops._softmax.impl(np, x, axis), dtype)
+    close(xent.log_softmax(np, x, axis), nn_ops._log_softmax.impl(np, x, axis), dtype)
+
+
 def test_sparse_xent_rows_with_labels_out_of_range_are_nan():
     logits = np.zeros((3, 4), np.float32)
     labels = np.asarray([0, 4, -1])

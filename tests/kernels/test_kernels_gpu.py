@@ -196,6 +196,15 @@ def test_sparse_xent_forward_and_backward(cp, dtype, classes):
                                                  cp.asarray(labels), 33.0), grad, dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(4, 3000), (2, 3, 5)])
+def test_softmax_and_log_softmax(cp, dtype, shape):
+    x = rand(shape, dtype, 8, -30, 30)
+    close(kernels.get("softmax")(cp, cp.asarray(x), -1), nn_ops._softmax.impl(np, x, -1), dtype)
+    close(kernels.get("log_softmax")(cp, cp.asarray(x), len(shape) - 1),
+          nn_ops._log_softmax.impl(np, x, -1), dtype)
+
+
 def test_sparse_xent_gives_nan_rows_for_labels_out_of_range(cp):
     # as TensorFlow's GPU kernels (no host check: a compiled step stays capturable)
     logits = cp.zeros((3, 4), cp.float32)
