@@ -313,3 +313,40 @@ def test_select_comparisons_and_casts_in_one_chain():
     plan = lower(Graph([x], [out]), copy=True)
     xs = rand((7,), np.float16, 4, -3, 3)
     close(run_device_plan(plan, xs)[0], plan(xs)[0], np.float32)
+
+
+def test_the_seeds_training_step_through_the_cupy_plans_code():
+    """`dtf.function` of the seeds' MLP step (fused_dense, the xent pair, the flat Adam step):
+    the CuPy plan's generated code, its kernels emulated, trains as the NumPy plan does."""
+    from dtf import keras
+    from dtf.compile import tracing
+
+    def make():
+        model = keras.Sequential([keras.Input(shape=(20,)), keras.layers.Dense(8, "relu"),
+                                  keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dense(4)])
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        optimizer = keras.optimizers.Adam(learning_rate=1e-2)
+
+        def step(x, y):
+            with dtf.GradientTape() as tape:
+                loss = loss_fn(y, model(x))
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+            return loss
+
+        return model, dtf.function(step)
+
+    (model_a, step_a), (model_b, step_b) = make(), make()
+    model_b.set_weights(model_a.get_weights())
+    rng = np.random.default_rng(0)
+    batches = [(dtf.constant(rng.random((16, 20), dtype=np.float32)),
+                dtf.constant(rng.integers(0, 4, 16))) for _ in range(3)]
+    concrete = step_b.get_concrete_function(*batches[0])
+    device = gpu_fusion.device_plan(tracing.lower(concrete.graph))
+    assert "f_fused_dense" in device.source and "f_sparse_xent_reduce_grad" in device.source
+    concrete._plan = device  # B's step runs the CuPy plan's code (on NumPy arrays, here)
+    for x, y in batches:
+        close(step_b(x, y).numpy(), step_a(x, y).numpy(), np.float32)
+    for a, b in zip(model_a.get_weights(), model_b.get_weights()):
+        close(b, a, np.float32)
