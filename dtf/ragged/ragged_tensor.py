@@ -540,6 +540,10 @@ class RaggedTensor:
                 if len(shape) != self.ndim:
                     raise ValueError(f"to_tensor: shape {shape} has rank {len(shape)} but the "
                                      f"RaggedTensor has rank {self.ndim} (shape {self.shape}).")
+                for i in range(self.ragged_rank + 1, len(shape)):
+                    if None not in (shape[i], self.shape[i]) and shape[i] != self.shape[i]:
+                        raise ValueError(f"to_tensor: shape {shape} differs from the uniform "
+                                         f"dim {i} of the RaggedTensor ({self.shape}).")
             return symbolic_rows.to_dense(self, default_value, shape)
         from dtf.ragged.ragged_ops import to_dense
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dtf import dtypes
 from dtf.ops import array_ops, indexing_ops, math_ops, reduce_ops
-from dtf.ops.creation_ops import cast, convert_to_tensor
+from dtf.ops.creation_ops import cast, convert_to_tensor, ones_like, zeros_like
 from dtf.ops.creation_ops import range as _range
 from dtf.ragged import ragged_prims
 
@@ -114,7 +114,7 @@ def valid_mask(rt, dims=None):
     dims = bounding_dims(rt) if dims is None else dims
     coords = _coordinates(rt)
     coords, _ = _crop(coords, None, dims[:k + 1])
-    ones = _i64(math_ops.equal(coords[:, 0], coords[:, 0]))
+    ones = ones_like(coords[:, 0])
     return math_ops.greater(indexing_ops.scatter_nd(coords, ones, _dims_tensor(dims[:k + 1])), 0)
 
 
@@ -152,7 +152,7 @@ def to_dense(rt, default_value=None, shape=None):
     if default_value is None:
         return dense  # scatter_nd fills with zeros
     default = convert_to_tensor(default_value, dtype=flat.dtype)
-    ones = _i64(math_ops.equal(coords[:, 0], coords[:, 0]))
+    ones = ones_like(coords[:, 0])
     mask = math_ops.greater(indexing_ops.scatter_nd(coords, ones, _dims_tensor(dims[:k + 1])), 0)
     return math_ops.where(_trailing_ones(mask, len(dims) - k - 1), dense, default)
 
@@ -277,9 +277,9 @@ def from_tensor(cls, tensor, lengths, padding, ragged_rank):
         # A row ends after its last non-padding entry.
         from_end = reduce_ops.argmax(cast(kept[:, ::-1], dtypes.int32), axis=1)
         row_lengths = math_ops.where(reduce_ops.reduce_any(kept, axis=1), ncols - from_end,
-                                     from_end * 0)
+                                     zeros_like(from_end))
     else:
-        row_lengths = ncols + math_ops.multiply(_range(_zero(), nrows_, dtype=dtypes.int64), 0)
+        row_lengths = ncols + zeros_like(_range(_zero(), nrows_, dtype=dtypes.int64))
     columns = _range(_zero(), ncols, dtype=dtypes.int64)
     mask = math_ops.less(columns[None, :], row_lengths[:, None])
     values = indexing_ops.boolean_mask(tensor, mask)

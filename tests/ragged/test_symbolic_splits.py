@@ -312,3 +312,14 @@ def test_elementwise_ops_check_two_symbolic_partitions_at_run_time():
     # Eagerly the partitions are compared at once, as before.
     with pytest.raises(dtf.errors.InvalidArgumentError, match="different row partitions"):
         _ = a + _rt([[10.0], [20.0, 30.0]])
+
+
+def test_to_tensor_shape_errors_in_a_trace_match_eager():
+    rt = dtf.ragged.constant([[[1.0, 2.0]], [[3.0, 4.0], [5.0, 6.0]]], ragged_rank=1)
+    traced = dtf.function(lambda rt: rt.to_tensor(shape=[2, 2, 3]))
+    with pytest.raises(ValueError, match="uniform dim 2"):
+        rt.to_tensor(shape=[2, 2, 3])
+    with pytest.raises(ValueError, match="uniform dim 2"):
+        traced(rt)
+    with pytest.raises(ValueError, match="rank"):
+        dtf.function(lambda rt: rt.to_tensor(shape=[2, 2]))(rt)
