@@ -170,8 +170,14 @@ class Chain:
         return self.members[-1]
 
 
+# Elementwise primitives whose array implementation takes several passes (`relu_grad` is
+# `g * (out > 0)`, `sigmoid` five ufuncs): worth a kernel of their own even alone.
+_COMPOSITE = frozenset({"relu_grad", "sigmoid", "rsqrt", "reciprocal", "squared_difference"})
+
+
 def find_chains(graph, consumers=None, escapes=None):
-    """The maximal groups of fusable elementwise nodes of `graph` (at least two nodes each).
+    """The maximal groups of fusable elementwise nodes of `graph`: two nodes or more, or one
+    whose array implementation takes several passes (`_COMPOSITE`).
 
     A node's result is computed inside the group of the nodes reading it when all of them are
     in one group and it is neither a graph output nor handed to a stateful op (a value read
@@ -200,7 +206,7 @@ def find_chains(graph, consumers=None, escapes=None):
             group_of[j] = group
     chains, seen = [], set()
     for group in group_of.values():
-        if id(group) in seen or len(group) < 2:
+        if id(group) in seen or (len(group) < 2 and nodes[group[0]].prim.name not in _COMPOSITE):
             continue
         seen.add(id(group))
         chain = _chain(graph, sorted(group))

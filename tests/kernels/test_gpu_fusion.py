@@ -249,3 +249,12 @@ def test_the_cupy_plan_runs_fused_dense_through_its_kernel():
     device = gpu_fusion.device_plan(plan)
     assert "xp.matmul" not in device.source
     assert any(v is activations.fused_dense for v in device._bindings.values())
+
+
+def test_a_lone_node_of_several_array_passes_is_a_kernel_of_its_own():
+    from dtf.ops import nn_ops
+    from dtf.ops.registry import run
+
+    g, out = placeholder((4, 3)), placeholder((4, 3))
+    graph = Graph([g, out], [run(nn_ops._relu_grad, (g, out)), dtf.exp(g)])
+    assert [names(graph, c) for c in gpu_fusion.find_chains(graph)] == [["relu_grad"]]
