@@ -7,7 +7,7 @@ none is, it runs the op's generic implementation over CuPy. Each kernel is teste
 NumPy implementation of its op. The kernels (CUDA C++ in `_cuda.CudaSource`s, compiled by CuPy
 on first use, and offline by NVRTC in the tests) live in the modules imported at the end:
 `optimizers` (fused SGD/Adam/RMSprop updates), `activations` (bias + activation, `fused_dense`),
-`xent` (softmax cross-entropy), `dropout`, `normalization` (layer and batch norm); the fusion
+`xent` (softmax, log-softmax, softmax cross-entropy), `dropout`, `normalization` (layer and batch norm); the fusion
 pass of `dtf.function` generates further kernels for elementwise chains
 (`dtf.compile.gpu_fusion`).
 
