@@ -21,6 +21,8 @@ import os
 import socket
 import traceback
 
+import numpy as np
+
 __all__ = ["ActorDied", "CallTimeout", "LocalRuntime", "RayRuntime", "RemoteFailure",
            "make_runtime"]
 
@@ -140,7 +142,12 @@ class LocalRuntime:
         return _LocalActor(f"dtf:{self.job}:{role}:{index}", role, index, instance)
 
     def put(self, value):
-        return value
+        """A snapshot of `value`, as Ray's object store takes one: its arrays copied, so the
+        caller may change theirs afterwards."""
+        from dtf import nest
+
+        return nest.map_structure(
+            lambda leaf: leaf.copy() if isinstance(leaf, np.ndarray) else leaf, value)
 
     def wait_any(self, futures, timeout):
         return list(futures)

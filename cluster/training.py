@@ -130,6 +130,11 @@ class _Data:
         adapter = self._adapter
         if not adapter.num_samples:
             raise ValueError("fit() got no data: the arrays are empty.")
+        if adapter.class_weight is None:
+            # The adapter already holds NumPy arrays. They are not copied here: the shards
+            # are put (a snapshot: Ray's object store copies, the local runtime copies) before
+            # fit returns to any user code. Copying 48 MB here took 130 ms of a 1.9 s fit.
+            return (adapter.x, adapter.y, adapter.sample_weight)
         batch_size = adapter.batch_size
         adapter.batch_size = adapter.num_samples
         try:

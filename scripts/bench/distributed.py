@@ -225,12 +225,20 @@ def _cpu_seconds(pid):
 
 
 def _raylet_pids():
+    """The raylet(s) of this driver's Ray session (other Ray clusters on the machine, and
+    raylets that come and go with them, are not ours to count)."""
+    from ray._private import worker as ray_worker
+
+    session = ray_worker._global_node.get_session_dir_path() + "/"
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() == "raylet":
+                    if f.read().strip() != "raylet":
+                        continue
+                with open(f"/proc/{entry}/cmdline") as f:
+                    if session in f.read():
                         pids.append(int(entry))
             except OSError:
                 continue

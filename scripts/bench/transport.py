@@ -25,7 +25,7 @@ times:
 A pull asks for one variable (the others' versions are given as known). Each round times every
 column at every size in three groups: the gRPC columns (push_pull, bare echo, push, pull, bare
 put, get), the Ray columns, and the in-process ones (memcpy, the server's own work). Within a
-group the columns are interleaved call by call (several calls each for the small sizes), so
+group the columns are interleaved in blocks of 10 back-to-back calls (`--block`; see BLOCK), so
 push_pull and the echo it is judged against see the same background load; the Ray calls run
 in a group of their own because they execute in the same actor process as the gRPC servers
 and would flush its caches before every gRPC call. Ratios are taken per round, medians
@@ -71,13 +71,19 @@ from dtf.cluster.transport.selection import ALWAYS_RAY, choose_threshold
 from dtf import keras
 
 SIZES = {"4 KB": 4 * 1024, "400 KB": 400 * 1024, "4 MB": 4 * 1024**2, "40 MB": 40 * 1024**2}
+# Back-to-back calls of one column before the next column's turn. A worker calls push_pull in
+# a loop, so its code path stays in the caches between calls; interleaving every single call
+# with five other kinds of call (block 1) measures each call on caches the others just filled,
+# which costs a code-heavy call (decode, validate, update, encode) more than an echo. Blocks of
+# 10 (4-6 ms at 4 KB) still pair the columns' background load closely.
+BLOCK = 10
 CALLS = {"4 KB": 100, "400 KB": 25, "4 MB": 6, "40 MB": 2}  # calls per column per round
 BANDWIDTH_TARGET = 0.10  # of memcpy bandwidth, 40 MB
 OVERHEAD_TARGET = 1.3  # x bare gRPC, 4 KB and 400 KB
 MAX_MESSAGE = 64 * 1024 * 1024
 BARE_SERVICE = "dtf.bench.Bare"
 HUGE_VERSION = 2**62
-# The columns timed together, call by call (see Bench.round).
+# The columns timed together, block by block (see Bench.round).
 GROUPS = (
     ("grpc_pp", "bare_echo", "grpc_push", "grpc_pull", "bare_put", "bare_get"),
     ("ray_pp", "ray_push", "ray_pull"),
@@ -116,20 +122,26 @@ class BenchServer(ParameterServer):
         return payload
 
 
-def _timed(columns, calls):
-    """Seconds per call of each column, the columns interleaved call by call."""
+def _timed(columns, calls, block=1):
+    """Seconds per call of each column, the columns interleaved in blocks of `block`
+    back-to-back calls (1: call by call)."""
     totals = dict.fromkeys(columns, 0.0)
     clock = time.perf_counter
-    for _ in range(calls):
+    done = 0
+    while done < calls:
+        n = min(block, calls - done)
         for key, fn in columns.items():
             start = clock()
-            fn()
+            for _ in range(n):
+                fn()
             totals[key] += clock() - start
+        done += n
     return {key: total / calls for key, total in totals.items()}
 
 
 class Bench:
-    def __init__(self, ray, actor, client, channel, local):
+    def __init__(self, ray, actor, client, channel, local, block=1):
+        self.block = block
         self.ray, self.actor, self.client, self.local = ray, actor, client, local
         self.put = channel.unary_unary(f"/{BARE_SERVICE}/Put", _registered_method=True)
         self.get = channel.unary_unary(f"/{BARE_SERVICE}/Get", _registered_method=True)
@@ -185,13 +197,13 @@ class Bench:
             "ps_push": lambda: local.push(0, self._step("local"), 1, {name: grad}),
             "ps_pull": lambda: check(local.pull(known, None, 60.0, local.generation)[0]),
         }
-        # Columns are interleaved call by call within their group, and the groups run one
+        # Columns are interleaved block by block within their group, and the groups run one
         # after the other: Ray's calls run in the same actor process as the gRPC servers and
         # would otherwise leave every gRPC call to start on caches Ray's task machinery just
         # flushed, a cost of sharing one process that neither transport has on its own.
         times = {}
         for group in GROUPS:
-            times.update(_timed({key: columns[key] for key in group}, calls))
+            times.update(_timed({key: columns[key] for key in group}, calls, self.block))
         return times
 
 
@@ -240,7 +252,7 @@ def _summarise(name, rounds):
     return row
 
 
-def run(rounds, quick=False, sizes=tuple(SIZES)):
+def run(rounds, quick=False, sizes=tuple(SIZES), block=BLOCK):
     import ray
 
     tune_allocator()
@@ -262,7 +274,7 @@ def run(rounds, quick=False, sizes=tuple(SIZES)):
                             mode="async")
     calls = {name: max(1, n // (5 if quick else 1)) for name, n in CALLS.items()}
     try:
-        bench = Bench(ray, actor, client, channel, local)
+        bench = Bench(ray, actor, client, channel, local, block)
         for name in sizes:  # warm-up: connections, first allocations
             bench.round(name, 1)
         samples = {name: [] for name in sizes}
@@ -347,6 +359,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true",
                         help="a fast smoke run: 2 rounds, a fifth of the calls")
+    parser.add_argument("--block", type=int, default=BLOCK,
+                        help="back-to-back calls per column before switching (1: call by call)")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--sizes", default=",".join(SIZES),
                         help=f"comma-separated sizes among {', '.join(SIZES)}")
@@ -356,7 +370,7 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown sizes {unknown}; choose among {list(SIZES)}")
     rounds = 2 if args.quick else args.rounds
-    rows, threshold, setup_s = run(rounds, args.quick, sizes)
+    rows, threshold, setup_s = run(rounds, args.quick, sizes, max(1, args.block))
     _print(rows, threshold, rounds, setup_s)
     if args.json:
         with open(args.json, "w") as f:
