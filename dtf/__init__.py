@@ -75,6 +75,11 @@ def __getattr__(name):
 
         globals()[name] = RaggedTensorSpec
         return RaggedTensorSpec
+    if name == "SparseTensorSpec":
+        from dtf.sparse import SparseTensorSpec
+
+        globals()[name] = SparseTensorSpec
+        return SparseTensorSpec
     if name == "RaggedTensor":
         from dtf.ragged import RaggedTensor
 

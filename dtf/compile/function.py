@@ -90,27 +90,43 @@ class _Leaf:
         self.spec = spec
 
 
-def _encode(value, leaves):
+def _encode(value, leaves, relaxed=None):
     """A hashable key for `value`'s structure and Python values; its tensors (Tensors and NumPy
-    arrays) are appended to `leaves`, their (shape, dtype) in the key."""
+    arrays) are appended to `leaves`, their (shape, dtype) in the key. When `relaxed` is a list,
+    it gets one entry per leaf: the TensorSpec a composite gives that component (its lengths
+    that vary with the data are None, so the key and the trace serve them all), or None."""
     t = type(value)
     if t is Tensor or isinstance(value, Tensor):
         leaves.append(value)
+        if relaxed is not None:
+            relaxed.append(None)
         return ("T", value._value.shape, value._value.dtype.str)
     if t is np.ndarray:
         leaves.append(value)
+        if relaxed is not None:
+            relaxed.append(None)
         return ("T", value.shape, value.dtype.str)
     if t is tuple or t is list:
-        return (t.__name__,) + tuple(_encode(v, leaves) for v in value)
+        return (t.__name__,) + tuple(_encode(v, leaves, relaxed) for v in value)
     if t is dict or isinstance(value, dict):
-        return ("dict",) + tuple((k, _encode(value[k], leaves)) for k in _sorted_keys(value))
+        return ("dict",) + tuple((k, _encode(value[k], leaves, relaxed))
+                                 for k in _sorted_keys(value))
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return (t,) + tuple(_encode(v, leaves) for v in value)
+        return (t,) + tuple(_encode(v, leaves, relaxed) for v in value)
     if value is None or t in (bool, int, float, str, bytes, complex):
         return (t.__name__, value)
     if hasattr(value, "_dtf_components"):  # RaggedTensor, SparseTensor: tensors + type spec
-        return ("composite", value._dtf_type_spec()) + tuple(
-            _encode(c, leaves) for c in value._dtf_components())
+        components = value._dtf_components()
+        specs = (value._dtf_component_specs() if hasattr(value, "_dtf_component_specs")
+                 else [None] * len(components))
+        parts = []
+        for c, spec in zip(components, specs):
+            parts.append(_encode(c, leaves, relaxed))
+            if spec is not None:  # keyed by the spec, not by this value's lengths
+                parts[-1] = ("T", tuple(spec.shape.as_list()), parts[-1][2])
+                if relaxed is not None:
+                    relaxed[-1] = spec
+        return ("composite", value._dtf_type_spec()) + tuple(parts)
     if getattr(value, "_is_symbolic", False):
         raise TypeError(
             f"A dtf.function was called with the symbolic tensor {value.name} (shape "
@@ -285,14 +301,15 @@ class Function:
             concrete, flat = self._signature_call(args, kwargs)
             _note_call(self._python_function, False, self._name)
             return concrete._call_flat(flat)
-        leaves = []
-        key = _encode((args, kwargs), leaves)
+        leaves, relaxed = [], []
+        key = _encode((args, kwargs), leaves, relaxed)
         concrete = self._concrete.get(key)
         traced = False
         if concrete is None:
             concrete = self._find_relaxed(key, leaves)
             if concrete is None:
-                specs = [_spec_of_leaf(x) for x in leaves]
+                specs = [r if r is not None else _spec_of_leaf(x)
+                         for x, r in zip(leaves, relaxed)]
                 relaxed = self._maybe_relax(key, specs)
                 concrete = self._trace(args, kwargs, relaxed)
                 if relaxed is not specs:
@@ -320,8 +337,9 @@ class Function:
         return concrete, concrete._flatten_call(args)
 
     def _trace_specs(self, specs_structure, kwargs_specs=None):
-        """Traces for a structure of TensorSpecs (input_signature, get_concrete_function)."""
-        flat = [s for s in _flatten_specs(specs_structure)]
+        """Traces for a structure of TensorSpecs (input_signature, get_concrete_function);
+        a composite's spec (RaggedTensorSpec) stands for its components' TensorSpecs."""
+        flat = _component_specs(_flatten_specs(specs_structure))
         return self._trace(specs_structure, kwargs_specs or {}, flat, from_specs=True)
 
     def _find_relaxed(self, key, leaves):
@@ -365,20 +383,22 @@ class Function:
                 concrete = self._concrete["signature"] = self._trace_specs(
                     self._input_signature)
             return concrete
-        if any(isinstance(x, TensorSpec) for x in _flatten_specs((args, kwargs))):
+        if any(isinstance(x, TensorSpec) or _is_composite_spec(x)
+               for x in _flatten_specs((args, kwargs))):
             key = ("specs", _spec_key((args, kwargs)))
             concrete = self._concrete.get(key)
             if concrete is None:
                 concrete = self._concrete[key] = self._trace(
-                    args, kwargs, [s for s in _flatten_specs((args, kwargs))
+                    args, kwargs, [s for s in _component_specs(_flatten_specs((args, kwargs)))
                                    if isinstance(s, TensorSpec)], from_specs=True)
             return concrete
-        leaves = []
-        key = _encode((args, kwargs), leaves)
+        leaves, relaxed = [], []
+        key = _encode((args, kwargs), leaves, relaxed)
         concrete = self._concrete.get(key)
         if concrete is None:
             concrete = self._concrete[key] = self._trace(
-                args, kwargs, [_spec_of_leaf(x) for x in leaves])
+                args, kwargs, [r if r is not None else _spec_of_leaf(x)
+                               for x, r in zip(leaves, relaxed)])
         return concrete
 
     def _list_all_concrete_functions(self):
@@ -413,10 +433,25 @@ def _flatten_specs(structure):
     return nest.flatten(structure)
 
 
+def _is_composite_spec(x):
+    """A RaggedTensorSpec (or another composite's spec): it lists its components' TensorSpecs."""
+    return hasattr(x, "_dtf_component_specs") and not hasattr(x, "_dtf_components")
+
+
+def _component_specs(flat):
+    """`flat` specs with each composite spec replaced by its components' TensorSpecs."""
+    out = []
+    for s in flat:
+        out.extend(s._dtf_component_specs() if _is_composite_spec(s) else [s])
+    return out
+
+
 def _spec_key(structure):
     out = []
     for leaf in _flatten_specs(structure):
-        if isinstance(leaf, TensorSpec):
+        if _is_composite_spec(leaf):
+            out.append(("composite_spec", leaf._dtf_type_spec()))
+        elif isinstance(leaf, TensorSpec):
             out.append(("spec", tuple(leaf.shape.dims) if leaf.shape.dims is not None else None,
                         leaf.dtype.name))
         else:
@@ -431,7 +466,7 @@ def _check_signature(signature, name):
         raise TypeError(f"dtf.function {name!r}: input_signature must be a list or tuple of "
                         f"dtf.TensorSpec, got {signature!r}.")
     for spec in nest.flatten(list(signature)):
-        if not isinstance(spec, TensorSpec):
+        if not isinstance(spec, TensorSpec) and not _is_composite_spec(spec):
             raise TypeError(f"dtf.function {name!r}: every entry of input_signature must be a "
                             f"dtf.TensorSpec, got {spec!r}.")
     return tuple(signature)
@@ -569,6 +604,8 @@ def _specs_structure(arg_structure):
     def convert(x):
         if isinstance(x, _Leaf):
             return x.spec
+        if isinstance(x, tracing.CompositeLeaves) and x.spec is not None:
+            return x.spec  # a SparseTensorSpec of the signature, not its components
         if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
             return type(x)(convert(v) for v in x)
         if isinstance(x, dict):

@@ -26,7 +26,15 @@ from dtf.ops import registry
 from dtf.tensor import Tensor
 from dtf.tensor_spec import TensorSpec
 
-__all__ = ["graph_variables", "lower", "match_arguments", "trace"]
+__all__ = ["CompositeLeaves", "graph_variables", "lower", "match_arguments", "trace"]
+
+
+class CompositeLeaves(tuple):
+    """The `_Leaf`s of one composite argument (a SparseTensor's components), with the spec it
+    was traced for when that came from a signature (a SparseTensorSpec; None when traced from
+    a value, whose type spec is then part of the call key)."""
+
+    spec = None
 
 
 def trace(python_function, name, args, kwargs, specs, allow_variable_creation=True,
@@ -60,6 +68,16 @@ def trace(python_function, name, args, kwargs, specs, allow_variable_creation=Tr
             pairs = [substitute(c, f"{path}_{i}") for i, c in enumerate(x._dtf_components())]
             return (type(x)._dtf_from_components([p for p, _ in pairs], metadata),
                     tuple(q for _, q in pairs))
+        if from_specs and hasattr(x, "_dtf_component_specs") and \
+                not hasattr(x, "_dtf_components"):
+            # A composite's spec (RaggedTensorSpec in an input_signature): the same, from the
+            # TensorSpecs of its components.
+            pairs = [substitute(c, f"{path}_{i}")
+                     for i, c in enumerate(x._dtf_component_specs())]
+            leaves_of_x = CompositeLeaves(q for _, q in pairs)
+            leaves_of_x.spec = x  # checked against each call, shown in the signature
+            return (x.value_type._dtf_from_components([p for p, _ in pairs],
+                                                      x._dtf_type_spec()), leaves_of_x)
         if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
             pairs = [substitute(v, f"{path}_{i}") for i, v in enumerate(x)]
             return type(x)(p for p, _ in pairs), type(x)(q for _, q in pairs)
@@ -158,6 +176,14 @@ def match_arguments(concrete, args, kwargs):
     leaves = []
 
     def walk(expected, given, path):
+        spec = getattr(expected, "spec", None)
+        if isinstance(expected, CompositeLeaves) and spec is not None and \
+                not spec.is_compatible_with(given):
+            raise TypeError(f"{concrete.name}: argument {path!r} expected {spec!r}, received "
+                            f"{given!r}. Call the function with a matching value, or trace "
+                            "another concrete function for this one.")
+        if isinstance(expected, tuple) and hasattr(given, "_dtf_components"):
+            given = tuple(given._dtf_components())  # a composite: its component tensors
         if isinstance(expected, _Leaf):
             spec = expected.spec
             try:
