@@ -421,6 +421,10 @@ def scatter_nd_key(indices: np.ndarray, shape: tuple, updates_shape: tuple, op: 
 
 
 # -- boolean_mask -------------------------------------------------------------------------------
+def _is_ragged(x) -> bool:
+    return type(x).__name__ == "RaggedTensor" and hasattr(x, "_dtf_components")
+
+
 def boolean_mask(tensor, mask, axis=None, name="boolean_mask"):
     """The slices of `tensor` where `mask` is true: `tensor.shape[axis:axis + mask.ndim]` must
     equal `mask.shape`; those dims become one, of length `count_nonzero(mask)`.
@@ -431,6 +435,13 @@ def boolean_mask(tensor, mask, axis=None, name="boolean_mask"):
     """
     from dtf.ops.math_ops import where
 
+    if _is_ragged(tensor) or _is_ragged(mask):  # TensorFlow dispatches to tf.ragged's
+        from dtf.ragged.ragged_mask import boolean_mask as ragged_boolean_mask
+
+        if axis not in (None, 0):
+            raise ValueError(f"boolean_mask: a RaggedTensor is masked from axis 0, got "
+                             f"axis={axis}.")
+        return ragged_boolean_mask(tensor, mask)
     t = _tensor(tensor)
     m = convert_to_tensor(mask)
     if m.dtype != dtypes.bool:

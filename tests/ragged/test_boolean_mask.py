@@ -60,3 +60,13 @@ def test_bad_masks_say_what_is_wrong():
         bm(dtf.constant([1, 2]), dtf.constant([1, 0]))
     with pytest.raises(ValueError, match="higher rank"):
         bm(dtf.constant([1, 2]), dtf.constant([[True, False]]))
+
+
+def test_dtf_boolean_mask_dispatches_to_ragged():
+    # tf.boolean_mask dispatches to tf.ragged.boolean_mask for ragged data or masks
+    rt = dtf.ragged.constant([[1, 2, 3], [4], [5, 6]])
+    assert dtf.boolean_mask(rt, [True, False, True]).to_list() == [[1, 2, 3], [5, 6]]
+    mask = dtf.ragged.constant([[True, False, True], [False], [True, True]])
+    assert dtf.boolean_mask(rt, mask).to_list() == [[1, 3], [], [5, 6]]
+    with pytest.raises(ValueError, match="axis 0"):
+        dtf.boolean_mask(rt, [True, False, True], axis=1)

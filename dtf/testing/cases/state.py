@@ -8,6 +8,7 @@ import numpy as np
 
 import dtf
 from dtf.compile import state_ops
+from dtf.data.iterator_ops import iterator_get_next  # registered before any case runs
 from dtf.testing.op_cases import OpCase
 
 
@@ -36,8 +37,6 @@ def _print(x):
 
 
 def _iterator_next(x):
-    from dtf.data.iterator_ops import iterator_get_next
-
     it = iter(dtf.data.Dataset.from_tensor_slices(x))
     next(it)
     return iterator_get_next(iterator=it)[0]  # the second element
