@@ -114,8 +114,27 @@ def _fetch_buffer(share):
             if a.nbytes:
                 flat[off:off + a.nbytes] = cupy.ascontiguousarray(a).reshape(-1).view(cupy.uint8)
         host = flat.get()  # the one copy
-    return {k: host[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
-            for k, a, off in zip(keys, arrays, offsets)}
+    layout = [(off, a.nbytes, a.dtype, a.shape) for a, off in zip(arrays, offsets)]
+    return dict(zip(keys, _views(host, layout)))
+
+
+def _pack(values):
+    """Host arrays -> (one uint8 buffer holding them at aligned offsets, their layout:
+    `[(offset, nbytes, dtype, shape)]` for `_views`)."""
+    flat_values = [np.ascontiguousarray(v).reshape(-1) for v in values]
+    offsets, total = _layout(flat_values, _ALIGN)
+    staging = np.empty(max(total, 1), dtype=np.uint8)
+    for a, off in zip(flat_values, offsets):
+        staging[off:off + a.nbytes] = a.view(np.uint8)
+    return staging, [(off, a.nbytes, a.dtype, np.shape(v))
+                     for a, off, v in zip(flat_values, offsets, values)]
+
+
+def _views(flat, layout):
+    """The arrays of `layout` as views of the uint8 buffer `flat` (NumPy's or CuPy's), each
+    with its own shape (0-d values stay 0-d)."""
+    return [flat[off:off + nbytes].view(dtype).reshape(shape)
+            for off, nbytes, dtype, shape in layout]
 
 
 def _fetch(placement, arrays):
@@ -169,6 +188,8 @@ def to_variables_devices(values, variables):
         variable = variables.get(key)
         if variable is None or not isinstance(variable._value, cupy.ndarray):
             continue
+        if isinstance(value, cupy.ndarray):
+            continue  # already on a device (a server in this process): nothing to copy
         value = np.asarray(value)
         if value.dtype.kind in "OUS":
             continue
@@ -177,13 +198,8 @@ def to_variables_devices(values, variables):
         return values
     out = dict(values)
     for device_id, items in by_device.items():
-        arrays = [np.ascontiguousarray(v) for _, v in items]
-        offsets, total = _layout(arrays, _ALIGN)
-        staging = np.empty(max(total, 1), dtype=np.uint8)
-        for a, off in zip(arrays, offsets):
-            staging[off:off + a.nbytes] = a.reshape(-1).view(np.uint8)
+        staging, layout = _pack([v for _, v in items])
         with cupy.cuda.Device(device_id):
             flat = cupy.asarray(staging)  # the one copy
-        for (key, _), a, off in zip(items, arrays, offsets):
-            out[key] = flat[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
+        out.update(zip([key for key, _ in items], _views(flat, layout)))
     return out

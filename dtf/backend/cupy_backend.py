@@ -2,10 +2,20 @@
 
 `detect_devices()` asks the CUDA driver itself (ctypes on `libcuda.so.1`: `cuInit`,
 `cuDeviceGetCount`) how many devices this process sees (the driver honours
-`CUDA_VISIBLE_DEVICES`, which Ray sets for a worker with `{"GPU": 1}`). Only when that count is
-positive is CuPy imported, so `import dtf` on a machine without a GPU never loads CuPy, and a
-missing driver, a CuPy that fails to import, or a driver error all mean "no GPU", never a
-crash. `DTF_DISABLE_GPU=1` in the environment keeps dtf on the CPU even where a GPU is.
+`CUDA_VISIBLE_DEVICES`, which Ray sets for a worker with `{"GPU": 1}`, and to "" for an actor
+without GPUs). Only when that count is positive is CuPy imported, so `import dtf` on a machine
+without a GPU never loads CuPy, and a missing driver, a CuPy that fails to import, or a driver
+error all mean "no GPU", never a crash. `DTF_DISABLE_GPU=1` in the environment keeps dtf on the
+CPU even where a GPU is.
+
+The driver reads `CUDA_VISIBLE_DEVICES` once, in `cuInit`: set it before importing dtf (Ray
+sets it before it loads an actor's class). A value that hides every device ("", "-1") is read
+without calling `cuInit`, so such a process can still be given a GPU later; once the driver
+is initialised, a changed value cannot take effect and dtf warns.
+
+CuPy 14 finds the CUDA libraries (cuBLAS, cuRAND, cuSOLVER) at run time; where they are
+missing (`pip install cupy-cuda12x` without `[ctk]` and no CUDA toolkit), dtf warns and stays
+on the CPU, as TensorFlow skips a GPU whose libraries it cannot load.
 
 With a device, `install()` registers a `CupyBackend` with `dtf.backend` (placement then puts
 ops on `GPU:0` by default, as TensorFlow does), and hands the random ops a cuRAND generator
@@ -21,19 +31,27 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
+import warnings
 
 import numpy as np
 
 from dtf.backend import Backend, DeviceSpec
 
-__all__ = ["CupyBackend", "detect_devices", "generator_factory", "install", "installed"]
+__all__ = ["CupyBackend", "HostTransferInCapture", "capture_guard", "capturing",
+           "detect_devices", "generator_factory", "install", "installed"]
 
 _CUDA_SUCCESS = 0
-_detected: list = []  # [count] once detection ran
+# [(count, CUDA_VISIBLE_DEVICES then, whether cuInit ran)] once detection ran
+_detected: list = []
 _installed: list = []  # [CupyBackend] once registered
+_warned: set = set()  # warnings given once per process
+# The libraries CuPy loads at run time that dtf's ops need: matmul/conv (cuBLAS), random ops
+# (cuRAND), linalg (cuSOLVER).
+REQUIRED_LIBRARIES = ("cublas", "curand", "cusolver")
 
 
 def _driver_device_count() -> int:
@@ -58,15 +76,48 @@ def _driver_device_count() -> int:
         return 0
 
 
+def hides_all_devices(visible: str | None) -> bool:
+    """Whether a `CUDA_VISIBLE_DEVICES` value leaves no device visible: the driver lists the
+    devices up to the first entry that is neither an index nor a GPU/MIG UUID, so "", "-1" or
+    "NoDevFiles" hide them all. None (unset) hides nothing.
+
+    Example:
+        >>> hides_all_devices(""), hides_all_devices("1,0"), hides_all_devices(None)
+        (True, False, False)
+    """
+    if visible is None:
+        return False
+    first = visible.split(",")[0].strip()
+    return not (first.isdigit() or first.upper().startswith(("GPU-", "MIG-")))
+
+
 def detect_devices() -> int:
     """How many CUDA devices dtf can use: 0 without a driver, a device, or `DTF_DISABLE_GPU`.
 
-    Asks the driver through ctypes; never imports CuPy. The answer is kept for the process.
+    Asks the driver through ctypes; never imports CuPy. The answer is kept for the process; a
+    later call sees a changed `CUDA_VISIBLE_DEVICES` only while the driver was not initialised
+    (the first value hid every device), and warns that the change has no effect otherwise.
     """
-    if not _detected:
-        disabled = os.environ.get("DTF_DISABLE_GPU", "").strip().lower() in ("1", "true", "yes")
-        _detected.append(0 if disabled else _driver_device_count())
-    return _detected[0]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if _detected:
+        count, seen, initialised = _detected[0]
+        if visible == seen:
+            return count
+        if initialised:
+            if "visible" not in _warned:
+                _warned.add("visible")
+                warnings.warn(
+                    f"CUDA_VISIBLE_DEVICES changed from {seen!r} to {visible!r} after dtf "
+                    "initialised the CUDA driver, which keeps the devices it saw then. Set "
+                    "CUDA_VISIBLE_DEVICES before importing dtf.", RuntimeWarning, stacklevel=2)
+            return count
+        _detected.clear()  # nothing initialised yet: look again with the new value
+    disabled = os.environ.get("DTF_DISABLE_GPU", "").strip().lower() in ("1", "true", "yes")
+    if disabled or hides_all_devices(visible):
+        _detected.append((0, visible, False))
+    else:
+        _detected.append((_driver_device_count(), visible, True))
+    return _detected[0][0]
 
 
 def _import_cupy():
@@ -79,6 +130,21 @@ def _import_cupy():
         return cupy
     except Exception:  # noqa: BLE001  (ImportError, CUDARuntimeError, a broken install: no GPU)
         return None
+
+
+def missing_libraries(names=REQUIRED_LIBRARIES) -> dict:
+    """`{name: error}` for each CUDA library of `names` CuPy cannot load (CuPy 14 looks for
+    them when first used: in the `nvidia-*` wheels of `cupy-cuda12x[ctk]`, or a CUDA toolkit).
+    Needs no device."""
+    from cupy_backends.cuda import libs
+
+    missing = {}
+    for name in names:
+        try:
+            getattr(libs, name)
+        except ImportError as error:
+            missing[name] = str(error).splitlines()[0]
+    return missing
 
 
 class CupyBackend(Backend):
@@ -132,6 +198,11 @@ class CupyBackend(Backend):
         key = (index, value.dtype.str, value.tobytes())
         cached = self._scalars.get(key)
         if cached is None:
+            if capturing():
+                # inside a CUDA-graph capture the fill below is only recorded (it runs at each
+                # replay) and the memory is the graph's: such an array must not be shared
+                with self._cupy.cuda.Device(index):
+                    return self._cupy.asarray(value)
             with self._cupy.cuda.Device(index):
                 cached = self._cupy.asarray(value)
             with self._scalars_lock:
@@ -150,9 +221,9 @@ class CupyBackend(Backend):
 class _CurandGenerator:
     """NumPy `Generator`'s methods that dtf's samplers call, over a cuRAND Philox generator.
 
-    One cuRAND generator per device is re-seeded for every draw with the draw's entropy (the
-    tuple dtf's seed rules make), so a draw depends only on its seeds, as on the CPU; fresh
-    draws (no seeds anywhere) use a second generator seeded from the OS.
+    One cuRAND generator per device and thread is re-seeded for every draw with the draw's
+    entropy (the tuple dtf's seed rules make), so a draw depends only on its seeds, as on the
+    CPU; fresh draws (no seeds anywhere) use a second generator seeded from the OS.
     """
 
     def __init__(self, cupy, state):
@@ -182,9 +253,10 @@ class _GeneratorFactory:
 
         self._cupy = cupy
         self._method = curand.CURAND_RNG_PSEUDO_PHILOX4_32_10
-        self._seeded: dict = {}  # device id -> RandomState re-seeded per draw
+        # (device id, thread) -> RandomState: re-seeded per draw, so two threads must not
+        # share one (a draw between another thread's seed and its draw would take its numbers)
+        self._seeded: dict = {}
         self._fresh: dict = {}  # device id -> RandomState for unseeded draws
-        self._lock = threading.Lock()
 
     def __call__(self, entropy):
         cupy = self._cupy
@@ -196,17 +268,20 @@ class _GeneratorFactory:
             return _CurandGenerator(cupy, state)
         words = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
         seed = (int(words[0]) << 32 | int(words[1])) & ((1 << 63) - 1)
-        with self._lock:
-            state = self._seeded.get(device)
-            if state is None:
-                state = self._seeded[device] = cupy.random.RandomState(seed, self._method)
-            else:
-                state.seed(seed)
+        key = (device, threading.get_ident())
+        state = self._seeded.get(key)
+        if state is None:
+            state = self._seeded[key] = cupy.random.RandomState(seed, self._method)
+        else:
+            state.seed(seed)
         return _CurandGenerator(cupy, state)
 
 
 def _reset_after_fork():
-    _detected.clear()  # a child (a Ray worker) may see other devices (CUDA_VISIBLE_DEVICES)
+    # a child may be given other devices (CUDA_VISIBLE_DEVICES); it can look again only when
+    # the parent never initialised the driver (CUDA cannot be used in a child forked after)
+    if _detected and not _detected[0][2]:
+        _detected.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -225,6 +300,18 @@ def install() -> CupyBackend | None:
         return None
     cupy = _import_cupy()
     if cupy is None:
+        return None
+    missing = missing_libraries()
+    if missing:
+        if "libraries" not in _warned:
+            _warned.add("libraries")
+            details = "; ".join(f"{name}: {error}" for name, error in missing.items())
+            warnings.warn(
+                f"dtf found {count} CUDA device(s), but CuPy cannot load "
+                f"{', '.join(missing)} ({details}); dtf runs on the CPU. Install the CUDA "
+                "libraries with `pip install 'cupy-cuda12x[ctk]'` (or put a CUDA 12 toolkit's "
+                "lib64 on LD_LIBRARY_PATH), or set DTF_DISABLE_GPU=1 to silence this.",
+                RuntimeWarning, stacklevel=2)
         return None
     from dtf import backend as _backend
 
@@ -246,3 +333,57 @@ def generator_factory(xp):
 def installed() -> CupyBackend | None:
     """The registered GPU backend, or None."""
     return _installed[0] if _installed else None
+
+
+# -- CUDA-graph capture -------------------------------------------------------------------------
+_capture_state = threading.local()
+
+
+def capturing() -> bool:
+    """Whether this thread is capturing a CUDA graph (`capture_guard`)."""
+    return getattr(_capture_state, "active", False)
+
+
+class HostTransferInCapture(RuntimeError):
+    """A host-to-device copy was attempted while capturing a CUDA graph."""
+
+
+class _RefusePinnedInCapture:
+    """CuPy's pinned-memory allocator while a thread captures: CuPy stages every host-to-device
+    copy of a non-scalar array in a pinned buffer it recycles once the copy is done, so a
+    captured copy would read, at each replay, whatever that buffer holds then. The capturing
+    thread gets an error instead (the capture falls back to plain execution); other threads
+    allocate from the default pool as usual."""
+
+    def __init__(self, malloc, thread):
+        self._malloc = malloc
+        self._thread = thread
+
+    def __call__(self, size):
+        if threading.get_ident() == self._thread:
+            raise HostTransferInCapture(
+                f"a host-to-device copy ({size} bytes) inside a CUDA-graph capture; it would "
+                "replay reading a recycled staging buffer")
+        return self._malloc(size)
+
+
+@contextlib.contextmanager
+def capture_guard(cupy):
+    """The state around one CUDA-graph capture on this thread: `capturing()` is True (0-d host
+    scalars are not cached on the device) and host-to-device copies of arrays raise
+    `HostTransferInCapture`. CuPy's default pinned-memory pool is the allocator afterwards
+    (CuPy offers no way to read the one set before).
+
+    Example:
+        >>> with capture_guard(cupy):  # doctest: +SKIP
+        ...     stream.begin_capture()
+    """
+    default = cupy.get_default_pinned_memory_pool().malloc
+    cupy.cuda.set_pinned_memory_allocator(_RefusePinnedInCapture(default,
+                                                                 threading.get_ident()))
+    _capture_state.active = True
+    try:
+        yield
+    finally:
+        _capture_state.active = False
+        cupy.cuda.set_pinned_memory_allocator(default)

@@ -30,9 +30,17 @@ Fallback. A plan is not captured, and runs plainly for that signature from then 
   `numpy_function`/`py_function`, a dataset iterator;
 - the capture raises: a host synchronisation inside the plan (`int(x)` of a device value,
   `.get()`, a shape that depends on data such as `boolean_mask`, an optimizer reading its step
-  count on the host), or anything else CUDA refuses to capture. The Variables get back the
-  values they had, and the plan runs plainly for this call and the later ones of this
-  signature.
+  count on the host), a host-to-device copy of an array (CuPy stages it in a pinned buffer it
+  recycles, so a replay would read whatever that buffer holds later:
+  `cupy_backend.capture_guard` makes it raise), or anything else CUDA refuses to capture. The
+  Variables get back the values they had, and the plan runs plainly for this call and the
+  later ones of this signature;
+- the plan already holds `MAX_GRAPHS` graphs (each keeps the memory of a whole run of the plan
+  in its private pool: a function called with many input shapes would fill the device).
+
+Variables a stateful node writes (`assign_variable`, an optimizer step's slots and
+`iterations`) get a fresh copy of their buffer after every replay, also when the step wrote
+the buffer in place.
 
 A known limit: Python state that a captured step read while it was captured (an optimizer's
 plain-float hyperparameters, as opposed to those held in Variables) is frozen into the graph.
@@ -58,7 +66,7 @@ import logging
 
 from dtf import backend as _backend
 
-__all__ = ["UNCAPTURABLE", "GraphPlan", "wrap"]
+__all__ = ["MAX_GRAPHS", "UNCAPTURABLE", "GraphPlan", "wrap"]
 
 _logger = logging.getLogger("dtf")
 
@@ -66,6 +74,8 @@ _logger = logging.getLogger("dtf")
 # Variable assignments and optimizer steps are capturable: they only change Variables, which
 # the graph reads from and writes back to its buffers.
 CAPTURABLE_STATEFUL = frozenset({"assign_variable", "optimizer_apply"})
+# How many signatures of one plan may hold a captured graph (and its memory) at once.
+MAX_GRAPHS = 8
 
 
 def wrap(plan, graph):
@@ -85,6 +95,21 @@ def uncapturable_nodes(graph) -> list[str]:
     """Names of the graph's stateful nodes a CUDA graph cannot replay faithfully."""
     return sorted({node.prim.name for node in graph.nodes
                    if node.prim.stateful and node.prim.name not in CAPTURABLE_STATEFUL})
+
+
+def written_variables(graph) -> list:
+    """The Variables the graph's stateful nodes write (the attrs of `assign_variable` and of
+    `optimizer_apply`: its `variables` and `writes`)."""
+    seen, out = set(), []
+    for node in graph.nodes:
+        if node.prim.name not in CAPTURABLE_STATEFUL:
+            continue
+        for value in node.attrs.values():
+            for v in value if isinstance(value, (tuple, list)) else (value,):
+                if getattr(v, "_is_dtf_variable", False) and id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+    return out
 
 
 UNCAPTURABLE = "uncapturable"
@@ -127,12 +152,16 @@ class GraphPlan:
         self._plan = plan
         self._cupy = cupy
         self._variables = tracing.graph_variables(graph)
+        self._writes = {id(v) for v in written_variables(graph)}
         self._refused = uncapturable_nodes(graph)
         self._signatures: dict = {}  # key -> "warm" | UNCAPTURABLE | _Captured
         self.stats = {"plain": 0, "captured": 0, "replayed": 0, "fallbacks": 0}
 
     def __getattr__(self, name):
-        return getattr(self.__dict__["_plan"], name)
+        plan = self.__dict__.get("_plan")
+        if plan is None:  # copy/pickle probe an instance before __init__ ran
+            raise AttributeError(name)
+        return getattr(plan, name)
 
     def __call__(self, *arrays):
         from dtf import config
@@ -154,6 +183,9 @@ class GraphPlan:
         if state is UNCAPTURABLE:
             return self._plain(arrays)
         if state == "warm":
+            if sum(isinstance(s, _Captured) for s in self._signatures.values()) >= MAX_GRAPHS:
+                self._signatures[key] = UNCAPTURABLE
+                return self._plain(arrays)
             captured = self._capture(arrays)
             if captured is None:
                 self._signatures[key] = UNCAPTURABLE
@@ -167,12 +199,15 @@ class GraphPlan:
 
     def _placed(self, arrays):
         """The call's arrays on the device the plan runs on (a plan computes with one array
-        module): the current device when it is a GPU (the default on a GPU machine); under a
-        CPU scope, the GPU its Variables live on if they do, else the CPU. Host inputs (a
-        Keras batch) are copied to the GPU, device inputs to the host, as TensorFlow copies a
-        function's inputs to its device."""
+        module): the current device when it is a GPU (the default on a GPU machine) and the
+        Variables it reads are not all on the host; under a CPU scope, the GPU its Variables
+        live on if they do, else the CPU. Host inputs (a Keras batch) are copied to the GPU,
+        device inputs to the host, as TensorFlow copies a function's inputs to its device."""
         cupy = self._cupy
         device = _backend.current_device()
+        if device.device_type == "GPU" and self._variables and not any(
+                type(v._value) is cupy.ndarray for v in self._variables):
+            device = _backend.CPU0  # a model built under a CPU scope: the plan runs there
         if device.device_type != "GPU":
             device = None
             for v in self._variables:
@@ -208,6 +243,8 @@ class GraphPlan:
         if any(a.device.id != device.id for a in arrays) or any(
                 v._value.device.id != device.id for v in variables):
             return None
+        from dtf.backend import cupy_backend
+
         c = _Captured()
         c.pool = cupy.cuda.MemoryPool()
         c.variables = variables
@@ -224,7 +261,7 @@ class GraphPlan:
             for v, buffer in zip(variables, c.variable_buffers):
                 v._value = buffer
             try:
-                with c.stream:
+                with c.stream, cupy_backend.capture_guard(cupy):
                     c.stream.begin_capture()
                     try:
                         outputs = self._plan(*c.inputs)
@@ -246,8 +283,10 @@ class GraphPlan:
             return None  # a host value computed at capture time would be frozen
         c.graph = graph
         c.outputs = list(outputs)
+        # a Variable's buffer changed when the step put a new array there or declared it
+        # writes it (an update made in place leaves `new is buf`, yet the buffer changed)
         c.written = [i for i, (new, buf) in enumerate(zip(new_values, c.variable_buffers))
-                     if new is not buf]
+                     if new is not buf or id(variables[i]) in self._writes]
         c.synced = list(saved)  # each buffer holds the value of this array
         graph.upload(c.stream)
         return c

@@ -143,13 +143,51 @@ def _same_dtype(op, tf_op, values):
     return out
 
 
+# Dtypes CUDA's atomicAdd (with CuPy's additions) accumulates directly: int32/64, uint32/64,
+# float16/32/64. Others are accumulated in a wider type (`_scatter_add`).
+_ATOMIC_ADD = frozenset("iIlLqQefd")
+
+
+def scatter_add_dtype(dtype) -> np.dtype:
+    """The dtype a device scatter-add of `dtype` values accumulates in: itself where CUDA has an
+    atomicAdd for it, else int64 (bool, 8/16-bit ints: the sum cast back wraps as NumPy's),
+    complex: its real parts' dtype (real and imaginary parts are added separately).
+
+    Example:
+        >>> scatter_add_dtype(np.int8), scatter_add_dtype(np.float32)
+        (dtype('int64'), dtype('float32'))
+    """
+    dtype = np.dtype(dtype)
+    if dtype.char in _ATOMIC_ADD:
+        return dtype
+    if dtype.kind == "c":
+        return np.dtype(dtype.char.lower())
+    return np.dtype(np.int64)
+
+
 def _scatter_add(xp, out, key, values):
     """out[key] += values, accumulating repeated indices (in place)."""
     if xp is np:
         np.add.at(out, key, values)
-    else:  # CuPy
-        import cupyx
-        cupyx.scatter_add(out, key, values)
+        return
+    import cupyx  # CuPy: atomicAdd exists for some dtypes only (a compile error for others)
+
+    wide = scatter_add_dtype(out.dtype)
+    values = xp.asarray(values)
+    if wide == out.dtype:
+        cupyx.scatter_add(out, key, values.astype(wide, copy=False))
+    elif out.dtype.kind == "c":
+        for part in (xp.real, xp.imag):
+            total = xp.zeros(out.shape, wide)
+            cupyx.scatter_add(total, key, part(values).astype(wide, copy=False))
+            if part is xp.real:
+                out += total
+            else:
+                out += total * out.dtype.type(1j)
+    else:
+        total = out.astype(wide)
+        cupyx.scatter_add(total, key, values.astype(wide))
+        out[...] = total.astype(out.dtype)
 
 
 def _index_error(op, tf_op, message, *inputs):

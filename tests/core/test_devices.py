@@ -211,3 +211,32 @@ def test_variable_assign_keeps_its_device():
     v.assign_add(dtf.constant([1.0, 1.0]))
     assert v.device == CPU_NAME
     np.testing.assert_allclose(v.numpy(), [4.0, 5.0])
+
+
+@pytest.mark.parametrize("value, hidden", [
+    (None, False), ("", True), ("-1", True), ("NoDevFiles", True), (" ", True), ("0", False),
+    ("1,0", False), (" 2", False), ("GPU-8a1b2c3d", False), ("MIG-GPU-1/0/0", False),
+])
+def test_visible_devices_values_that_hide_every_gpu(value, hidden):
+    assert cupy_backend.hides_all_devices(value) is hidden
+
+
+def test_hidden_devices_skip_the_driver_so_a_later_value_is_seen():
+    code = """
+import os, warnings
+import dtf
+from dtf.backend import cupy_backend as cb
+first = (cb.detect_devices(), cb._detected[0][2])
+os.environ['CUDA_VISIBLE_DEVICES'] = '0'
+cb.detect_devices()
+second = cb._detected[0][2]
+os.environ['CUDA_VISIBLE_DEVICES'] = '1'
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    cb.detect_devices()
+print(first, second, [str(w.message)[:40] for w in caught])
+"""
+    out = _python(code, CUDA_VISIBLE_DEVICES="")
+    # "" hides every device: no cuInit, so "0" is looked up; after that the driver is
+    # initialised and a change only warns
+    assert out == "(0, False) True [\"CUDA_VISIBLE_DEVICES changed from '0' to\"]"
