@@ -195,14 +195,15 @@ class CupyBackend(Backend):
 
     def _scalar(self, value, index):
         value = np.asarray(value)
+        if _captures[0] and capturing():
+            # Inside a CUDA-graph capture the fill is only recorded (it runs at each replay)
+            # in the graph's memory, so such an array must not enter the cache; nor may the
+            # graph read a cached one, which the cache may drop (and the pool reuse) later.
+            with self._cupy.cuda.Device(index):
+                return self._cupy.asarray(value)
         key = (index, value.dtype.str, value.tobytes())
         cached = self._scalars.get(key)
         if cached is None:
-            if capturing():
-                # inside a CUDA-graph capture the fill below is only recorded (it runs at each
-                # replay) and the memory is the graph's: such an array must not be shared
-                with self._cupy.cuda.Device(index):
-                    return self._cupy.asarray(value)
             with self._cupy.cuda.Device(index):
                 cached = self._cupy.asarray(value)
             with self._scalars_lock:
@@ -337,6 +338,7 @@ def installed() -> CupyBackend | None:
 
 # -- CUDA-graph capture -------------------------------------------------------------------------
 _capture_state = threading.local()
+_captures = [0]  # captures under way in any thread (the eager path reads only this)
 
 
 def capturing() -> bool:
@@ -349,41 +351,48 @@ class HostTransferInCapture(RuntimeError):
 
 
 class _RefusePinnedInCapture:
-    """CuPy's pinned-memory allocator while a thread captures: CuPy stages every host-to-device
-    copy of a non-scalar array in a pinned buffer it recycles once the copy is done, so a
-    captured copy would read, at each replay, whatever that buffer holds then. The capturing
-    thread gets an error instead (the capture falls back to plain execution); other threads
-    allocate from the default pool as usual."""
+    """CuPy's pinned-memory allocator while some thread captures: CuPy stages every
+    host-to-device copy of a non-scalar array in a pinned buffer it recycles once the copy is
+    done, so a captured copy would read, at each replay, whatever that buffer holds then. A
+    capturing thread gets an error instead (its capture falls back to plain execution); other
+    threads allocate from the default pool as usual."""
 
-    def __init__(self, malloc, thread):
+    def __init__(self, malloc):
         self._malloc = malloc
-        self._thread = thread
 
     def __call__(self, size):
-        if threading.get_ident() == self._thread:
+        if capturing():
             raise HostTransferInCapture(
                 f"a host-to-device copy ({size} bytes) inside a CUDA-graph capture; it would "
                 "replay reading a recycled staging buffer")
         return self._malloc(size)
 
 
+_guard_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def capture_guard(cupy):
     """The state around one CUDA-graph capture on this thread: `capturing()` is True (0-d host
-    scalars are not cached on the device) and host-to-device copies of arrays raise
-    `HostTransferInCapture`. CuPy's default pinned-memory pool is the allocator afterwards
-    (CuPy offers no way to read the one set before).
+    scalars are made fresh, not taken from or put in the device cache) and host-to-device
+    copies of arrays raise `HostTransferInCapture`. Once no thread captures, CuPy's default
+    pinned-memory pool is the allocator again (CuPy offers no way to read the one set before).
 
     Example:
         >>> with capture_guard(cupy):  # doctest: +SKIP
         ...     stream.begin_capture()
     """
-    default = cupy.get_default_pinned_memory_pool().malloc
-    cupy.cuda.set_pinned_memory_allocator(_RefusePinnedInCapture(default,
-                                                                 threading.get_ident()))
+    with _guard_lock:
+        if _captures[0] == 0:
+            default = cupy.get_default_pinned_memory_pool().malloc
+            cupy.cuda.set_pinned_memory_allocator(_RefusePinnedInCapture(default))
+        _captures[0] += 1
     _capture_state.active = True
     try:
         yield
     finally:
         _capture_state.active = False
-        cupy.cuda.set_pinned_memory_allocator(default)
+        with _guard_lock:
+            _captures[0] -= 1
+            if _captures[0] == 0:
+                cupy.cuda.set_pinned_memory_allocator(cupy.get_default_pinned_memory_pool().malloc)
