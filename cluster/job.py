@@ -229,24 +229,24 @@ class Job:
             return grpc_clients
         from dtf.cluster.transport.selection import AutoServerClient
 
-        threshold = self._auto_threshold(ray_clients[0], grpc_clients[0])
-        return [AutoServerClient(r, g, threshold,
+        routing = self._auto_routing(ray_clients[0], grpc_clients[0])
+        return [AutoServerClient(r, g, routing,
                                  pull_bytes=self.placement.bytes_on(i))
                 for i, (r, g) in enumerate(zip(ray_clients, grpc_clients))]
 
-    def _auto_threshold(self, ray_client, grpc_client):
-        """`transport="auto"`: the payload size from which gRPC beat Ray actor calls here."""
-        from dtf.cluster.transport.selection import choose_threshold
+    def _auto_routing(self, ray_client, grpc_client):
+        """`transport="auto"`: which transport carries which message sizes here, measured once
+        per strategy."""
+        from dtf.cluster.transport.selection import choose_routing
 
-        if self.strategy._auto_threshold is None:
+        if self.strategy._auto_routing is None:
             server = self.servers[0]
-            self.strategy._auto_threshold = choose_threshold(
+            self.strategy._auto_routing = choose_routing(
                 # as an array: Ray moves parameters through shared memory, bytes are pickled
                 lambda payload: server.call("echo", np.frombuffer(payload, np.uint8)).result(60),
                 lambda payload: grpc_client.echo(payload))
-            logger.info("transport='auto': gRPC from %d bytes, Ray actor calls below",
-                        self.strategy._auto_threshold)
-        return self.strategy._auto_threshold
+            logger.info("transport='auto': %s", self.strategy._auto_routing)
+        return self.strategy._auto_routing
 
     def _attach(self, new) -> None:
         from dtf.cluster.servers import ShardedServer

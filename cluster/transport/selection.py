@@ -1,17 +1,18 @@
 """``transport="auto"``: measure Ray's object store against gRPC, then route each call by size.
 
-Ray actor calls cost little per call but move large arrays slowly (through the object store,
-with a copy on each side); the gRPC service costs more per call and moves large arrays fast.
-Where they cross depends on the machine, so it is measured: :func:`choose_threshold` times an
-echo of the same bytes over each transport at several sizes and returns the size from which
-gRPC wins; :class:`AutoServerClient` then sends each push (by its arrays' bytes) and each pull
-(by the server's variable bytes) over the faster one. Both transports reach the same
-`ParameterServer`, so the protocol (duplicates, sync steps, generations) does not depend on the
-route.
+Which transport is faster depends on the message size and on the machine: across machines gRPC
+tends to win large arrays and Ray's per-call cost small ones; on one machine Ray's shared-memory
+object store can win the large arrays while gRPC's cheaper calls win the small ones. So it is
+measured: :func:`choose_routing` times an echo of the same bytes over each transport at several
+sizes and returns the :class:`Routing` (one transport below a size, the other from there, or one
+for everything) that costs least over the measured sizes; :class:`AutoServerClient` then sends
+each push (by its arrays' bytes) and each pull (by the server's variable bytes) the way the
+routing says. Both transports reach the same `ParameterServer`, so the protocol (duplicates,
+sync steps, generations) does not depend on the route.
 
 Example:
-    >>> threshold = choose_threshold(ray_echo, grpc_client.echo)  # doctest: +SKIP
-    >>> client = AutoServerClient(ray_client, grpc_client, threshold,
+    >>> routing = choose_routing(ray_echo, grpc_client.echo)  # doctest: +SKIP
+    >>> client = AutoServerClient(ray_client, grpc_client, routing,
     ...                           pull_bytes=sum(v.nbytes for v in values.values()))  # doctest: +SKIP
     >>> client.push(0, 0, 32, gradients)  # doctest: +SKIP
     <Push.PENDING: 'pending'>
@@ -22,22 +23,64 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
+    "ALWAYS_GRPC",
     "ALWAYS_RAY",
     "DEFAULT_SIZES",
     "AutoServerClient",
-    "choose_threshold",
+    "Routing",
+    "choose_routing",
     "measure_round_trip",
-    "threshold_from_times",
+    "routing_from_times",
 ]
 
 # Payload sizes measured by default: 4 KB to 16 MB, four per decade-and-a-bit.
 DEFAULT_SIZES = (4 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20)
-# The threshold meaning "gRPC never wins here": every call goes over Ray.
-ALWAYS_RAY = 2**63 - 1
+_WAYS = ("ray", "grpc")
+_NAMES = {"ray": "Ray actor calls", "grpc": "gRPC"}
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Which transport carries a message: `below` for messages of fewer than `threshold`
+    bytes, `above` for the others.
+
+    Example:
+        >>> routing = Routing(below="grpc", above="ray", threshold=1 << 20)
+        >>> routing.way(4096), routing.way(40 << 20)
+        ('grpc', 'ray')
+        >>> str(routing)
+        'gRPC below 1048576 bytes, Ray actor calls from there'
+    """
+
+    below: str
+    above: str
+    threshold: int = 0
+
+    def __post_init__(self):
+        for what, way in (("below", self.below), ("above", self.above)):
+            if way not in _WAYS:
+                raise ValueError(f"Routing.{what} must be 'ray' or 'grpc', got {way!r}")
+        if not isinstance(self.threshold, (int, np.integer)) or self.threshold < 0:
+            raise ValueError(f"Routing.threshold must be an int >= 0, got {self.threshold!r}")
+
+    def way(self, nbytes: int) -> str:
+        """"ray" or "grpc": the transport for a message of `nbytes` bytes."""
+        return self.below if nbytes < self.threshold else self.above
+
+    def __str__(self) -> str:
+        if self.below == self.above or self.threshold == 0:
+            return f"{_NAMES[self.above]} for every message"
+        return (f"{_NAMES[self.below]} below {self.threshold} bytes, "
+                f"{_NAMES[self.above]} from there")
+
+
+ALWAYS_RAY = Routing("ray", "ray")
+ALWAYS_GRPC = Routing("grpc", "grpc")
 
 
 def _payload(nbytes: int) -> bytes:
@@ -76,17 +119,14 @@ def measure_round_trip(call: Callable, nbytes: int, repeats: int = 5) -> float:
     return statistics.median(_timed(call, payload) for _ in range(int(repeats)))
 
 
-def choose_threshold(ray_echo: Callable, grpc_echo: Callable,
-                     sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 5) -> int:
-    """The payload size in bytes from which gRPC is faster than Ray, measured.
+def choose_routing(ray_echo: Callable, grpc_echo: Callable,
+                   sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 7) -> Routing:
+    """The routing between Ray and gRPC that costs least here, measured.
 
     At each size both echoes are timed in pairs (alternating which goes first, so both see
-    the same background load) and the median of each is taken. The threshold returned is the
-    one whose routing (gRPC at and above it, Ray below) takes the least total time over the
-    measured sizes: where gRPC wins from some size on, that size; where one transport wins
-    everywhere, always that one. (On one machine Ray can win the large sizes, through its
-    shared-memory object store, and gRPC the small ones; a single threshold then picks
-    whichever choice costs less in all.)
+    the same background load) and the fastest of each is taken: background load only ever
+    adds time, and a measurement taken while a cluster starts (workers importing, Ray
+    prestarting processes) sees a lot of it. Then :func:`routing_from_times` picks.
 
     Args:
         ray_echo: one echo round trip over Ray: takes bytes, returns an object of the same
@@ -97,14 +137,13 @@ def choose_threshold(ray_echo: Callable, grpc_echo: Callable,
         repeats: pairs timed per size.
 
     Returns:
-        0 for always gRPC, `ALWAYS_RAY` for always Ray, else the smallest payload size sent
-        over gRPC.
+        A `Routing`.
 
     Example:
         >>> slow_small = lambda b: (time.sleep(0.002), b)[1]
         >>> slow_large = lambda b: (time.sleep(len(b) * 1e-8), b)[1]
-        >>> choose_threshold(slow_large, slow_small, sizes=[1000, 10**7], repeats=1)
-        10000000
+        >>> print(choose_routing(slow_large, slow_small, sizes=[1000, 10**7], repeats=1))
+        Ray actor calls below 10000000 bytes, gRPC from there
     """
     sizes = sorted(int(s) for s in sizes)
     if not sizes:
@@ -122,20 +161,29 @@ def choose_threshold(ray_echo: Callable, grpc_echo: Callable,
             else:
                 ray_time, grpc_time = _timed(ray_echo, payload), _timed(grpc_echo, payload)
             pairs.append((ray_time, grpc_time))
-        ray_times.append(statistics.median(r for r, _ in pairs))
-        grpc_times.append(statistics.median(g for _, g in pairs))
-    return threshold_from_times(sizes, ray_times, grpc_times)
+        ray_times.append(min(r for r, _ in pairs))
+        grpc_times.append(min(g for _, g in pairs))
+    return routing_from_times(sizes, ray_times, grpc_times)
 
 
-def threshold_from_times(sizes, ray_times, grpc_times) -> int:
-    """The threshold `choose_threshold` picks from measured times (seconds per round trip,
-    one per size of the ascending `sizes`): the routing with the least total time."""
-    # Candidate i sends sizes[i:] over gRPC; len(sizes) sends everything over Ray.
-    costs = [sum(ray_times[:i]) + sum(grpc_times[i:]) for i in range(len(sizes) + 1)]
-    best = costs.index(min(costs))
-    if best == 0:
-        return 0
-    return ALWAYS_RAY if best == len(sizes) else sizes[best]
+def routing_from_times(sizes, ray_times, grpc_times) -> Routing:
+    """The routing `choose_routing` picks from measured times (seconds per round trip, one
+    per size of the ascending `sizes`): of one transport for everything, or one below a
+    measured size and the other from it on (either way round), the one with the least total
+    time over the sizes; one transport for everything on a tie.
+
+    Example:
+        >>> print(routing_from_times([4096, 1 << 24], [0.0012, 0.009], [0.0006, 0.02]))
+        gRPC below 16777216 bytes, Ray actor calls from there
+    """
+    times = {"ray": list(ray_times), "grpc": list(grpc_times)}
+    candidates = [(sum(times[w]), Routing(w, w)) for w in ("grpc", "ray")]
+    for i in range(1, len(sizes)):
+        for below, above in (("ray", "grpc"), ("grpc", "ray")):
+            cost = sum(times[below][:i]) + sum(times[above][i:])
+            candidates.append((cost, Routing(below, above, int(sizes[i]))))
+    best = min(cost for cost, _ in candidates)
+    return next(routing for cost, routing in candidates if cost == best)
 
 
 def _nbytes(arrays) -> int:
@@ -155,38 +203,39 @@ class _Routed:
 class AutoServerClient:
     """One parameter server reached over Ray or gRPC, whichever is faster for each call.
 
-    Pushes (and push_pulls) whose gradients and assigns total at least `threshold_bytes` go
-    over gRPC, smaller ones over Ray; pulls go over gRPC when `pull_bytes` (the server's variables, the most a
-    pull can carry) is at least `threshold_bytes`. Results, errors and generations are the
-    server's, whichever way a call goes. Picklable when both clients are.
+    Pushes (and push_pulls) go the way `routing` says for the bytes of their gradients and
+    assigns, pulls the way it says for `pull_bytes` (the server's variables, the most a pull can
+    carry). Results, errors and generations are the server's, whichever way a call goes.
+    Picklable when both clients are.
 
     Args:
         ray_client: the server over Ray actor calls (e.g. `dtf.cluster.remote.RemoteServer`).
         grpc_client: the server over gRPC (`GrpcServerClient`).
-        threshold_bytes: from `choose_threshold` (0: always gRPC; `ALWAYS_RAY`: never).
+        routing: from `choose_routing` (or `ALWAYS_RAY`, `ALWAYS_GRPC`).
         pull_bytes: the total bytes of the server's variables.
 
     Attributes:
         routed: how many calls went each way, ``{"ray": n, "grpc": n}`` (in this process).
 
     Example:
-        >>> client = AutoServerClient(ray_client, grpc_client, 1 << 20,
+        >>> client = AutoServerClient(ray_client, grpc_client, Routing("grpc", "ray", 1 << 20),
         ...                           pull_bytes=40 << 20)  # doctest: +SKIP
-        >>> client.pull()  # 40 MB of variables: over gRPC  # doctest: +SKIP
+        >>> client.pull()  # 40 MB of variables: over Ray  # doctest: +SKIP
     """
 
-    def __init__(self, ray_client, grpc_client, threshold_bytes: int, pull_bytes: int):
-        for what, value in (("threshold_bytes", threshold_bytes), ("pull_bytes", pull_bytes)):
-            if not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{what} must be an int >= 0, got {value!r}")
+    def __init__(self, ray_client, grpc_client, routing: Routing, pull_bytes: int):
+        if not isinstance(routing, Routing):
+            raise TypeError(f"routing must be a Routing (from choose_routing), got {routing!r}")
+        if not isinstance(pull_bytes, (int, np.integer)) or pull_bytes < 0:
+            raise ValueError(f"pull_bytes must be an int >= 0, got {pull_bytes!r}")
         self.ray_client = ray_client
         self.grpc_client = grpc_client
-        self.threshold_bytes = int(threshold_bytes)
+        self.routing = routing
         self.pull_bytes = int(pull_bytes)
         self.routed = {"ray": 0, "grpc": 0}
 
     def _route(self, nbytes: int):
-        way = "grpc" if nbytes >= self.threshold_bytes else "ray"
+        way = self.routing.way(nbytes)
         self.routed[way] += 1
         return self.grpc_client if way == "grpc" else self.ray_client
 
@@ -246,5 +295,5 @@ class AutoServerClient:
                                                  after_step=after_step, generation=generation)
 
     def __repr__(self) -> str:
-        return (f"AutoServerClient(threshold_bytes={self.threshold_bytes}, "
+        return (f"AutoServerClient(routing={str(self.routing)!r}, "
                 f"pull_bytes={self.pull_bytes}, grpc={self.grpc_client!r})")

@@ -121,7 +121,7 @@ class ParameterServerStrategy:
         self.job = job or f"job{next(_jobs)}-{uuid.uuid4().hex[:6]}"
         self.namespace = namespace
         self._token = uuid.uuid4().hex + uuid.uuid4().hex
-        self._auto_threshold = None
+        self._auto_routing = None
         self._variables = weakref.WeakValueDictionary()
         self._counter = itertools.count()
         self._lock = threading.Lock()

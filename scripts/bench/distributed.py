@@ -137,7 +137,7 @@ def big_model(width_in=2048):
     return model
 
 
-TRANSPORT = ["ray"]  # --transport
+TRANSPORT = ["auto"]  # --transport (the strategy's default)
 
 
 def strategy_for(num_workers, mode):
@@ -145,6 +145,14 @@ def strategy_for(num_workers, mode):
 
     return dtf.distribute.ParameterServerStrategy(num_workers=num_workers, mode=mode,
                                                   cluster="ray", transport=TRANSPORT[0])
+
+
+def transport_used(strategy):
+    """What carried the parameters: the transport, and for "auto" the size it chose by."""
+    routing = getattr(strategy, "_auto_routing", None)
+    if strategy.transport != "auto" or routing is None:
+        return strategy.transport
+    return f"auto: {routing}"
 
 
 def take_rows(x, y, rows):
@@ -196,6 +204,7 @@ def bench_mlp(x, y, rounds, steps, warm_steps):
                 ratios.append(seconds_single / seconds)
                 parts.append(breakdown(history))
             results[f"{mode}/{workers}"] = {
+                "transport": transport_used(strategy),
                 "steps_per_s": statistics.median(rates),
                 "single_steps_per_s": statistics.median(single_rates),
                 "ratio": statistics.median(ratios),
@@ -208,8 +217,8 @@ def bench_mlp(x, y, rounds, steps, warm_steps):
         r = results[f"{mode}/{workers}"]
         print(f"  {mode:5s} {workers} worker{'s' if workers > 1 else ' '}: "
               f"{r['steps_per_s']:7.1f} steps/s vs one process {r['single_steps_per_s']:7.1f}"
-              f" = {r['ratio']:.4f}x | per step (ms): {_fmt_breakdown(r['breakdown_ms'])}",
-              flush=True)
+              f" = {r['ratio']:.4f}x | per step (ms): {_fmt_breakdown(r['breakdown_ms'])}"
+              f" | {r['transport']}", flush=True)
     return results
 
 
@@ -273,6 +282,7 @@ def bench_scaling(x, y, rounds, steps, warm_steps, workers=4):
                           shuffle=False, verbose=0)
                 runs[n] = (strategy, model, batch, take_rows(x, y, steps * batch),
                            cpu_by_role(strategy))
+            carried = {n: transport_used(runs[n][0]) for n in runs}
             ratios, rates, parts = [], {1: [], workers: []}, {1: [], workers: []}
             cpu = {1: [], workers: []}
             for r in range(rounds):
@@ -296,6 +306,7 @@ def bench_scaling(x, y, rounds, steps, warm_steps, workers=4):
         ratio = statistics.median(ratios)
         target = SCALING_TARGETS[mode]
         results[mode] = {
+            "transport": {str(n): t for n, t in carried.items()},
             "samples_per_s": {str(n): statistics.median(v) for n, v in rates.items()},
             "ratio": ratio, "ratios": ratios, "target": target, "pass": ratio >= target,
             "breakdown_ms": {str(n): {k: statistics.median(p[k] for p in v) for k in v[0]}
@@ -309,7 +320,8 @@ def bench_scaling(x, y, rounds, steps, warm_steps, workers=4):
                   f"{res['samples_per_s'][str(n)]:7.0f} samples/s | per step (ms): "
                   f"{_fmt_breakdown(res['breakdown_ms'][str(n)])}\n"
                   f"{'':17s}CPU per step (ms): {_fmt_breakdown(used)} = "
-                  f"{sum(used.values()):.1f} on {os.cpu_count()} cores", flush=True)
+                  f"{sum(used.values()):.1f} on {os.cpu_count()} cores | "
+                  f"{res['transport'][str(n)]}", flush=True)
         print(f"  {mode:5s} scaling {workers} vs 1 worker: {ratio:.2f}x (rounds: "
               f"{', '.join(f'{v:.2f}' for v in ratios)}), target >= {target}x: "
               f"{'PASS' if ratio >= target else 'MISS'}", flush=True)
@@ -411,8 +423,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=None, help="paired rounds per figure")
     parser.add_argument("--num-cpus", type=int, default=8,
                         help="Ray's logical CPUs (actors hold none while running)")
-    parser.add_argument("--transport", default="ray", choices=("ray", "grpc", "auto"),
-                        help="how parameters and gradients move (the strategy's transport)")
+    parser.add_argument("--transport", default="auto", choices=("ray", "grpc", "auto"),
+                        help="how parameters and gradients move (the strategy's transport; "
+                        "default auto, the strategy's own default: measured at start)")
     parser.add_argument("--ray-inline-bytes", type=int, default=1 << 20,
                         help="Ray's max_direct_call_object_size (default 1 MiB, what dtf's "
                              "embedded Ray uses; Ray's own default is 100 KiB)")

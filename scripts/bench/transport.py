@@ -37,8 +37,8 @@ call), raw (the server's SGD update included) and transport only (the server's o
 time, measured in this process, subtracted); 40 MB: gRPC push_pull at least 10% of memcpy
 bandwidth both ways (2 S bytes moved per call against memcpy's S). Also printed: Ray's
 push_pull against the same echo, the two-call step (push + pull against Put + Get and against
-one echo; push and pull each against memcpy), and the threshold
-``transport.selection.choose_threshold`` picks between Ray and gRPC echoes.
+one echo; push and pull each against memcpy), and the routing
+``transport.selection.choose_routing`` picks between Ray and gRPC echoes.
 
 Both processes call ``dtf.cluster.transport.memory.tune_allocator()`` first, as parameter
 server and worker processes should (without it every 40 MB buffer is fresh mmap'd pages).
@@ -66,7 +66,7 @@ from dtf.cluster.transport.grpc_service import (
     serve_parameter_server,
 )
 from dtf.cluster.transport.memory import tune_allocator
-from dtf.cluster.transport.selection import ALWAYS_RAY, choose_threshold
+from dtf.cluster.transport.selection import choose_routing
 
 from dtf import keras
 
@@ -285,17 +285,17 @@ def run(rounds, quick=False, sizes=tuple(SIZES), block=BLOCK):
             [4 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20]
         # The Ray echo carries a uint8 array, as Ray moves the parameters (zero-copy from its
         # object store); bytes would be pickled, a slower path no push or pull takes.
-        threshold = choose_threshold(
+        routing = choose_routing(
             lambda b: ray.get(actor.echo.remote(np.frombuffer(b, np.uint8))), client.echo,
             threshold_sizes, repeats=3 if quick else 7)
     finally:
         client.close()
         channel.close()
         ray.shutdown()
-    return [_summarise(name, samples[name]) for name in sizes], threshold, setup_s
+    return [_summarise(name, samples[name]) for name in sizes], routing, setup_s
 
 
-def _print(rows, threshold, rounds, setup_s):
+def _print(rows, routing, rounds, setup_s):
     print(f"transport benchmark: {rounds} paired rounds, medians; Ray and the PS actor "
           f"started in {setup_s:.1f} s")
     print("A worker's step in one call (push_pull: S bytes of gradients up, the S bytes of "
@@ -344,14 +344,8 @@ def _print(rows, threshold, rounds, setup_s):
             print(f"{'PASS' if r['met'] else 'MISS'} raw, "
                   f"{'PASS' if r['transport_met'] else 'MISS'} transport  {r['size']:>6}: "
                   f"{r['target']}")
-    if threshold == ALWAYS_RAY:
-        choice = "always Ray"
-    elif threshold == 0:
-        choice = "always gRPC"
-    else:
-        choice = f"gRPC from {threshold} bytes ({threshold / 1024:.0f} KB), Ray below"
-    print(f"choose_threshold (Ray echo vs gRPC echo, paired medians, least total time): "
-          f"{choice}")
+    print(f"choose_routing (Ray echo vs gRPC echo, fastest of paired calls, least total time): "
+          f"{routing}")
 
 
 def main(argv=None):
@@ -370,11 +364,12 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown sizes {unknown}; choose among {list(SIZES)}")
     rounds = 2 if args.quick else args.rounds
-    rows, threshold, setup_s = run(rounds, args.quick, sizes, max(1, args.block))
-    _print(rows, threshold, rounds, setup_s)
+    rows, routing, setup_s = run(rounds, args.quick, sizes, max(1, args.block))
+    _print(rows, routing, rounds, setup_s)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "threshold_bytes": threshold}, f, indent=2)
+            json.dump({"rows": rows, "routing": {"below": routing.below, "above": routing.above,
+                                                  "threshold": routing.threshold}}, f, indent=2)
     return 0
 
 

@@ -72,7 +72,7 @@ def test_sync_fit_over_grpc_and_auto_transports_equals_single_process(ray_cluste
     model.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
     assert max_weight_difference(model, reference) < 1e-5
     if transport == "auto":
-        assert strategy._auto_threshold is not None
+        assert strategy._auto_routing is not None
     strategy.shutdown()
 
 
