@@ -63,6 +63,14 @@ class Push(enum.Enum):
     WAIT = "wait"  # bounded: too far ahead of the slowest worker; push again later
 
 
+def _on_host():
+    """A server's variables, slots and step count live in host memory, as the arrays the
+    transports carry do, also on a machine whose default device is a GPU."""
+    import dtf
+
+    return dtf.device("/CPU:0")
+
+
 def _build_optimizer(optimizer):
     """An optimizer object from itself or its `serialize_keras_object` config, updating its
     slots in place: a server's slots are never handed out (reads copy them), so their old
@@ -70,7 +78,8 @@ def _build_optimizer(optimizer):
     if isinstance(optimizer, dict):
         from dtf.keras import optimizers
 
-        optimizer = optimizers.deserialize(optimizer)
+        with _on_host():
+            optimizer = optimizers.deserialize(optimizer)
     optimizer._slots_in_place = True
     return optimizer
 
@@ -82,7 +91,8 @@ def _extended_optimizer(optimizer, variables):
     from dtf.keras.saving import serialize_keras_object
 
     extended = _build_optimizer(serialize_keras_object(optimizer))
-    extended.build(variables)
+    with _on_host():
+        extended.build(variables)
     for old_slots, new_slots in zip(optimizer._slot_table, extended._slot_table):
         for old, new in zip(old_slots, new_slots):
             if old is not None and new is not None:
@@ -161,8 +171,10 @@ class ParameterServer:
         for name, value in values.items():
             if name in self.variables:
                 raise ValueError(f"{self.name} already holds a variable named {name!r}.")
-            fresh[name] = dtf.Variable(np.array(value, copy=True), name=name.replace(":", "_"),
-                                       trainable=trainable.get(name, True))
+            with _on_host():
+                fresh[name] = dtf.Variable(np.array(value, copy=True),
+                                           name=name.replace(":", "_"),
+                                           trainable=trainable.get(name, True))
         self.variables.update(fresh)
         self._version_clock += 1
         self.versions.update(dict.fromkeys(fresh, self._version_clock))
@@ -170,7 +182,8 @@ class ParameterServer:
         if self.optimizer.built and any(v.trainable for v in fresh.values()):
             self.optimizer = _extended_optimizer(self.optimizer, trainable_vars)
         else:
-            self.optimizer.build(trainable_vars)
+            with _on_host():
+                self.optimizer.build(trainable_vars)
 
     def add_variables(self, values, trainable=None) -> None:
         """Takes more variables (`{name: array}`) to hold, e.g. created after training began.
@@ -184,7 +197,8 @@ class ParameterServer:
             if self.applied_steps or self._last_sequence:
                 raise ValueError(f"{self.name} already applied updates with its optimizer.")
             self.optimizer = _build_optimizer(optimizer)
-            self.optimizer.build([v for v in self.variables.values() if v.trainable])
+            with _on_host():
+                self.optimizer.build([v for v in self.variables.values() if v.trainable])
 
     def _reset_progress(self) -> None:
         self.generation = uuid.uuid4().hex
@@ -415,7 +429,8 @@ class ParameterServer:
         weights = [arrays[f"opt/{i}"] for i in range(sum(k.startswith("opt/") for k in arrays))]
         if meta.get("optimizer") is not None:
             self.optimizer = _build_optimizer(meta["optimizer"])
-            self.optimizer.build([v for v in self.variables.values() if v.trainable])
+            with _on_host():
+                self.optimizer.build([v for v in self.variables.values() if v.trainable])
         if weights:
             self.optimizer.set_weights(weights)
         self._reset_progress()

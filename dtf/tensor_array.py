@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dtf import backend as _backend
 from dtf import dtypes
 from dtf.compile import context
 from dtf.errors import InvalidArgumentError, OutOfRangeError
@@ -71,10 +72,15 @@ def _write_rule(buffer, index, value, size, dynamic_size, static_size):
     return Spec(None if rest is None else (lead,) + rest, buffer.dtype)
 
 
+def _host_index(index) -> np.ndarray:
+    """The index on the host: the buffer's size and bounds are checked in Python."""
+    return np.asarray(_backend.backend_of(index).to_host(index))
+
+
 @primitive("tensor_array_write", shape=_write_rule, data_dependent_shape=True)  # may grow
 def _write(xp, buffer, index, value, size, dynamic_size, static_size):
     """`buffer` with rows `index` (a scalar, or a vector for scatter) set to `value`."""
-    idx = np.asarray(index)
+    idx = _host_index(index)
     elem = tuple(value.shape) if idx.ndim == 0 else tuple(value.shape[1:])
     if buffer.ndim == 0:  # unwritten: the first write fixes the element shape
         buffer = xp.zeros((int(size),) + elem, dtype=buffer.dtype)
@@ -125,7 +131,7 @@ def _mask(xp, g, like, index):
     else:
         out = xp.zeros((n,) + tuple(g.shape[1:]), dtype=g.dtype)
         out[:g.shape[0]] = g
-    idx = np.asarray(index).reshape(-1)
+    idx = _host_index(index).reshape(-1)
     out[idx[idx < n]] = 0
     return out
 
@@ -149,7 +155,7 @@ def _read_rule(buffer, index, element_shape, what="tensor_array"):
 def _read(xp, buffer, index, element_shape, what="tensor_array"):
     """Rows `index` (a scalar: read; a vector: gather) of the buffer. `what`: "loop history"
     when a while_loop's VJP reads the stacked values of its iterations (for its errors)."""
-    idx = np.asarray(index)
+    idx = _host_index(index)
     if buffer.ndim == 0:  # nothing written yet: zeros when the element shape is known
         if element_shape is None or None in element_shape:
             raise InvalidArgumentError(
@@ -184,7 +190,7 @@ def _read_grad(xp, buffer, index, g):
     """Zeros shaped like the buffer with `g` added at rows `index` (read's adjoint)."""
     out = xp.zeros(buffer.shape, dtype=g.dtype)
     if buffer.ndim:
-        xp.add.at(out, np.asarray(index), g)
+        xp.add.at(out, index, g)
     return out
 
 

@@ -292,6 +292,12 @@ def clip_by_norm(xp, grad, clip_norm):
 def clip_by_global_norm(xp, grads, clip_norm):
     """Scales all `grads` by `clip_norm / max(global_norm, clip_norm)` (Keras'
     `clip_by_global_norm`: a non-finite global norm makes every gradient NaN)."""
+    if xp is not np:  # on the device: no host round trip per gradient
+        squared = xp.stack([xp.sum(xp.square(g)).astype(grads[0].dtype) for g in grads])
+        use_norm = xp.sqrt(xp.sum(squared))
+        scale = clip_norm * xp.minimum(1.0 / use_norm, 1.0 / clip_norm)
+        scale = scale + (use_norm - use_norm)
+        return [g * scale.astype(g.dtype) for g in grads]
     dtype = grads[0].dtype.type
     squared = [dtype(xp.sum(xp.square(g))) for g in grads]
     use_norm = np.sqrt(np.sum(np.stack(squared)))
