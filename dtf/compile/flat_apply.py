@@ -10,7 +10,9 @@ compute the same numbers, once. A compiled training step whose optimizer node qu
 - the variables' and slots' values are flat arrays from the previous step: each Variable holds
   a view of one (as long as nothing else assigned it since; otherwise they are gathered again);
 - the optimizer's own scalars (learning rate, step, bias corrections, Nadam's momentum cache)
-  are computed as its `_apply_arrays` computes them, once per step; `iterations` counts.
+  are computed as its `_apply_arrays` computes them (`Optimizer._step_scalars`: on the host
+  for NumPy arrays, from the device `iterations` for device arrays), once per step;
+  `iterations` counts, in the memory it lives in.
 
 An optimizer qualifies when it is one of the built-in classes (not a subclass) and uses nothing
 that is not elementwise or not the same for every variable: no clipping, weight decay, moving
@@ -172,11 +174,13 @@ class FlatStep:
             return xp.asarray(optimizer._iterations._value, dtype=xp.int64)
         # what Optimizer._update and _apply_arrays do around the update rule, once
         optimizer._step_cache = {}
-        lr = optimizer._learning_rate_scalar()
-        step = optimizer._current_step() + 1
+        # host scalars on NumPy; on the GPU device scalars from the device `iterations` (no
+        # host synchronisation: the step stays capturable as a CUDA graph)
+        lr, step = optimizer._step_scalars(
+            np if xp is np else optimizer._step_module(self.variables))
         optimizer._prepare_step(step)
         dtype = self.dtype
-        lr_v = lr if lr.dtype == dtype else dtype.type(lr)
+        lr_v = lr if lr.dtype == dtype else optimizer._cast_rate(lr, dtype)
         update = optimizer._update_arrays
         variables, groups, layout = self.variables, self.slot_groups, self._layout
         for c, (start, end, members) in enumerate(self.chunks):

@@ -25,7 +25,7 @@ import numpy as np
 
 from dtf import backend as _backend
 from dtf.keras.naming import auto_name
-from dtf.keras.optimizers import updates
+from dtf.keras.optimizers import device_step, updates
 from dtf.keras.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 from dtf.ops import registry as _registry
 from dtf.tensor import Tensor
@@ -550,11 +550,20 @@ class Optimizer:
             grads = [g / scale for g in grads]
         steps = self.gradient_accumulation_steps
         if steps:
-            self._accumulate_or_update(grads, variables, steps)
+            xp = self._step_module(variables)
+            if xp is np:
+                self._accumulate_or_update(grads, variables, steps)
+            else:
+                device_step.accumulate_or_update(self, xp, grads, variables, steps)
         else:
             self._update(grads, variables)
         if self.use_ema:
-            self._update_moving_averages()
+            xp = self._step_module(self._trainable_variables)
+            if xp is np:
+                self._update_moving_averages()
+            else:
+                device_step.update_moving_averages(self, xp)
+        # on the device too: the counter stays in device memory (a CUDA graph increments it)
         for variable in variables:
             constraint = getattr(variable, "constraint", None)
             if constraint is not None:
@@ -572,6 +581,29 @@ class Optimizer:
         else:
             for g, acc in zip(grads, accumulators):
                 acc._value = g + acc._value
+
+    def _step_module(self, variables):
+        """The array module the step computes with: NumPy, unless `iterations` and the first
+        variable live on the device (then the step's scalars are computed there, see
+        `device_step`)."""
+        value = variables[0]._value if variables else None
+        if type(value) is np.ndarray or value is None:
+            return np
+        xp = _backend_of(value).xp
+        if xp is not np and not isinstance(self._iterations._value, xp.ndarray):
+            return np  # a host `iterations` (an optimizer made under a CPU scope)
+        return xp
+
+    def _step_scalars(self, xp):
+        """The step's `(learning rate, 1-based step)`: a NumPy scalar and a Python int on
+        NumPy (read on the host, as Keras does); on the GPU 0-d device arrays computed from the
+        device `iterations`, with no host synchronisation (`device_step`), so that a training
+        step can be captured into a CUDA graph and every replay sees its own step."""
+        if xp is np:
+            return self._learning_rate_scalar(), self._current_step() + 1
+        return device_step.learning_rate(self, xp), device_step.step(self, xp)
+
+    _cast_rate = staticmethod(device_step.cast_rate)
 
     def _current_step(self) -> int:
         """`iterations` as a Python int (real updates under gradient accumulation)."""
@@ -600,8 +632,7 @@ class Optimizer:
         """Clipping, weight decay and the update step of every variable."""
         self._step_cache = {}
         grads = self._clip_gradients(grads)
-        lr = self._learning_rate_scalar()
-        step = self._current_step() + 1
+        lr, step = self._step_scalars(self._step_module(variables))
         self._prepare_step(step)
         decay = self.weight_decay
         if self._custom_update_step:
@@ -617,7 +648,7 @@ class Optimizer:
         for grad, variable in zip(grads, variables):
             value = variable._value
             dtype = value.dtype
-            lr_v = lr if dtype is lr_dtype or dtype == lr_dtype else dtype.type(lr)
+            lr_v = lr if dtype is lr_dtype or dtype == lr_dtype else self._cast_rate(lr, dtype)
             if decay is not None and self._use_weight_decay(variable):
                 value = value - value * updates._cast(dtype.type, decay) * lr_v
             slots = slot_table[index[id(variable)]]
@@ -629,8 +660,9 @@ class Optimizer:
                 if slot is not None:
                     slot._value = array
 
-    def _prepare_step(self, step: int) -> None:
-        """Per-step work before the variables' updates (Nadam's momentum cache)."""
+    def _prepare_step(self, step) -> None:
+        """Per-step work before the variables' updates (Nadam's momentum cache); `step` is a
+        Python int, or a 0-d device array on the GPU (see `_step_scalars`)."""
 
     def _update_arrays(self, xp, value, grad, slots, lr, step):
         """The new value of one variable and of its slots, from arrays (see `updates`)."""
@@ -643,14 +675,18 @@ class Optimizer:
         optimizers, in dtf ops with `self.assign*`). Built-in optimizers run their array update
         function here."""
         grad = _gradient_array(gradient, variable, f"{type(self).__name__}.update_step")
-        lr = _as_lr_scalar(learning_rate)
         self._step_cache = {}
         value = variable._value
+        xp = self._step_module([variable])
+        if xp is np:
+            lr, step = _as_lr_scalar(learning_rate), self._current_step() + 1
+        else:
+            lr, step = device_step.as_rate(learning_rate, xp), device_step.step(self, xp)
         slots = self._slot_table[self._index[id(variable)]]
         new_value, new_slots = self._update_arrays(
             _backend_of(value).xp, value, grad,
             tuple(None if s is None else s._value for s in slots),
-            value.dtype.type(lr), self._current_step() + 1)
+            self._cast_rate(lr, value.dtype), step)
         variable._value = new_value
         for slot, array in zip(slots, new_slots):
             if slot is not None:
@@ -715,8 +751,9 @@ class Optimizer:
         for variable in variables:
             if self._use_weight_decay(variable):
                 value = variable._value
-                dtype = value.dtype.type
-                variable._value = value - value * updates._cast(dtype, decay) * dtype(lr)
+                dtype = value.dtype
+                variable._value = value - value * updates._cast(dtype.type, decay) * \
+                    self._cast_rate(lr, dtype)
 
     def _update_moving_averages(self) -> None:
         first_step = self._current_step() == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from dtf.keras.optimizers import updates
 from dtf.keras.optimizers.base_optimizer import Optimizer
 
@@ -63,8 +61,11 @@ class Nadam(Optimizer):
         self._set_slots(self._momentums, self._velocities)
 
     def _prepare_step(self, step):
-        self._u_product._value = updates.nadam_u_product(
-            self._u_product.numpy()[()], self.beta_1, step)
+        # a host step (NumPy) reads the cache on the host; a device step (GPU) updates the
+        # cache's device array, without a host synchronisation
+        u_product = self._u_product.numpy()[()] if isinstance(step, int) else \
+            self._u_product._value
+        self._u_product._value = updates.nadam_u_product(u_product, self.beta_1, step)
 
     def _update_arrays(self, xp, value, grad, slots, lr, step):
         coefficients = self._per_step(value.dtype, lambda: updates.nadam_coefficients(

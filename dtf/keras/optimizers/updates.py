@@ -4,9 +4,12 @@ Each `*_update(xp, var, grad, <slots>, lr, ...)` takes the current arrays of one
 gradient and its slot variables (momentums, velocities, ...) and returns the new arrays; it
 never writes into an array it was given (Variables are copy-on-write: a Tensor read earlier may
 share the old array). `xp` is the array module of the arrays (NumPy or CuPy); scalar
-coefficients (bias corrections, ...) are computed on the host with NumPy in the variable's
-dtype. `lr` is the learning rate as a NumPy scalar of the variable's dtype and `step` the
-1-based optimizer step the update is for (Keras' `iterations + 1`). Scalars that depend only on
+coefficients (bias corrections, ...) are computed in the variable's dtype. `lr` is the learning
+rate as a scalar of the variable's dtype and `step` the 1-based optimizer step the update is
+for (Keras' `iterations + 1`): on NumPy a NumPy scalar and a Python int, with the scalars
+computed on the host; on the GPU both may be 0-d device arrays (`device_step`: the step read
+from the device `iterations`, so that no host synchronisation happens and a CUDA graph replay
+sees each step's values), and the scalars are then computed on the device. Scalars that depend only on
 the step (Adam's bias-corrected step size, Nadam's momentum schedule) have their own function,
 so that an optimizer computes them once per step rather than once per variable.
 
@@ -76,11 +79,13 @@ def sgd_update(xp, var, grad, slots, lr, momentum, nesterov):
 
 def adam_step_size(dtype, lr, step, beta_1, beta_2):
     """Adam's bias-corrected step size `lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)` in `dtype`
-    (a NumPy scalar type), once per step and dtype."""
-    local_step = dtype(step)
-    beta_1_power = np.power(_cast(dtype, beta_1), local_step)
-    beta_2_power = np.power(_cast(dtype, beta_2), local_step)
-    return lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    (a NumPy scalar type), once per step and dtype. With a device `step` (a 0-d array), a
+    0-d device array (see the module docstring)."""
+    xp = _module_of(step)
+    local_step = _as_dtype(step, dtype)
+    beta_1_power = xp.power(_cast(dtype, beta_1), local_step)
+    beta_2_power = xp.power(_cast(dtype, beta_2), local_step)
+    return lr * xp.sqrt(1 - beta_2_power) / (1 - beta_1_power)
 
 
 def _add(xp, a, b, in_place):
@@ -172,25 +177,28 @@ def adadelta_update(xp, var, grad, slots, lr, rho, epsilon):
 def nadam_u_product(u_product, beta_1, step):
     """Nadam's momentum cache after `step`: `u_product * beta_1 * (1 - 0.5 * 0.96 ** step)`,
     in the cache's dtype (the first variable's). The optimizer updates it once per step, before
-    the variables' updates."""
+    the variables' updates. With a device `step`, `u_product` is the cache's device array."""
     dtype = u_product.dtype.type
-    return u_product * beta_1 * (1.0 - 0.5 * np.power(dtype(0.96), dtype(step)))
+    power = _module_of(step).power(dtype(0.96), _as_dtype(step, dtype))
+    return u_product * beta_1 * (1.0 - 0.5 * power)
 
 
 def nadam_coefficients(dtype, step, u_product, beta_1, beta_2):
     """Nadam's scalars for `step` in `dtype`, once per step and dtype: `(u_t, u_{t+1},
     u_product_t, u_product_{t+1}, beta_2^t, 1 - beta_1, 1 - beta_2)`; `u_product` is the
-    momentum cache already updated for `step` (see `nadam_u_product`)."""
-    local_step = dtype(step)
-    next_step = dtype(step + 1)
+    momentum cache already updated for `step` (see `nadam_u_product`). With a device `step`,
+    the step-dependent ones are 0-d device arrays."""
+    xp = _module_of(step)
+    local_step = _as_dtype(step, dtype)
+    next_step = _as_dtype(step + 1, dtype)
     decay = _cast(dtype, 0.96)
     beta_1 = _cast(dtype, beta_1)
     beta_2 = _cast(dtype, beta_2)
-    u_t = beta_1 * (1.0 - 0.5 * np.power(decay, local_step))
-    u_t_1 = beta_1 * (1.0 - 0.5 * np.power(decay, next_step))
-    u_product_t = dtype(u_product)
+    u_t = beta_1 * (1.0 - 0.5 * xp.power(decay, local_step))
+    u_t_1 = beta_1 * (1.0 - 0.5 * xp.power(decay, next_step))
+    u_product_t = _as_dtype(u_product, dtype)
     u_product_t_1 = u_product_t * u_t_1
-    beta_2_power = np.power(beta_2, local_step)
+    beta_2_power = xp.power(beta_2, local_step)
     # Keras subtracts the cast betas here (Adam uses the Python floats)
     return u_t, u_t_1, u_product_t, u_product_t_1, beta_2_power, 1 - beta_1, 1 - beta_2
 
@@ -218,8 +226,9 @@ def nadam_update(xp, var, grad, slots, lr, coefficients, epsilon):
 
 
 def adamax_bias_correction(dtype, step, beta_1):
-    """Adamax's `1 - beta_1^t` in `dtype`, once per step and dtype."""
-    return 1 - np.power(_cast(dtype, beta_1), dtype(step))
+    """Adamax's `1 - beta_1^t` in `dtype`, once per step and dtype (a 0-d device array for a
+    device `step`)."""
+    return 1 - _module_of(step).power(_cast(dtype, beta_1), _as_dtype(step, dtype))
 
 
 def adamax_update(xp, var, grad, slots, lr, bias_correction, beta_1, beta_2, epsilon):
@@ -271,6 +280,28 @@ def _fused(name, xp, var, grad):
     return kernels.get(name)
 
 
+# Host values: a step, rate or cache of one of these types is computed with NumPy.
+_HOST_TYPES = (int, float, np.ndarray, np.generic)
+
+
+def _module_of(step):
+    """The array module a step-dependent scalar is computed with: NumPy for a host step (a
+    Python int), the step's own module for a device step (a 0-d CuPy array)."""
+    if isinstance(step, _HOST_TYPES):
+        return np
+    from dtf import backend
+
+    return backend.backend_of(step).xp
+
+
+def _as_dtype(value, dtype):
+    """`value` (a step or scalar) in the NumPy scalar type `dtype`: cast on the host for a host
+    value, on the device (no synchronisation) for a device array."""
+    if isinstance(value, _HOST_TYPES):
+        return dtype(value)
+    return value.astype(dtype)
+
+
 def _cast(dtype, value):
     """A Python hyperparameter as Keras' `ops.cast(value, variable.dtype)` makes it: Keras
     converts the Python float to a float32 tensor first, so a float64 variable sees
@@ -283,7 +314,10 @@ def clip_by_norm(xp, grad, clip_norm):
     """`grad * clip_norm / max(||grad||, clip_norm)`, as `tf.clip_by_norm` (a zero gradient
     stays zero)."""
     l2sum = xp.sum(grad * grad)
-    l2norm = xp.sqrt(l2sum) if l2sum > 0 else l2sum
+    if xp is np:
+        l2norm = xp.sqrt(l2sum) if l2sum > 0 else l2sum
+    else:  # no host test on the device: sqrt keeps 0 at 0 (and NaN, inf as they are)
+        l2norm = xp.sqrt(l2sum)
     scaled = grad * clip_norm
     scaled /= xp.maximum(l2norm, grad.dtype.type(clip_norm))
     return scaled

@@ -5,9 +5,12 @@ optimizer's `iterations` Variable) and returns a Tensor of the initial learning 
 (float32 for Python numbers). Steps may be arrays: `schedule(np.arange(100))` gives the
 schedule's 100 values (for plotting).
 
-The formulas are Keras 3's, computed on the host with NumPy in the schedule's dtype and in
-Keras' order of operations, so that values agree with Keras to the last bits. An optimizer
-evaluates its schedule once per step, at `iterations`.
+The formulas are Keras 3's, computed in the schedule's dtype and in Keras' order of
+operations, so that values agree with Keras to the last bits. An optimizer evaluates its
+schedule once per step, at `iterations`. A step on the host is computed with NumPy; a step held
+on the GPU (the `iterations` of an optimizer whose variables live there) is computed on the
+device with the step's array module, without a host synchronisation, so that a training step
+captured as a CUDA graph sees the schedule's value of each step it replays.
 
 Example:
     >>> schedule = CosineDecay(0.1, decay_steps=100)
@@ -40,13 +43,27 @@ _PUBLIC_MODULE = "keras.optimizers.schedules"
 
 
 def _step_array(step):
-    """The step's value as a NumPy array (or scalar) on the host."""
+    """The step's value: a NumPy array (or scalar) for a step on the host, the device array of
+    a step held on the GPU (the schedule then computes on the device)."""
     if isinstance(step, Tensor) or getattr(step, "_is_dtf_variable", False):
         if getattr(step, "_is_symbolic", False):
             raise TypeError("Learning-rate schedules are evaluated on concrete steps (ints, "
                             f"Tensors, the optimizer's iterations), got the symbolic {step!r}.")
-        return np.asarray(step.numpy())
+        value = step._value
+        if not isinstance(value, (np.ndarray, np.generic)):
+            return value  # on the device
+        return np.asarray(value)
     return np.asarray(step)
+
+
+def _module(array):
+    """The array module to compute with: NumPy for host values, the array's own (CuPy) for a
+    device array."""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return np
+    from dtf import backend
+
+    return backend.backend_of(array).xp
 
 
 def _float_dtype(value):
@@ -71,12 +88,18 @@ def _value_dtype(value):
 
 
 def _cast(value, dtype):
+    """`value` in `dtype`: a host value as a NumPy scalar (or array), which combines with host
+    and device arrays alike; a device array cast on its device."""
     if isinstance(value, Tensor) or getattr(value, "_is_dtf_variable", False):
-        value = value.numpy()
-    return np.asarray(value).astype(dtype)
+        value = value._value
+    if isinstance(value, (np.ndarray, np.generic)) or not hasattr(value, "astype"):
+        return np.asarray(value).astype(dtype)[()]
+    return value.astype(dtype)
 
 
 def _result(array) -> Tensor:
+    if not isinstance(array, (np.ndarray, np.generic)):
+        return Tensor(array)  # a device array (0-d arrays stay arrays there)
     array = np.asarray(array)
     return Tensor(array[()] if array.ndim == 0 else array)
 
@@ -133,8 +156,10 @@ class _StepDecay(LearningRateSchedule):
 
     def _progress(self, step):
         dtype = _float_dtype(self.initial_learning_rate)
-        p = _cast(_step_array(step), dtype) / _cast(self.decay_steps, dtype)
-        return dtype, (np.floor(p) if self.staircase else p)
+        step = _step_array(step)
+        xp = _module(step)
+        p = _cast(step, dtype) / _cast(self.decay_steps, dtype)
+        return xp, dtype, (xp.floor(p) if self.staircase else p)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -165,9 +190,9 @@ class ExponentialDecay(_StepDecay):
         super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        dtype, p = self._progress(step)
+        xp, dtype, p = self._progress(step)
         return _result(_cast(self.initial_learning_rate, dtype)
-                       * np.power(_cast(self.decay_rate, dtype), p))
+                       * xp.power(_cast(self.decay_rate, dtype), p))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -200,6 +225,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __call__(self, step):
         step = _step_array(step)
+        xp = _module(step)
         dtype = _value_dtype(self.values[0])
         boundaries = [_cast(b, step.dtype) for b in self.boundaries]
         values = [_cast(v, dtype) for v in self.values]
@@ -207,7 +233,12 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         conditions += [(step > low) & (step <= high)
                        for low, high in itertools.pairwise(boundaries)]
         conditions.append(step > boundaries[-1])
-        return _result(np.select(conditions, values, np.zeros((), dtype)).astype(dtype))
+        # np.select as nested selects (the first true condition wins), which a device array
+        # computes on its device too
+        result = xp.where(conditions[-1], values[-1], dtype.type(0))
+        for condition, value in zip(conditions[-2::-1], values[-2::-1]):
+            result = xp.where(condition, value, result)
+        return _result(result.astype(dtype))
 
     def get_config(self):
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
@@ -250,15 +281,16 @@ class PolynomialDecay(LearningRateSchedule):
         end = _cast(self.end_learning_rate, dtype)
         power = _cast(self.power, dtype)
         step = _cast(_step_array(step), dtype)
+        xp = _module(step)
         decay_steps = _cast(self.decay_steps, dtype)
         if self.cycle:
-            multiplier = np.where(step == 0, dtype.type(1.0),
-                                  np.ceil(step / dtype.type(self.decay_steps)))
+            multiplier = xp.where(step == 0, dtype.type(1.0),
+                                  xp.ceil(step / dtype.type(self.decay_steps)))
             decay_steps = decay_steps * multiplier
         else:
-            step = np.minimum(step, decay_steps)
+            step = xp.minimum(step, decay_steps)
         p = step / decay_steps
-        return _result((initial - end) * np.power(1 - p, power) + end)
+        return _result((initial - end) * xp.power(1 - p, power) + end)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -289,14 +321,14 @@ class InverseTimeDecay(_StepDecay):
         super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        dtype, p = self._progress(step)
+        _, dtype, p = self._progress(step)
         denominator = dtype.type(1) + _cast(self.decay_rate, dtype) * p
         return _result(_cast(self.initial_learning_rate, dtype) / denominator)
 
 
-def _cosine_decay(step, decay_steps, decay_from_lr, alpha, dtype):
+def _cosine_decay(xp, step, decay_steps, decay_from_lr, alpha, dtype):
     completed_fraction = step / decay_steps
-    cosine_decayed = 0.5 * (1.0 + np.cos(dtype.type(math.pi) * completed_fraction))
+    cosine_decayed = 0.5 * (1.0 + xp.cos(dtype.type(math.pi) * completed_fraction))
     decayed = (1 - alpha) * cosine_decayed + alpha
     return decay_from_lr * decayed
 
@@ -341,16 +373,18 @@ class CosineDecay(LearningRateSchedule):
         initial = _cast(self.initial_learning_rate, dtype)
         decay_steps = _cast(self.decay_steps, dtype)
         step = _cast(_step_array(step), dtype)
+        xp = _module(step)
         if self.warmup_target is None:
-            step = np.minimum(step, decay_steps)
-            return _result(_cosine_decay(step, decay_steps, initial, self.alpha, dtype))
+            step = xp.minimum(step, decay_steps)
+            return _result(_cosine_decay(xp, step, decay_steps, initial, self.alpha, dtype))
         warmup_target = _cast(self.warmup_target, dtype)
         warmup_steps = _cast(self.warmup_steps, dtype)
-        step = np.minimum(step, decay_steps + warmup_steps)
-        with np.errstate(divide="ignore", invalid="ignore"):  # the branch np.where drops
+        step = xp.minimum(step, decay_steps + warmup_steps)
+        with np.errstate(divide="ignore", invalid="ignore"):  # the branch the select drops
             warmup = (warmup_target - initial) * (step / warmup_steps) + initial
-        decay = _cosine_decay(step - warmup_steps, decay_steps, warmup_target, self.alpha, dtype)
-        return _result(np.where(step < warmup_steps, warmup, decay))
+        decay = _cosine_decay(xp, step - warmup_steps, decay_steps, warmup_target, self.alpha,
+                              dtype)
+        return _result(xp.where(step < warmup_steps, warmup, decay))
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -395,18 +429,19 @@ class CosineDecayRestarts(LearningRateSchedule):
         alpha = _cast(self.alpha, dtype)
         t_mul = _cast(self._t_mul, dtype)
         m_mul = _cast(self._m_mul, dtype)
-        completed_fraction = (_cast(_step_array(step), dtype)
-                              / _cast(self.first_decay_steps, dtype))
+        step = _step_array(step)
+        xp = _module(step)
+        completed_fraction = _cast(step, dtype) / _cast(self.first_decay_steps, dtype)
         if t_mul == 1.0:
-            i_restart = np.floor(completed_fraction)
+            i_restart = xp.floor(completed_fraction)
             completed_fraction = completed_fraction - i_restart
         else:
-            i_restart = np.floor(np.log(1.0 - completed_fraction * (1.0 - t_mul))
+            i_restart = xp.floor(xp.log(1.0 - completed_fraction * (1.0 - t_mul))
                                  / np.log(t_mul))
-            sum_r = (1.0 - np.power(t_mul, i_restart)) / (1.0 - t_mul)
-            completed_fraction = (completed_fraction - sum_r) / np.power(t_mul, i_restart)
-        m_fac = np.power(m_mul, i_restart)
-        cosine_decayed = 0.5 * m_fac * (1.0 + np.cos(dtype.type(math.pi) * completed_fraction))
+            sum_r = (1.0 - xp.power(t_mul, i_restart)) / (1.0 - t_mul)
+            completed_fraction = (completed_fraction - sum_r) / xp.power(t_mul, i_restart)
+        m_fac = xp.power(m_mul, i_restart)
+        cosine_decayed = 0.5 * m_fac * (1.0 + xp.cos(dtype.type(math.pi) * completed_fraction))
         decayed = (1 - alpha) * cosine_decayed + alpha
         return _result(initial * decayed)
 
