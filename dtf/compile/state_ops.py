@@ -10,7 +10,10 @@ Variables they write sit in their attributes, so that graph passes order reads a
 - `optimizer_apply(*gradients, optimizer=, variables=)`: one `apply_gradients` call of a Keras
   optimizer on arrays (`optimizer._apply_arrays`: clipping, weight decay, the update rule of
   `keras/optimizers/updates.py`, moving averages, constraints, `iterations += 1`), the way a
-  fused kernel such as TensorFlow's `ResourceApplyAdam` runs a whole update as one op.
+  fused kernel such as TensorFlow's `ResourceApplyAdam` runs a whole update as one op. On the
+  GPU the optimizer computes its step-dependent scalars from the device `iterations`
+  (`keras/optimizers/device_step.py`), so the node never waits for the device and a CUDA
+  graph capturing it replays each step's own bias correction and learning rate.
 - `print(*values, template=, stream=)`: `dtf.print`.
 
 Example:
@@ -82,8 +85,9 @@ def _optimizer_rule(*grads, optimizer, variables, writes):
 @primitive("optimizer_apply", shape=_optimizer_rule, num_outputs=1, differentiable=False,
            stateful=True)
 def optimizer_apply(xp, *grads, optimizer, variables, writes):
-    """One `optimizer.apply_gradients` on arrays; returns the new `iterations`. `writes`: every
-    Variable the step changes (slots, `iterations`), for the graph passes."""
+    """One `optimizer.apply_gradients` on arrays; returns the new `iterations` (a device array
+    when it lives on the GPU: no host copy). `writes`: every Variable the step changes (slots,
+    `iterations`), for the graph passes and the CUDA graph's write-back."""
     optimizer._apply_arrays(list(grads), list(variables))
     return xp.asarray(optimizer._iterations._value, dtype=xp.int64)
 

@@ -12,6 +12,12 @@ arrays (Variables are copy-on-write, so Tensors read earlier keep their values).
 eager step free of op dispatch and tapes. Custom optimizers written against Keras' API
 (`build` + `update_step(gradient, variable, learning_rate)` using `self.assign*`) work too.
 
+On the GPU (variables and `iterations` in device memory) the step never reads a device value
+on the host: the step count, the learning rate (schedules included) and the step's scalars are
+computed on the device (`device_step`), so a compiled training step can be captured once as a
+CUDA graph and replayed, each replay with its own step. `_step_scalars(xp)` is where the two
+paths part; the NumPy path computes on the host exactly as before.
+
 Every check happens before anything changes: a gradient of the wrong shape, an unknown
 variable or a list of only `None` gradients raises, and no variable, slot or `iterations` moves.
 """
@@ -26,6 +32,7 @@ import numpy as np
 from dtf import backend as _backend
 from dtf.keras.naming import auto_name
 from dtf.keras.optimizers import device_step, updates
+from dtf.keras.optimizers.arrays import _as_lr_scalar, _gradient_array, _variable_label
 from dtf.keras.optimizers.schedules.learning_rate_schedule import LearningRateSchedule
 from dtf.ops import registry as _registry
 from dtf.tensor import Tensor
@@ -41,66 +48,6 @@ def _floatx() -> str:
     from dtf.keras import backend as keras_backend
 
     return keras_backend.floatx()
-
-
-def _variable_label(variable) -> str:
-    return getattr(variable, "path", None) or variable.name
-
-
-def _gradient_array(grad, variable, optimizer_name):
-    """The gradient as an array of the variable's dtype and shape; raises (changing nothing)
-    when it cannot be one."""
-    value = variable._value
-    if type(grad) is Tensor or isinstance(grad, Tensor):
-        if getattr(grad, "_is_symbolic", False):
-            raise TypeError(
-                f"{optimizer_name}: the gradient for variable '{_variable_label(variable)}' is "
-                "a symbolic tensor; optimizers apply concrete gradients (Tensors, Variables or "
-                "NumPy arrays) computed with a GradientTape.")
-        array = grad._value
-    elif type(grad) is np.ndarray:
-        array = grad
-    elif getattr(grad, "_is_dtf_variable", False):
-        array = grad._value
-    elif hasattr(grad, "indices") and hasattr(grad, "values") and hasattr(grad, "dense_shape"):
-        array = _densify(grad, value)
-    else:
-        try:
-            array = _backend_of(value).xp.asarray(grad, dtype=value.dtype)
-        except (TypeError, ValueError) as e:
-            raise TypeError(
-                f"{optimizer_name}: cannot use {grad!r} ({type(grad).__name__}) as the gradient "
-                f"for variable '{_variable_label(variable)}': {e}. Pass a Tensor or a NumPy "
-                "array.") from None
-    if array.dtype != value.dtype:
-        array = array.astype(value.dtype)  # Keras casts gradients to the variable's dtype
-    if array.shape != value.shape:
-        raise ValueError(
-            f"{optimizer_name}: the gradient for variable '{_variable_label(variable)}' has "
-            f"shape {list(array.shape)}, but the variable has shape {list(value.shape)}. Each "
-            "gradient must have exactly its variable's shape (compute it with "
-            "tape.gradient(loss, variables)); no variable was updated.")
-    return array
-
-
-def _densify(slices, value):
-    """An IndexedSlices-like gradient (`values`, `indices`, `dense_shape`) as a dense array."""
-    xp = _backend_of(value).xp
-    values = xp.asarray(np.asarray(slices.values), dtype=value.dtype)
-    indices = xp.asarray(np.asarray(slices.indices))
-    dense = xp.zeros(tuple(int(d) for d in np.asarray(slices.dense_shape)), dtype=value.dtype)
-    xp.add.at(dense, indices, values)  # repeated indices add up, as tf.convert_to_tensor does
-    return dense
-
-
-def _as_lr_scalar(value):
-    """A learning rate (Python number, Tensor, Variable, array) as a NumPy scalar."""
-    if isinstance(value, Tensor) or getattr(value, "_is_dtf_variable", False):
-        value = value._value
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.dtype.type(value)
-    # Python numbers stay exact until cast to each variable's dtype (as Keras casts them)
-    return np.float64(value)
 
 
 class Optimizer:

@@ -49,11 +49,10 @@ def _step_array(step):
         if getattr(step, "_is_symbolic", False):
             raise TypeError("Learning-rate schedules are evaluated on concrete steps (ints, "
                             f"Tensors, the optimizer's iterations), got the symbolic {step!r}.")
-        value = step._value
-        if not isinstance(value, (np.ndarray, np.generic)):
-            return value  # on the device
-        return np.asarray(value)
-    return np.asarray(step)
+        step = step._value
+    if isinstance(step, (np.ndarray, np.generic)) or not hasattr(step, "astype"):
+        return np.asarray(step)  # on the host (a Python number, NumPy data)
+    return step  # a device array
 
 
 def _module(array):
