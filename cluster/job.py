@@ -150,6 +150,7 @@ class Job:
                     checkpoint_every=strategy.checkpoint_every_steps,
                     name=f"dtf:{strategy.job}:ps:{i}",
                     grpc_token=strategy._token if strategy.transport != "ray" else None,
+                    tune_allocator=strategy.transport == "grpc",
                     resources=strategy.ps_resources, restartable=directory is not None,
                     concurrency=max(8, 4 * strategy.num_workers)))
             clients = self._clients()

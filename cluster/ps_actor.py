@@ -23,9 +23,14 @@ class ParameterServerActor(ParameterServer):
     Args:
         *args, **kwargs: as `ParameterServer`.
         grpc_token: the job's token; None serves no gRPC.
+        tune_allocator: tune this process's allocator for large gRPC messages (see
+            `serve_parameter_server`): for transport "grpc". Not for "auto": its routing is
+            measured untuned, and a tuned heap keeps its high-water mark of freed message
+            buffers (the server's private memory then grew past its variables, slots and
+            one gradient per worker).
     """
 
-    def __init__(self, *args, grpc_token=None, **kwargs):
+    def __init__(self, *args, grpc_token=None, tune_allocator=False, **kwargs):
         super().__init__(*args, **kwargs)
         self._grpc_server = None
         if grpc_token is not None:
@@ -34,7 +39,8 @@ class ParameterServerActor(ParameterServer):
             from dtf.cluster.transport.grpc_service import serve_parameter_server
 
             host = socket.gethostbyname(socket.gethostname())
-            self._grpc_server = serve_parameter_server(self, grpc_token, host=host)
+            self._grpc_server = serve_parameter_server(self, grpc_token, host=host,
+                                                       tune_allocator=tune_allocator)
 
     def grpc_address(self) -> str:
         """`host:port` of the gRPC service."""

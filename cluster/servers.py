@@ -118,6 +118,9 @@ class ShardedServer:
             placement = Placement.from_dict(placement)
         self.servers = list(servers)
         self.placement = placement
+        for i, server in enumerate(self.servers):
+            if hasattr(server, "pull_bytes"):  # transport="auto" routes pulls by their size,
+                server.pull_bytes = placement.bytes_on(i)  # which grows with the placement
         self._parts: dict = {}  # part key -> its newest array
         self._owner: dict = {}  # part key -> variable key
         self._versions = [{} for _ in self.servers]

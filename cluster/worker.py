@@ -84,10 +84,12 @@ class Worker:
         self.server = ShardedServer(servers, placement)
         self._pulled.clear()
         self._synced_for = None
-        if any(type(s).__module__.startswith("dtf.cluster.transport") for s in servers):
+        if any(type(s).__name__ == "GrpcServerClient" for s in servers):
             from dtf.cluster.transport.memory import tune_allocator
 
-            tune_allocator()  # a worker process: large gRPC messages reuse their buffers
+            # every message over gRPC: large ones reuse their buffers. Not for "auto", whose
+            # routing was measured untuned and sends large arrays the way that won.
+            tune_allocator()
 
     def set_placement(self, placement) -> None:
         """Takes a new placement (variables added since); forgets the cached versions."""

@@ -142,7 +142,7 @@ def choose_routing(ray_echo: Callable, grpc_echo: Callable,
     Example:
         >>> slow_small = lambda b: (time.sleep(0.002), b)[1]
         >>> slow_large = lambda b: (time.sleep(len(b) * 1e-8), b)[1]
-        >>> print(choose_routing(slow_large, slow_small, sizes=[1000, 10**7], repeats=1))
+        >>> print(choose_routing(slow_large, slow_small, sizes=[1000, 10**7], repeats=3))
         Ray actor calls below 10000000 bytes, gRPC from there
     """
     sizes = sorted(int(s) for s in sizes)

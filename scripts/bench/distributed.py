@@ -392,6 +392,7 @@ def bench_memory(workers, steps, mode):
             seconds = time.perf_counter() - started
         after = process_memory(pid)
         stats = server.call("stats").result(60)
+        carried = transport_used(strategy)
     finally:
         strategy.shutdown()
     trainable = sum(int(np.prod(w.shape)) * 4 for w in model.trainable_weights)
@@ -403,14 +404,15 @@ def bench_memory(workers, steps, mode):
     print(f"  {mode:5s} {workers} workers, {steps} steps ({steps / seconds:.1f} steps/s): "
           f"variables {stats['variable_bytes'] * mb:.1f} MB + slots "
           f"{stats['slot_bytes'] * mb:.1f} MB + {workers} x gradient {trainable * mb:.1f} MB = "
-          f"budget {budget * mb:.1f} MB", flush=True)
+          f"budget {budget * mb:.1f} MB | {carried}", flush=True)
     print(f"        PS process RSS {before['rss'] * mb:.0f} -> {after['rss'] * mb:.0f} MB; "
           f"growth: private {growth['private'] * mb:.1f} MB (peak {growth['peak_private'] * mb:.1f}"
           f"), shared object-store pages {growth['shared'] * mb:.1f} MB, whole RSS peak "
           f"{growth['peak'] * mb:.1f} MB ({growth['peak'] / budget:.2f}x budget)", flush=True)
     print(f"        private peak growth = {ratio:.2f}x budget: "
           f"{'PASS' if ratio <= 1.0 else 'MISS'}", flush=True)
-    return {"workers": workers, "mode": mode, "steps": steps, "before": before, "after": after,
+    return {"workers": workers, "mode": mode, "steps": steps, "transport": carried,
+            "before": before, "after": after,
             "growth": growth, "budget": budget, "stats_bytes": {
                 k: stats[k] for k in ("variable_bytes", "slot_bytes", "pending_bytes")},
             "ratio": ratio, "pass": ratio <= 1.0}

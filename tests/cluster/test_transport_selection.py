@@ -263,3 +263,20 @@ def test_push_pull_async_and_finish_whichever_way(served):
         auto = AutoServerClient(ps, grpc_client, routing, pull_bytes=0)
         with pytest.raises((KeyError, ValueError), match="nope"):
             auto.finish(auto.push_pull_async(0, 5, 1, {"nope": np.ones(1, "float32")}))
+
+
+def test_pulls_are_routed_by_the_bytes_the_placement_now_puts_on_the_server(served):
+    # A job started with almost nothing hosted, then given a large model: its workers' pulls
+    # must follow the new placement's bytes, not the size at start (the clients are made once).
+    from dtf.cluster.servers import ShardedServer
+    from dtf.cluster.sharding import plan_placement
+
+    ps, grpc_client = served
+    auto = AutoServerClient(ps, grpc_client, Routing("grpc", "ray", 100_000), pull_bytes=16)
+    placement = plan_placement({"small": ((4,), "float32")}, 1)
+    assert ShardedServer([auto], placement).servers[0].pull_bytes == 16
+    placement.extend({"big": ((50_000,), "float32")})
+    ShardedServer([auto], placement.to_dict())  # what a worker's set_placement builds
+    assert auto.pull_bytes == 200_016
+    auto.pull()
+    assert auto.routed == {"ray": 1, "grpc": 0}
