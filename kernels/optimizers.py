@@ -5,9 +5,11 @@ Each kernel has the signature of its rule in `dtf.keras.optimizers.updates` (`sg
 `adam_update`, `rmsprop_update`), which calls it for CuPy arrays, and computes the same
 formula in the same order of operations, rounding after every operation as NumPy does (float16
 computed in float32 and rounded per operation); compiled with ``--fmad=false`` so that nothing
-is contracted into a multiply-add, the results agree with NumPy's bit for bit. Scalars (learning
-rate, Adam's bias-corrected step size, ``1 - beta``) are computed on the host in the variable's
-dtype, as the NumPy rule computes them.
+is contracted into a multiply-add, the results agree with NumPy's bit for bit. Constant scalars
+(``1 - beta``) are computed on the host in the variable's dtype, as the NumPy rule computes
+them; the rates that depend on the step (the learning rate, Adam's bias-corrected step size) are
+device scalars on the GPU, computed from the device step counter
+(`dtf.keras.optimizers.device_step`), so a captured step replays with each step's value.
 
 Like the NumPy rules, the kernels never write into an array they were given, except Adam's
 slots with ``in_place=True`` (the parameter server's optimizer owns them). The rate (``lr``,

@@ -29,8 +29,9 @@ Fallback. A plan is not captured, and runs plainly for that signature from then 
   draw or dropout (a replay would repeat the captured numbers), `dtf.print`,
   `numpy_function`/`py_function`, a dataset iterator;
 - the capture raises: a host synchronisation inside the plan (`int(x)` of a device value,
-  `.get()`, a shape that depends on data such as `boolean_mask`, an optimizer reading its step
-  count on the host), a host-to-device copy of an array (CuPy stages it in a pinned buffer it
+  `.get()`, a shape that depends on data such as `boolean_mask`, an optimizer whose learning
+  rate comes from a callable or schedule returning host values:
+  `keras/optimizers/device_step.py`), a host-to-device copy of an array (CuPy stages it in a pinned buffer it
   recycles, so a replay would read whatever that buffer holds later:
   `cupy_backend.capture_guard` makes it raise), or anything else CUDA refuses to capture. The
   Variables get back the values they had, and the plan runs plainly for this call and the
