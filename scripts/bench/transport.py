@@ -25,7 +25,7 @@ times:
 A pull asks for one variable (the others' versions are given as known). Each round times every
 column at every size in three groups: the gRPC columns (push_pull, bare echo, push, pull, bare
 put, get), the Ray columns, and the in-process ones (memcpy, the server's own work). Within a
-group the columns are interleaved in blocks of 10 back-to-back calls (`--block`; see BLOCK), so
+group the columns are interleaved call by call (`--block N` for blocks of N), so
 push_pull and the echo it is judged against see the same background load; the Ray calls run
 in a group of their own because they execute in the same actor process as the gRPC servers
 and would flush its caches before every gRPC call. Ratios are taken per round, medians
@@ -71,19 +71,19 @@ from dtf.cluster.transport.selection import choose_routing
 from dtf import keras
 
 SIZES = {"4 KB": 4 * 1024, "400 KB": 400 * 1024, "4 MB": 4 * 1024**2, "40 MB": 40 * 1024**2}
-# Back-to-back calls of one column before the next column's turn. A worker calls push_pull in
-# a loop, so its code path stays in the caches between calls; interleaving every single call
-# with five other kinds of call (block 1) measures each call on caches the others just filled,
-# which costs a code-heavy call (decode, validate, update, encode) more than an echo. Blocks of
-# 10 (4-6 ms at 4 KB) still pair the columns' background load closely.
-BLOCK = 10
+# Back-to-back calls of one column before the next column's turn. 1: every call interleaved
+# with the other columns' (the closest pairing of background load). Blocks of 10 were tried on
+# the thought that a worker's back-to-back push_pulls keep their code hot; the bare echo gains
+# more from that than push_pull does (4 KB: 1.57-1.69x the echo in blocks, 1.45x interleaved,
+# same machine, same minutes), so the default stays interleaved.
+BLOCK = 1
 CALLS = {"4 KB": 100, "400 KB": 25, "4 MB": 6, "40 MB": 2}  # calls per column per round
 BANDWIDTH_TARGET = 0.10  # of memcpy bandwidth, 40 MB
 OVERHEAD_TARGET = 1.3  # x bare gRPC, 4 KB and 400 KB
 MAX_MESSAGE = 64 * 1024 * 1024
 BARE_SERVICE = "dtf.bench.Bare"
 HUGE_VERSION = 2**62
-# The columns timed together, block by block (see Bench.round).
+# The columns timed together, call by call (see Bench.round).
 GROUPS = (
     ("grpc_pp", "bare_echo", "grpc_push", "grpc_pull", "bare_put", "bare_get"),
     ("ray_pp", "ray_push", "ray_pull"),
@@ -197,7 +197,7 @@ class Bench:
             "ps_push": lambda: local.push(0, self._step("local"), 1, {name: grad}),
             "ps_pull": lambda: check(local.pull(known, None, 60.0, local.generation)[0]),
         }
-        # Columns are interleaved block by block within their group, and the groups run one
+        # Columns are interleaved call by call within their group, and the groups run one
         # after the other: Ray's calls run in the same actor process as the gRPC servers and
         # would otherwise leave every gRPC call to start on caches Ray's task machinery just
         # flushed, a cost of sharing one process that neither transport has on its own.
