@@ -1,8 +1,8 @@
 """Moving parameters and gradients between workers and parameter servers.
 
-``codec`` is the wire format (a versioned header and a msgpack map, tensors as raw
-little-endian bytes, every field validated on decode; its message classes are in
-``messages``; ``msgpack_view`` reads large bodies without copying tensor data); ``grpc_service`` serves a
+``codec`` is the wire format (a versioned header, a msgpack map, then the tensors as raw
+little-endian bytes that decode as views of the message, every field validated on decode; its
+message classes are in ``messages``); ``grpc_service`` serves a
 :class:`~dtf.cluster.parameter_server.ParameterServer` over gRPC with per-call token
 authentication (``serve_parameter_server``) and its client (``GrpcServerClient``);
 ``selection`` measures Ray against gRPC and routes each call by its size

@@ -1,13 +1,19 @@
-"""The wire format of the parameter transport: a fixed header, then one msgpack map.
+"""The wire format of the parameter transport: a fixed header, a msgpack map, the tensor data.
 
 Every message is::
 
     header (16 bytes, little-endian):  magic b"DTFW" | format version u8 | kind u8 |
                                        reserved u16 (0) | request id u64
+    body length (u32, little-endian)
     body:                              one msgpack map whose keys depend on the kind
+    data:                              the tensors' bytes, in the order the body lists them
 
-Tensors inside a body are maps ``{"name": str, "dtype": str, "shape": [int, ...],
-"data": bin}`` where ``data`` is the raw little-endian, C-ordered bytes of the array.
+Tensors inside a body are maps ``{"name": str, "dtype": str, "shape": [int, ...]}``; the raw
+little-endian, C-ordered bytes of each follow the body, each starting at the next multiple of
+8 bytes from the start of the message (zero padding between), the last one ending the
+message. Keeping the data out of the body lets msgpack's C unpacker read the (small) body and
+each array be a view of the received message: no copy of tensor data and no per-value Python
+work, whatever the size.
 
 Kinds and their bodies:
 
@@ -33,7 +39,9 @@ PUSH_PULL_   ``result`` (str, one of :data:`PUSH_RESULTS`), then ``tensors``, ``
 REPLY        ``generation`` as PULL_REPLY (no tensors when the result is ``wait``)
 ===========  ==========================================================================
 
-Format version 3 (this one) added PUSH_PULL and PUSH_PULL_REPLY; version 2 had added
+Format version 4 (this one) moved the tensor data out of the body (version 3 carried it as
+msgpack ``bin`` inside each tensor map, which took either a copy or a walk of the body in
+Python to read); version 3 added PUSH_PULL and PUSH_PULL_REPLY; version 2 had added
 ``shard_size``, ``assigns``, ``after_step``, ``generation`` and ``timeout_ms`` and replaced the
 ack's ``applied``/``versions`` by ``result``. A peer of another version is refused by the
 header check.
@@ -42,11 +50,10 @@ header check.
 receiver's :class:`Limits` before unpacking anything, unpacks with msgpack's own length limits
 (so no declared length can make it allocate more than the message holds), rejects extension
 types, unknown or missing keys, wrong types, out-of-range integers, dtypes outside the
-whitelist, and tensors whose shape does not match their byte count. Whatever is wrong, it
-raises :class:`TransportError` and nothing else. Decoded arrays are read-only
-``np.frombuffer`` views: of the received message itself for bodies of 64 KiB or more
-(:mod:`msgpack_view`), of msgpack's unpacked bytes below that. Encoding copies each array
-once, into the message.
+whitelist, ``bin`` values, tensors whose bytes run past the message and bytes after the last
+tensor. Whatever is wrong, it raises :class:`TransportError` and nothing else. Decoded arrays
+are views of the received message (read-only for ``bytes``). Encoding copies each array once,
+into the message.
 
 Example:
     >>> import numpy as np
@@ -65,7 +72,6 @@ import struct
 
 import msgpack
 import numpy as np
-from dtf.cluster.transport import msgpack_view
 from dtf.cluster.transport.messages import (
     DEFAULT_LIMITS,
     Ack,
@@ -109,21 +115,16 @@ __all__ = [
 ]
 
 MAGIC = b"DTFW"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _HEADER = struct.Struct("<4sBBHQ")
 HEADER_SIZE = _HEADER.size
 _U64_MAX = 2**64 - 1
 _I63_MAX = 2**63 - 1
 _I63_MIN = -(2**63)  # versions are any int64: a client may say -1 for "never seen"
 _MAX_DIM = 2**48  # a bound on one axis; the byte-count check catches the rest
-_MAX_DEPTH = 4  # the deepest a valid body nests: body map > tensors > tensor map > shape
-# Bodies at least this large are read with msgpack_view (tensor data left in place); smaller
-# ones with msgpack's C unpacker, which copies the tensor data but is faster per value. The
-# Python walk costs about 1 us per value (a tensor is about 10 values), the copy about 0.06 us
-# per KiB: an MLP's 100 KiB push of 6 tensors decoded in 108 us walked and 10 us copied. The
-# two meet at about 1.5 MiB for a few tensors, later for many; at 2 MiB and above the copy
-# (and a second copy of the data in memory) is what costs.
-ZERO_COPY_MIN_BYTES = 2 * 1024 * 1024
+_BODY_LENGTH = struct.Struct("<I")
+_DATA_ALIGN = 8  # each tensor's bytes start at a multiple of this from the message start
+_PADDING = bytes(_DATA_ALIGN)
 _CODE_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 # What a parameter server can answer to a push: the values of
 # `dtf.cluster.parameter_server.Push`, kept here so the codec needs no server code.
@@ -147,12 +148,6 @@ def _pack(obj) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 
-def _bin_header(n: int) -> bytes:
-    # msgpack's bin 32 header, written by hand so the array's bytes can be joined in after it
-    # without msgpack first copying them into its own buffer.
-    return b"\xc6" + struct.pack(">I", n)
-
-
 def _array_header(n: int) -> bytes:
     if n < 16:
         return bytes((0x90 | n,))
@@ -166,9 +161,8 @@ def _map_header(n: int) -> bytes:
 
 
 # Packed once: the constant parts of a tensor entry. Encoding runs on every push and pull, so
-# the per-tensor work is one dict lookup, two small packb calls and the join.
-_TENSOR_START = _map_header(4) + _pack("name")
-_DATA_KEY = _pack("data")
+# the per-tensor work is one dict lookup (an entry is packed once per name, dtype and shape).
+_TENSOR_START = _map_header(3) + _pack("name")
 _WIRE_ENTRY = {}  # any byte order of a wire dtype -> (wire dtype, packed dtype field + shape key)
 for _name, _wire in WIRE_DTYPES.items():
     _entry = (_wire, _pack("dtype") + _pack(_name) + _pack("shape"))
@@ -205,14 +199,15 @@ def _check_int(what: str, value, low: int = 0, high: int = _I63_MAX) -> int:
     return value
 
 
-# (name, dtype, shape) -> the packed tensor entry up to its data: a worker sends the same
-# tensors every step, so each entry is packed once. Only entries of arrays that go on the wire
-# as they are (exact ndarray, wire dtype, C order) are kept; bounded, cleared when full.
+# (name, dtype, shape) -> the packed tensor entry: a worker sends the same tensors every
+# step, so each entry is packed once. Only entries of arrays that go on the wire as they are
+# (exact ndarray, wire dtype, C order) are kept; bounded, cleared when full.
 _ENTRY_CACHE: dict = {}
 _ENTRY_CACHE_SIZE = 8192
 
 
-def _tensor_parts(parts: list, tensors: dict, what: str = "tensors") -> None:
+def _tensor_parts(parts: list, data: list, tensors: dict, what: str = "tensors") -> None:
+    """Appends the body entries of `tensors` to `parts` and their arrays to `data`."""
     if not isinstance(tensors, dict):
         raise TransportError(f"{what} must be a dict of name -> array, got {type(tensors)}")
     parts.append(_array_header(len(tensors)))
@@ -221,15 +216,29 @@ def _tensor_parts(parts: list, tensors: dict, what: str = "tensors") -> None:
         if type(array) is np.ndarray and array.flags.c_contiguous:
             entry = cache.get((name, array.dtype, array.shape))
             if entry is not None:
-                # b"".join takes the array's buffer: its bytes are copied once, into the message.
                 parts.append(entry)
-                parts.append(array)
+                data.append(array)
                 continue
-        _new_tensor_entry(parts, name, array)
+        _new_tensor_entry(parts, data, name, array)
 
 
-def _new_tensor_entry(parts: list, name, array) -> None:
-    """Appends one tensor's entry, checking name and dtype; caches the packed entry."""
+def _message(header: bytes, parts: list, data: list) -> bytes:
+    """header | body length | body (`parts` joined) | each array of `data`, 8-byte aligned:
+    b"".join takes each array's buffer, so its bytes are copied once, into the message."""
+    body = b"".join(parts)
+    pieces = [header, _BODY_LENGTH.pack(len(body)), body]
+    offset = HEADER_SIZE + 4 + len(body)
+    for array in data:
+        pad = -offset % _DATA_ALIGN
+        if pad:
+            pieces.append(_PADDING[:pad])
+        pieces.append(array)
+        offset += pad + array.nbytes
+    return b"".join(pieces)
+
+
+def _new_tensor_entry(parts: list, data: list, name, array) -> None:
+    """Appends one tensor's entry and data, checking name and dtype; caches the packed entry."""
     if not isinstance(name, str):
         raise TransportError(f"tensor names must be str, got {name!r}")
     original = array
@@ -243,16 +252,13 @@ def _new_tensor_entry(parts: list, name, array) -> None:
     wire, dtype_and_shape_key = entry
     # Little-endian and C-ordered; no copy for the usual native contiguous arrays.
     array = np.asarray(array, dtype=wire, order="C")
-    packed = b"".join((
-        _TENSOR_START, _pack(name), dtype_and_shape_key, _pack(array.shape),
-        _DATA_KEY, _bin_header(array.nbytes),
-    ))
+    packed = b"".join((_TENSOR_START, _pack(name), dtype_and_shape_key, _pack(array.shape)))
     if type(original) is np.ndarray and original.flags.c_contiguous and original.dtype == wire:
         if len(_ENTRY_CACHE) >= _ENTRY_CACHE_SIZE:
             _ENTRY_CACHE.clear()
         _ENTRY_CACHE[(name, array.dtype, array.shape)] = packed
     parts.append(packed)
-    parts.append(memoryview(array.reshape(-1).view(np.uint8)))
+    data.append(memoryview(array.reshape(-1).view(np.uint8)))
 
 
 def _versions(what: str, versions: dict) -> dict:
@@ -284,18 +290,19 @@ def encode_push(request_id: int, worker: int, step: int, shard_size: int, gradie
         >>> len(encode_push(1, 0, 0, 8, {"b": np.zeros(3, "float32")})) > 16
         True
     """
+    header = _header(Kind.PUSH, request_id)
     parts = [
-        _header(Kind.PUSH, request_id),
         _map_header(5),
         _PUSH_KEYS[0], _pack(_check_int("worker", worker)),
         _PUSH_KEYS[1], _pack(_check_int("step", step)),
         _PUSH_KEYS[2], _pack(_check_int("shard_size", shard_size)),
         _PUSH_KEYS[3],
     ]
-    _tensor_parts(parts, gradients, "gradients")
+    data = []
+    _tensor_parts(parts, data, gradients, "gradients")
     parts.append(_PUSH_KEYS[4])
-    _tensor_parts(parts, {} if assigns is None else assigns, "assigns")
-    return b"".join(parts)
+    _tensor_parts(parts, data, {} if assigns is None else assigns, "assigns")
+    return _message(header, parts, data)
 
 
 def encode_update(request_id: int, worker: int, sequence: int, gradients: dict,
@@ -307,17 +314,18 @@ def encode_update(request_id: int, worker: int, sequence: int, gradients: dict,
         >>> decode(encode_update(1, 0, 4, {}, {"count": np.ones((), "int64")})).deltas["count"]
         array(1)
     """
+    header = _header(Kind.UPDATE, request_id)
     parts = [
-        _header(Kind.UPDATE, request_id),
         _map_header(4),
         _UPDATE_KEYS[0], _pack(_check_int("worker", worker)),
         _UPDATE_KEYS[1], _pack(_check_int("sequence", sequence)),
         _UPDATE_KEYS[2],
     ]
-    _tensor_parts(parts, gradients, "gradients")
+    data = []
+    _tensor_parts(parts, data, gradients, "gradients")
     parts.append(_UPDATE_KEYS[3])
-    _tensor_parts(parts, deltas, "deltas")
-    return b"".join(parts)
+    _tensor_parts(parts, data, deltas, "deltas")
+    return _message(header, parts, data)
 
 
 def encode_pull_request(request_id: int, known: dict | None, after_step: int | None = None,
@@ -337,7 +345,7 @@ def encode_pull_request(request_id: int, known: dict | None, after_step: int | N
         "generation": None if generation is None else _generation(generation),
         "timeout_ms": _check_int("timeout_ms", timeout_ms, 0, MAX_TIMEOUT_MS),
     })
-    return _header(Kind.PULL, request_id) + body
+    return _message(_header(Kind.PULL, request_id), [body], [])
 
 
 def encode_pull_reply(request_id: int, tensors: dict, versions: dict, generation: str) -> bytes:
@@ -349,11 +357,12 @@ def encode_pull_reply(request_id: int, tensors: dict, versions: dict, generation
             f"a pull reply needs one version per tensor; tensors {sorted(tensors)}, "
             f"versions {sorted(versions)}"
         )
-    parts = [_header(Kind.PULL_REPLY, request_id), _map_header(3), _PULL_REPLY_KEYS[0]]
-    _tensor_parts(parts, tensors)
-    parts.append(b"".join((_PULL_REPLY_KEYS[1], _pack(versions), _PULL_REPLY_KEYS[2],
-                           _pack(_generation(generation)))))
-    return b"".join(parts)
+    header = _header(Kind.PULL_REPLY, request_id)
+    parts, data = [_map_header(3), _PULL_REPLY_KEYS[0]], []
+    _tensor_parts(parts, data, tensors)
+    parts += (_PULL_REPLY_KEYS[1], _pack(versions), _PULL_REPLY_KEYS[2],
+              _pack(_generation(generation)))
+    return _message(header, parts, data)
 
 
 def _fast_int(what: str, value, high: int = _I63_MAX) -> int:
@@ -377,8 +386,8 @@ def encode_push_pull(request_id: int, worker: int, step: int, shard_size: int, g
         ('PUSH_PULL', 5, {'w': 3}, 'g1')
     """
     keys = _PUSH_PULL_KEY_BYTES
+    header = _header(Kind.PUSH_PULL, request_id)
     parts = [
-        _header(Kind.PUSH_PULL, request_id),
         _PUSH_PULL_INTS.pack(
             0x88,
             keys[0], 0xD3, _fast_int("worker", worker),
@@ -386,15 +395,16 @@ def encode_push_pull(request_id: int, worker: int, step: int, shard_size: int, g
             keys[2], 0xD3, _fast_int("shard_size", shard_size)),
         _PUSH_PULL_TAIL_KEYS[0],
     ]
-    _tensor_parts(parts, gradients, "gradients")
+    data = []
+    _tensor_parts(parts, data, gradients, "gradients")
     parts.append(_PUSH_PULL_TAIL_KEYS[1])
-    _tensor_parts(parts, {} if assigns is None else assigns, "assigns")
-    parts.append(b"".join((
+    _tensor_parts(parts, data, {} if assigns is None else assigns, "assigns")
+    parts += (
         _PUSH_PULL_TAIL_KEYS[2], _NIL if known is None else _pack(_versions("known", known)),
         _PUSH_PULL_TAIL_KEYS[3], _NIL if generation is None else _pack(_generation(generation)),
         _PUSH_PULL_TAIL_KEYS[4], _pack(_fast_int("timeout_ms", timeout_ms, MAX_TIMEOUT_MS)),
-    )))
-    return b"".join(parts)
+    )
+    return _message(header, parts, data)
 
 
 def encode_push_pull_reply(request_id: int, result: str, tensors: dict, versions: dict,
@@ -417,11 +427,12 @@ def encode_push_pull_reply(request_id: int, result: str, tensors: dict, versions
             f"a push_pull reply needs one version per tensor; tensors {sorted(tensors)}, "
             f"versions {sorted(versions)}"
         )
-    parts = [_header(Kind.PUSH_PULL_REPLY, request_id), start]
-    _tensor_parts(parts, tensors)
-    parts.append(b"".join((_PULL_REPLY_KEYS[1], _pack(versions), _PULL_REPLY_KEYS[2],
-                           _pack(_generation(generation)))))
-    return b"".join(parts)
+    header = _header(Kind.PUSH_PULL_REPLY, request_id)
+    parts, data = [start], []
+    _tensor_parts(parts, data, tensors)
+    parts += (_PULL_REPLY_KEYS[1], _pack(versions), _PULL_REPLY_KEYS[2],
+              _pack(_generation(generation)))
+    return _message(header, parts, data)
 
 
 def encode_error(request_id: int, code: str, message: str) -> bytes:
@@ -437,7 +448,8 @@ def encode_error(request_id: int, code: str, message: str) -> bytes:
         raise TransportError(f"error message must be str, got {type(message).__name__}")
     # Truncated rather than refused: an error about an error would hide the first one.
     message = message[: DEFAULT_LIMITS.max_message_text]
-    return _header(Kind.ERROR, request_id) + _pack({"code": code, "message": message})
+    return _message(_header(Kind.ERROR, request_id), [_pack({"code": code, "message": message})],
+                    [])
 
 
 def encode_ack(request_id: int, result: str) -> bytes:
@@ -449,7 +461,7 @@ def encode_ack(request_id: int, result: str) -> bytes:
     """
     if result not in PUSH_RESULTS:
         raise TransportError(f"a push result must be one of {PUSH_RESULTS}, got {result!r}")
-    return _header(Kind.ACK, request_id) + _pack({"result": result})
+    return _message(_header(Kind.ACK, request_id), [_pack({"result": result})], [])
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -509,7 +521,57 @@ def decode(message, limits: Limits = DEFAULT_LIMITS):
     decoder = _DECODERS.get(kind)
     if decoder is None:
         raise TransportError(f"unknown message kind {kind}")
-    return decoder(request_id, _unpack(view[HEADER_SIZE:], limits), limits)
+    body, data = _split(view)
+    decoded = decoder(request_id, _unpack(body, limits), limits, data)
+    data.finish()
+    return decoded
+
+
+def _split(view: memoryview) -> tuple[memoryview, _Data]:
+    """The body and the tensor data of a message whose 16-byte header was checked (shared
+    with `dtf.serving.messages`, whose messages have the same layout)."""
+    size = view.nbytes
+    if size < HEADER_SIZE + _BODY_LENGTH.size:
+        raise TransportError(f"message of {size} bytes ends before its body length")
+    (body_length,) = _BODY_LENGTH.unpack_from(view, HEADER_SIZE)
+    body_end = HEADER_SIZE + _BODY_LENGTH.size + body_length
+    if body_end > size:
+        raise TransportError(
+            f"the body of {body_length} bytes runs past the end of the {size}-byte message")
+    return view[HEADER_SIZE + _BODY_LENGTH.size:body_end], _Data(view, body_end, size)
+
+
+class _Data:
+    """The tensor data after a message's body: each tensor's bytes in turn, as a view."""
+
+    __slots__ = ("buffer", "offset", "end")
+
+    def __init__(self, buffer: memoryview, offset: int, end: int):
+        self.buffer, self.offset, self.end = buffer, offset, end
+
+    def take(self, name: str, shape: list, dtype: np.dtype, nbytes: int) -> np.ndarray:
+        start = self.offset + (-self.offset % _DATA_ALIGN)
+        if start != self.offset and start <= self.end and \
+                self.buffer[self.offset:start] != _PADDING[:start - self.offset]:
+            raise TransportError(f"the padding before tensor {name!r} is not zero bytes")
+        stop = start + nbytes
+        if stop > self.end:
+            raise TransportError(
+                f"tensor {name!r} needs {nbytes} bytes from byte {start}, but the message ends "
+                f"at byte {self.end}")
+        self.offset = stop
+        if not nbytes:  # nothing to view; read-only like the views
+            empty = np.empty(shape, dtype)
+            empty.flags.writeable = False
+            return empty
+        # np.ndarray over the buffer: a view, half the cost of frombuffer + reshape
+        return np.ndarray(shape, dtype, self.buffer, start)
+
+    def finish(self) -> None:
+        if self.offset != self.end:
+            raise TransportError(
+                f"{self.end - self.offset} bytes follow the last tensor's data; a message ends "
+                "with it")
 
 
 def _reject_ext(code, data):
@@ -525,16 +587,6 @@ def _msgpack_bounds(limits: Limits) -> tuple[int, int]:
 
 def _unpack(body: memoryview, limits: Limits):
     n = body.nbytes
-    if n >= ZERO_COPY_MIN_BYTES:
-        # Large bodies: bin values as views of the message (no copy of the tensor data).
-        try:
-            return msgpack_view.read(
-                body,
-                max_len=max(_msgpack_bounds(limits)),
-                max_depth=_MAX_DEPTH,
-            )
-        except ValueError as e:
-            raise TransportError(f"message body is not valid msgpack: {e}") from None
     # Every container and string is bounded by the body's own size, so no declared length can
     # make msgpack allocate more than the message holds; nesting is bounded by msgpack's stack.
     small, max_str = _msgpack_bounds(limits)
@@ -545,7 +597,7 @@ def _unpack(body: memoryview, limits: Limits):
             use_list=True,
             strict_map_key=True,
             ext_hook=_reject_ext,
-            max_bin_len=min(n, limits.max_tensor_bytes),
+            max_bin_len=0,  # tensor data follows the body; a body carries no bin
             max_str_len=min(n, max_str),
             max_array_len=min(n, small),
             max_map_len=min(n, small),
@@ -619,13 +671,14 @@ def _decode_versions(what: str, value, limits: Limits) -> dict:
     return value
 
 
-_TENSOR_FIELDS = frozenset(("name", "dtype", "shape", "data"))
+_TENSOR_FIELDS = frozenset(("name", "dtype", "shape"))
 
 
-def _decode_tensor(index: int, entry, limits: Limits) -> tuple[str, np.ndarray, int]:
+def _decode_tensor(index: int, entry, limits: Limits, data: _Data
+                   ) -> tuple[str, np.ndarray, int]:
     if type(entry) is not dict or entry.keys() != _TENSOR_FIELDS:
         raise TransportError(
-            f"tensor #{index} must be a map with exactly the fields name, dtype, shape and data"
+            f"tensor #{index} must be a map with exactly the fields name, dtype and shape"
         )
     name = entry["name"]
     if type(name) is not str or not 0 < len(name) <= limits.max_name_length:
@@ -649,26 +702,16 @@ def _decode_tensor(index: int, entry, limits: Limits) -> tuple[str, np.ndarray, 
             axis = next(i for i, d in enumerate(shape) if d is dim)
             _int_field(f"tensor {name!r} shape[{axis}]", dim, 0, _MAX_DIM)
         count *= dim
-    data = entry["data"]
-    if type(data) is not bytes and type(data) is not memoryview:
-        raise TransportError(
-            f"tensor {name!r} data must be msgpack bin, got {type(data).__name__}")
-    nbytes = len(data)
-    if count * dtype.itemsize != nbytes:
-        raise TransportError(
-            f"tensor {name!r} of shape {shape} and dtype {dtype_name} needs "
-            f"{count * dtype.itemsize} bytes but carries {nbytes}"
-        )
+    nbytes = count * dtype.itemsize
     if nbytes > limits.max_tensor_bytes:
         raise TransportError(
-            f"tensor {name!r} has {nbytes} bytes, over the limit of {limits.max_tensor_bytes}"
+            f"tensor {name!r} of shape {shape} and dtype {dtype_name} needs {nbytes} bytes, "
+            f"over the limit of {limits.max_tensor_bytes}"
         )
-    # A read-only view of the received bytes (np.ndarray over a buffer: half the cost of
-    # frombuffer + reshape); the size was checked above.
-    return name, np.ndarray(shape, dtype, data), nbytes
+    return name, data.take(name, shape, dtype, nbytes), nbytes
 
 
-def _decode_tensors(value, limits: Limits, what: str = "tensors",
+def _decode_tensors(value, limits: Limits, data: _Data, what: str = "tensors",
                     total: int = 0) -> tuple[dict[str, np.ndarray], int]:
     """The tensors of one list field, and the running total of tensor bytes in the message."""
     if type(value) is not list:
@@ -681,7 +724,7 @@ def _decode_tensors(value, limits: Limits, what: str = "tensors",
     for index, entry in enumerate(value):
         if type(entry) is not dict:
             raise TransportError(f"tensor #{index} must be a map, got {type(entry).__name__}")
-        name, array, nbytes = _decode_tensor(index, entry, limits)
+        name, array, nbytes = _decode_tensor(index, entry, limits, data)
         if name in tensors:
             raise TransportError(f"tensor {name!r} appears twice in one message")
         total += nbytes
@@ -700,10 +743,10 @@ def _decode_generation(value) -> str:
     return value
 
 
-def _decode_push(request_id, body, limits) -> PushRequest:
+def _decode_push(request_id, body, limits, data) -> PushRequest:
     body = _fields(body, Kind.PUSH, _PUSH_FIELDS)
-    gradients, total = _decode_tensors(body["gradients"], limits, "gradients")
-    assigns, _ = _decode_tensors(body["assigns"], limits, "assigns", total)
+    gradients, total = _decode_tensors(body["gradients"], limits, data, "gradients")
+    assigns, _ = _decode_tensors(body["assigns"], limits, data, "assigns", total)
     return PushRequest(
         request_id,
         worker=_int_field("worker", body["worker"]),
@@ -714,10 +757,10 @@ def _decode_push(request_id, body, limits) -> PushRequest:
     )
 
 
-def _decode_update(request_id, body, limits) -> UpdateRequest:
+def _decode_update(request_id, body, limits, data) -> UpdateRequest:
     body = _fields(body, Kind.UPDATE, _UPDATE_FIELDS)
-    gradients, total = _decode_tensors(body["gradients"], limits, "gradients")
-    deltas, _ = _decode_tensors(body["deltas"], limits, "deltas", total)
+    gradients, total = _decode_tensors(body["gradients"], limits, data, "gradients")
+    deltas, _ = _decode_tensors(body["deltas"], limits, data, "deltas", total)
     return UpdateRequest(
         request_id,
         worker=_int_field("worker", body["worker"]),
@@ -727,7 +770,7 @@ def _decode_update(request_id, body, limits) -> UpdateRequest:
     )
 
 
-def _decode_pull(request_id, body, limits) -> PullRequest:
+def _decode_pull(request_id, body, limits, data) -> PullRequest:
     body = _fields(body, Kind.PULL, _PULL_FIELDS)
     known, after_step, generation = body["known"], body["after_step"], body["generation"]
     return PullRequest(
@@ -739,9 +782,9 @@ def _decode_pull(request_id, body, limits) -> PullRequest:
     )
 
 
-def _decode_pull_reply(request_id, body, limits) -> PullReply:
+def _decode_pull_reply(request_id, body, limits, data) -> PullReply:
     body = _fields(body, Kind.PULL_REPLY, _PULL_REPLY_FIELDS)
-    tensors, _ = _decode_tensors(body["tensors"], limits)
+    tensors, _ = _decode_tensors(body["tensors"], limits, data)
     versions = _decode_versions("versions", body["versions"], limits)
     if tensors.keys() != versions.keys():
         raise TransportError(
@@ -751,7 +794,7 @@ def _decode_pull_reply(request_id, body, limits) -> PullReply:
                      generation=_decode_generation(body["generation"]))
 
 
-def _decode_error(request_id, body, limits) -> ErrorReply:
+def _decode_error(request_id, body, limits, data) -> ErrorReply:
     body = _fields(body, Kind.ERROR, _ERROR_FIELDS)
     code, message = body["code"], body["message"]
     if type(code) is not str or not _CODE_RE.fullmatch(code):
@@ -763,7 +806,7 @@ def _decode_error(request_id, body, limits) -> ErrorReply:
     return ErrorReply(request_id, code=code, message=message)
 
 
-def _decode_ack(request_id, body, limits) -> Ack:
+def _decode_ack(request_id, body, limits, data) -> Ack:
     body = _fields(body, Kind.ACK, _ACK_FIELDS)
     result = body["result"]
     if type(result) is not str or result not in PUSH_RESULTS:
@@ -771,10 +814,10 @@ def _decode_ack(request_id, body, limits) -> Ack:
     return Ack(request_id, result=result)
 
 
-def _decode_push_pull(request_id, body, limits) -> PushPullRequest:
+def _decode_push_pull(request_id, body, limits, data) -> PushPullRequest:
     body = _fields(body, Kind.PUSH_PULL, _PUSH_PULL_FIELDS)
-    gradients, total = _decode_tensors(body["gradients"], limits, "gradients")
-    assigns, _ = _decode_tensors(body["assigns"], limits, "assigns", total)
+    gradients, total = _decode_tensors(body["gradients"], limits, data, "gradients")
+    assigns, _ = _decode_tensors(body["assigns"], limits, data, "assigns", total)
     known, generation = body["known"], body["generation"]
     return PushPullRequest(
         request_id,
@@ -789,12 +832,12 @@ def _decode_push_pull(request_id, body, limits) -> PushPullRequest:
     )
 
 
-def _decode_push_pull_reply(request_id, body, limits) -> PushPullReply:
+def _decode_push_pull_reply(request_id, body, limits, data) -> PushPullReply:
     body = _fields(body, Kind.PUSH_PULL_REPLY, _PUSH_PULL_REPLY_FIELDS)
     result = body["result"]
     if type(result) is not str or result not in PUSH_RESULTS:
         raise TransportError(f"result must be one of {PUSH_RESULTS}, got {result!r}")
-    tensors, _ = _decode_tensors(body["tensors"], limits)
+    tensors, _ = _decode_tensors(body["tensors"], limits, data)
     versions = _decode_versions("versions", body["versions"], limits)
     if tensors.keys() != versions.keys():
         raise TransportError(

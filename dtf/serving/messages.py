@@ -1,15 +1,17 @@
-"""The wire format of `dtf serve`: a fixed header, then one msgpack map.
+"""The wire format of `dtf serve`: a fixed header, a msgpack map, the tensor data.
 
 Every message is::
 
     header (16 bytes, little-endian):  magic b"DTFS" | format version u8 | kind u8 |
                                        reserved u16 (0) | request id u64
+    body length (u32, little-endian)
     body:                              one msgpack map whose keys depend on the kind
+    data:                              the tensors' bytes, in the order the body lists them
 
 Tensors are those of the parameter-server transport (:mod:`dtf.cluster.transport.codec`):
-maps ``{"name": str, "dtype": str, "shape": [int, ...], "data": bin}`` with the raw
-little-endian, C-ordered bytes of the array, encoded and decoded by the codec's own functions
-(so the same dtype whitelist, shape/byte-count checks and size limits apply).
+maps ``{"name": str, "dtype": str, "shape": [int, ...]}`` in the body, their raw
+little-endian, C-ordered bytes after it (8-byte aligned), encoded and decoded by the codec's
+own functions (so the same dtype whitelist, byte-count checks and size limits apply).
 
 Kinds and their bodies:
 
@@ -59,6 +61,8 @@ from dtf.cluster.transport.codec import (
     Limits,
     TransportError,
     _decode_tensors,
+    _message,
+    _split,
     _tensor_parts,
     _unpack,
 )
@@ -82,7 +86,7 @@ __all__ = [
 ]
 
 MAGIC = b"DTFS"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tensor data after the body (the transport codec's version 4)
 _HEADER = struct.Struct("<4sBBHQ")
 HEADER_SIZE = _HEADER.size
 _U64_MAX = 2**64 - 1
@@ -196,9 +200,9 @@ def _check_signature_name(value, optional: bool) -> str | None:
     return value
 
 
-def _tensors(parts: list, tensors: dict, what: str) -> None:
+def _tensors(parts: list, data: list, tensors: dict, what: str) -> None:
     try:
-        _tensor_parts(parts, tensors, what)
+        _tensor_parts(parts, data, tensors, what)
     except TransportError as e:
         raise MessageError(str(e)) from None
 
@@ -213,12 +217,13 @@ def encode_predict(request_id: int, inputs: dict, signature: str | None = None) 
 
     Example:
         >>> len(encode_predict(1, {"x": np.zeros((1, 4), "float32")}, "serving_default"))
-        108
+        104
     """
-    parts = [_header(Kind.PREDICT, request_id), _PREDICT_START,
-             _pack(_check_signature_name(signature, optional=True)), _INPUTS_KEY]
-    _tensors(parts, inputs, "inputs")
-    return b"".join(parts)
+    header = _header(Kind.PREDICT, request_id)
+    parts, data = [_PREDICT_START, _pack(_check_signature_name(signature, optional=True)),
+                   _INPUTS_KEY], []
+    _tensors(parts, data, inputs, "inputs")
+    return _message(header, parts, data)
 
 
 def encode_predict_reply(request_id: int, signature: str, outputs: dict) -> bytes:
@@ -228,10 +233,11 @@ def encode_predict_reply(request_id: int, signature: str, outputs: dict) -> byte
         >>> decode(encode_predict_reply(1, "s", {"y": np.ones(2, "int32")})).outputs["y"]
         array([1, 1], dtype=int32)
     """
-    parts = [_header(Kind.PREDICT_REPLY, request_id), _PREDICT_START,
-             _pack(_check_signature_name(signature, optional=False)), _OUTPUTS_KEY]
-    _tensors(parts, outputs, "outputs")
-    return b"".join(parts)
+    header = _header(Kind.PREDICT_REPLY, request_id)
+    parts, data = [_PREDICT_START, _pack(_check_signature_name(signature, optional=False)),
+                   _OUTPUTS_KEY], []
+    _tensors(parts, data, outputs, "outputs")
+    return _message(header, parts, data)
 
 
 def encode_health(request_id: int) -> bytes:
@@ -241,7 +247,7 @@ def encode_health(request_id: int) -> bytes:
         >>> decode(encode_health(9)).kind
         <Kind.HEALTH: 3>
     """
-    return _header(Kind.HEALTH, request_id) + b"\x80"
+    return _message(_header(Kind.HEALTH, request_id), [b"\x80"], [])
 
 
 def _spec_entry(info: TensorInfo) -> dict:
@@ -274,11 +280,11 @@ def encode_health_reply(request_id: int, status: str, default_signature: str, ma
             for name, sig in signatures.items()
         },
     }
-    message = _header(Kind.HEALTH_REPLY, request_id) + _pack(body)
+    packed = _pack(body)
     # Decoding our own reply checks every field with the receiver's rules, so a reply the
     # client would refuse is caught here, on the server, with the reason.
-    _decode_health_reply(request_id, _unpack_health(memoryview(message)[HEADER_SIZE:]))
-    return message
+    _decode_health_reply(request_id, _unpack_health(memoryview(packed)))
+    return _message(_header(Kind.HEALTH_REPLY, request_id), [packed], [])
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -330,20 +336,25 @@ def decode(message, limits: Limits | None = None):
                            f"{FORMAT_VERSION}); use the same dtf version on client and server")
     if reserved != 0:
         raise MessageError(f"reserved header field must be 0, got {reserved}")
-    body = view[HEADER_SIZE:]
-    if kind in (Kind.PREDICT, Kind.PREDICT_REPLY):
-        try:
-            fields = _unpack(body, limits)
-        except TransportError as e:
-            raise MessageError(str(e)) from None
-        return _decode_predict(Kind(kind), request_id, fields, limits)
-    if kind == Kind.HEALTH:
-        if bytes(body) != b"\x80":
-            raise MessageError("a HEALTH body must be an empty msgpack map")
-        return HealthRequest(request_id)
-    if kind == Kind.HEALTH_REPLY:
-        return _decode_health_reply(request_id, _unpack_health(body))
-    raise MessageError(f"unknown message kind {kind}")
+    if kind not in (Kind.PREDICT, Kind.PREDICT_REPLY, Kind.HEALTH, Kind.HEALTH_REPLY):
+        raise MessageError(f"unknown message kind {kind}")
+    try:
+        body, data = _split(view)
+        if kind in (Kind.PREDICT, Kind.PREDICT_REPLY):
+            decoded = _decode_predict(Kind(kind), request_id, _unpack(body, limits), limits,
+                                      data)
+        elif kind == Kind.HEALTH:
+            if bytes(body) != b"\x80":
+                raise MessageError("a HEALTH body must be an empty msgpack map")
+            decoded = HealthRequest(request_id)
+        else:
+            decoded = _decode_health_reply(request_id, _unpack_health(body))
+        data.finish()
+    except MessageError:
+        raise
+    except TransportError as e:
+        raise MessageError(str(e)) from None
+    return decoded
 
 
 _DEFAULT_LIMITS = default_limits()
@@ -365,21 +376,21 @@ _PREDICT_FIELDS = frozenset(("signature", "inputs"))
 _PREDICT_REPLY_FIELDS = frozenset(("signature", "outputs"))
 
 
-def _decode_predict(kind: Kind, request_id: int, body, limits: Limits):
+def _decode_predict(kind: Kind, request_id: int, body, limits: Limits, data):
     if kind == Kind.PREDICT:
         body = _fields(body, kind, _PREDICT_FIELDS)
         signature = _check_signature_name(body["signature"], optional=True)
-        inputs = _decode_tensor_list(body["inputs"], limits, "inputs")
+        inputs = _decode_tensor_list(body["inputs"], limits, data, "inputs")
         return PredictRequest(request_id, signature, inputs)
     body = _fields(body, kind, _PREDICT_REPLY_FIELDS)
     signature = _check_signature_name(body["signature"], optional=False)
     return PredictReply(request_id, signature, _decode_tensor_list(body["outputs"], limits,
-                                                                   "outputs"))
+                                                                   data, "outputs"))
 
 
-def _decode_tensor_list(value, limits: Limits, what: str) -> dict:
+def _decode_tensor_list(value, limits: Limits, data, what: str) -> dict:
     try:
-        tensors, _ = _decode_tensors(value, limits, what)
+        tensors, _ = _decode_tensors(value, limits, data, what)
     except TransportError as e:
         raise MessageError(str(e)) from None
     return tensors

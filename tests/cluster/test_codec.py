@@ -8,17 +8,10 @@ import numpy as np
 import pytest
 from dtf.cluster.transport import codec
 from dtf.cluster.transport.codec import Kind, Limits, TransportError, decode
+from dtf.testing.wire import raw_message
 
 DTYPES = sorted(codec.WIRE_DTYPES)
 SHAPES = [(), (0,), (1,), (5,), (2, 3), (0, 4), (2, 1, 3), (1, 1, 1, 1, 2)]
-
-
-@pytest.fixture(autouse=True, params=["msgpack", "view"])
-def reader(request, monkeypatch):
-    """Runs each test with both body readers: msgpack's C unpacker and msgpack_view."""
-    if request.param == "view":
-        monkeypatch.setattr(codec, "ZERO_COPY_MIN_BYTES", 0)
-    return request.param
 
 
 def _array(dtype, shape, seed=0):
@@ -33,8 +26,9 @@ def _header(kind=Kind.PUSH, request_id=1, version=codec.FORMAT_VERSION, magic=co
     return struct.pack("<4sBBHQ", magic, version, int(kind), 0, request_id)
 
 
-def _raw(kind, body):
-    return _header(kind) + msgpack.packb(body, use_bin_type=True)
+def _raw(kind, body, data_after=b""):
+    """A message of `kind` with `body`; its tensors' "data" go after the body."""
+    return raw_message(_header(kind), body, data_after)
 
 
 def _tensor(name="w", dtype="float32", shape=(2,), data=None):
@@ -184,11 +178,12 @@ def _push_pull_body(**overrides):
         (_push_pull_body(shard_size=2**63), "shard_size must be in|not valid msgpack"),
         (_push_pull_body(known=[]), "known must be a map"),
         (_push_pull_body(known={"w": 1.0}), "must be an int"),
-        (_push_pull_body(generation=b"g"), "generation must be a str"),
+        (_push_pull_body(generation=b"g"), "max_bin_len"),  # a body carries no bin
         (_push_pull_body(timeout_ms=-5), "timeout_ms must be in"),
         (_push_pull_body(gradients=[_tensor(), _tensor()]), "appears twice"),
         (_push_pull_body(assigns=[_tensor(dtype="object")]), "allowed dtypes"),
-        (_push_pull_body(gradients=[_tensor(shape=(3,), data=b"\0" * 8)]), "needs 12 bytes"),
+        (_push_pull_body(gradients=[_tensor(shape=(3,), data=b"\0" * 8)]),
+         "needs 12 bytes from byte"),
         ({k: v for k, v in _push_pull_body().items() if k != "known"}, "missing fields"),
         (_push_pull_body(after_step=1), "unknown fields"),
     ],
@@ -300,8 +295,8 @@ def test_receiver_limits():
         (_push_body(gradients=[dict(_tensor(), shape=[2.0])]), r"shape\[0\] must be an int"),
         (_push_body(gradients=[dict(_tensor(), shape="2")]), "shape must be a list"),
         (_push_body(gradients=[dict(_tensor(), shape=[2**40, 2**40])]), "needs"),
-        (_push_body(gradients=[dict(_tensor(), data=b"\x00" * 7)]), "needs 8 bytes but carries 7"),
-        (_push_body(gradients=[dict(_tensor(), data="12345678")]), "data must be msgpack bin"),
+        (_push_body(gradients=[dict(_tensor(), data=b"\x00" * 7)]), "needs 8 bytes from byte"),
+        (_push_body(gradients=[dict(_tensor(), data="12345678")]), "exactly the fields"),
         (_push_body(gradients=[_tensor(), _tensor()]), "appears twice"),
     ],
 )
@@ -339,7 +334,8 @@ def test_total_tensor_bytes_count_gradients_and_assigns_together():
          "generation must be a str"),
         (Kind.PULL_REPLY, {"tensors": [], "versions": {}}, "missing fields"),
         (Kind.ERROR, {"code": "bad", "message": "x"}, "error code"),
-        (Kind.ERROR, {"code": "E", "message": b"x"}, "error message"),
+        (Kind.ERROR, {"code": "E", "message": b"x"}, "max_bin_len"),  # a body carries no bin
+        (Kind.ERROR, {"code": "E", "message": 7}, "error message"),
         (Kind.ACK, {"result": 1}, "result must be one of"),
         (Kind.ACK, {"result": "done"}, "result must be one of"),
         (Kind.ACK, {"applied": True, "versions": {}}, "unknown fields"),
@@ -350,15 +346,44 @@ def test_other_kinds_field_validation(kind, body, match):
         decode(_raw(kind, body))
 
 
-def test_extension_types_and_trailing_bytes_are_refused():
+def test_extension_types_bins_and_trailing_bytes_are_refused():
     ext = msgpack.packb(_pull_body(known=msgpack.ExtType(5, b"abc")))
     with pytest.raises(TransportError, match="max_ext_len|extension"):
-        decode(_header(Kind.PULL) + ext)
+        decode(_raw(Kind.PULL, ext))
     timestamp = msgpack.packb(_pull_body(known=msgpack.Timestamp(1)), datetime=False)
     with pytest.raises(TransportError, match="max_ext_len|extension"):
-        decode(_header(Kind.PULL) + timestamp)
-    with pytest.raises(TransportError, match="not valid msgpack"):
+        decode(_raw(Kind.PULL, timestamp))
+    # the version 3 form, a tensor's bytes as a bin inside the body, is no longer taken
+    inline = msgpack.packb(_push_body(gradients=[_tensor()]), use_bin_type=True)
+    with pytest.raises(TransportError, match="max_bin_len|not valid msgpack"):
+        decode(_raw(Kind.PUSH, inline))
+    with pytest.raises(TransportError, match="1 bytes follow the last tensor"):
         decode(codec.encode_pull_request(1, {}) + b"\x00")
+    with pytest.raises(TransportError, match="3 bytes follow the last tensor"):
+        decode(_raw(Kind.PUSH, _push_body(), data_after=b"abc"))
+
+
+def test_body_length_is_checked():
+    wire = codec.encode_pull_request(1, {})
+    with pytest.raises(TransportError, match="ends before its body length"):
+        decode(wire[:18])
+    too_long = wire[:16] + struct.pack("<I", len(wire)) + wire[20:]
+    with pytest.raises(TransportError, match="runs past the end"):
+        decode(too_long)
+    short = wire[:16] + struct.pack("<I", len(wire) - 21) + wire[20:]
+    with pytest.raises(TransportError, match="not valid msgpack"):
+        decode(short)
+
+
+def test_tensor_data_is_aligned_and_in_body_order():
+    wire = codec.encode_push(1, 0, 0, 0, {"a": np.arange(3, dtype="int8"),
+                                          "b": np.arange(2.0)}, {"c": np.ones(1, "float32")})
+    msg = decode(wire)
+    base = np.frombuffer(wire, np.uint8).ctypes.data
+    for array in (*msg.gradients.values(), *msg.assigns.values()):
+        assert (array.ctypes.data - base) % 8 == 0
+    np.testing.assert_array_equal(msg.gradients["b"], [0.0, 1.0])
+    assert len(wire) % 8 == 4  # ends with the last tensor's 4 bytes, no padding after it
 
 
 def test_decode_accepts_memoryview_and_bytearray():
@@ -367,24 +392,12 @@ def test_decode_accepts_memoryview_and_bytearray():
         np.testing.assert_array_equal(decode(message).gradients["w"], np.arange(3.0))
 
 
-def test_large_messages_decode_without_copying_tensor_data(reader):
-    wire = codec.encode_push(1, 0, 0, 0, {"w": np.arange(20_000, dtype="float64")})
+@pytest.mark.parametrize("size", [16, 20_000])
+def test_messages_decode_without_copying_tensor_data(size):
+    wire = codec.encode_push(1, 0, 0, 0, {"w": np.arange(size, dtype="float64")})
     array = decode(wire).gradients["w"]
-    np.testing.assert_array_equal(array, np.arange(20_000))
-    shares = np.shares_memory(array, np.frombuffer(wire, np.uint8))
-    assert shares == (reader == "view" or len(wire) >= codec.ZERO_COPY_MIN_BYTES)
-
-
-def test_view_reader_refuses_repeated_keys_and_reserved_bytes():
-    from dtf.cluster.transport import msgpack_view
-
-    with pytest.raises(ValueError, match="repeats"):
-        msgpack_view.read(memoryview(b"\x82\xa1a\x01\xa1a\x02"), max_len=8, max_depth=4)
-    with pytest.raises(ValueError, match="0xc1"):
-        msgpack_view.read(memoryview(b"\xc1"), max_len=8, max_depth=4)
-    with pytest.raises(ValueError, match="not UTF-8"):
-        msgpack_view.read(memoryview(b"\xa1\xff"), max_len=8, max_depth=4)
-    assert msgpack_view.read(memoryview(msgpack.packb([1.5, -3, None])), 8, 4) == [1.5, -3, None]
+    np.testing.assert_array_equal(array, np.arange(size))
+    assert np.shares_memory(array, np.frombuffer(wire, np.uint8))
 
 
 def test_update_round_trip_and_validation():

@@ -11,17 +11,10 @@ import numpy as np
 import pytest
 from dtf.cluster.transport import codec
 from dtf.cluster.transport.codec import Kind, Limits, TransportError, decode
+from dtf.testing.wire import raw_message
 
 LIMITS = Limits(max_message_bytes=1 << 20, max_tensors=64, max_tensor_bytes=1 << 16,
                 max_total_tensor_bytes=1 << 17)
-
-
-@pytest.fixture(autouse=True, params=["msgpack", "view"])
-def reader(request, monkeypatch):
-    """Runs each test with both body readers: msgpack's C unpacker and msgpack_view."""
-    if request.param == "view":
-        monkeypatch.setattr(codec, "ZERO_COPY_MIN_BYTES", 0)
-    return request.param
 
 
 def _samples():
@@ -110,9 +103,19 @@ def _bodies():
     }, tensor
 
 
+def _header(kind):
+    return struct.pack("<4sBBHQ", codec.MAGIC, codec.FORMAT_VERSION, int(kind), 0, 1)
+
+
 def _send(kind, body):
-    header = struct.pack("<4sBBHQ", codec.MAGIC, codec.FORMAT_VERSION, int(kind), 0, 1)
-    return header + msgpack.packb(body, use_bin_type=True)
+    """`body` as a message of `kind`; its tensors' "data" bytes go after the body."""
+    return raw_message(_header(kind), body)
+
+
+def _with_length(kind, body: bytes, declared=None):
+    """Header, a body length (`declared`, or the body's own), then the bytes of `body`."""
+    length = len(body) if declared is None else declared
+    return _header(kind) + struct.pack("<I", length) + body
 
 
 def test_wrong_type_in_every_field():
@@ -132,7 +135,6 @@ def test_wrong_type_in_every_field():
 
 
 def test_huge_declared_sizes_do_not_allocate():
-    header = struct.pack("<4sBBHQ", codec.MAGIC, codec.FORMAT_VERSION, int(Kind.PUSH), 0, 1)
     declarations = [
         b"\xc6\xff\xff\xff\xff",  # bin 32 of 4 GiB
         b"\xdb\xff\xff\xff\xff",  # str 32 of 4 GiB
@@ -143,8 +145,10 @@ def test_huge_declared_sizes_do_not_allocate():
     for declaration in declarations:
         start = time.perf_counter()
         with pytest.raises(TransportError):
-            decode(header + declaration + b"\x00" * 16, LIMITS)
+            decode(_with_length(Kind.PUSH, declaration + b"\x00" * 16), LIMITS)
         assert time.perf_counter() - start < 1.0
+    with pytest.raises(TransportError, match="runs past the end"):  # a body of 4 GiB
+        decode(_with_length(Kind.PUSH, b"\x80", declared=2**32 - 1), LIMITS)
     # A tensor claiming a shape far larger than its bytes: refused before any reshape.
     tensor = {"name": "w", "dtype": "float64", "shape": [2**48, 2**48, 2**48], "data": b""}
     body = {"worker": 0, "step": 0, "shard_size": 0, "gradients": [tensor], "assigns": []}
@@ -154,11 +158,10 @@ def test_huge_declared_sizes_do_not_allocate():
 
 @pytest.mark.parametrize("opener", [b"\x91", b"\x81\xa1k"])
 def test_deep_nesting(opener):
-    header = struct.pack("<4sBBHQ", codec.MAGIC, codec.FORMAT_VERSION, int(Kind.PULL), 0, 1)
     for depth in (10, 1000, 100_000):
         start = time.perf_counter()
         with pytest.raises(TransportError):
-            decode(header + opener * depth + b"\xc0", Limits())
+            decode(_with_length(Kind.PULL, opener * depth + b"\xc0"), Limits())
         assert time.perf_counter() - start < 2.0
 
 

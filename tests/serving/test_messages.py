@@ -85,7 +85,9 @@ def test_health_reply_fields_are_checked():
     header = good[:messages.HEADER_SIZE]
     import msgpack
 
-    fields = msgpack.unpackb(good[messages.HEADER_SIZE:])
+    from dtf.testing.wire import raw_message
+
+    fields = msgpack.unpackb(good[messages.HEADER_SIZE + 4:])
     for change, match in [
         ({"max_batch": True}, "max_batch"),
         ({"status": 1}, "status"),
@@ -99,9 +101,9 @@ def test_health_reply_fields_are_checked():
         ({"extra": 1}, "unknown fields"),
     ]:
         with pytest.raises(MessageError, match=match):
-            messages.decode(header + msgpack.packb({**fields, **change}))
+            messages.decode(raw_message(header, {**fields, **change}))
     with pytest.raises(MessageError, match="not valid msgpack"):
-        messages.decode(header + b"\xc1")
+        messages.decode(raw_message(header, b"\xc1"))
 
 
 def test_docstring_examples():
