@@ -21,6 +21,7 @@ import numpy as np
 from dtf import dtypes
 from dtf.errors import InvalidArgumentError
 from dtf.ops.registry import Spec, primitive, run
+from dtf.sparse.sparse_prims import check_indices
 
 __all__ = ["set_operation", "set_size"]
 
@@ -37,39 +38,9 @@ def _shape_text(shape) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-def _first_bad_index(indices: np.ndarray, shape: tuple, kernel: str):
-    """The error TensorFlow reports for the first out-of-bounds, out-of-order or repeated row."""
-    bounds = np.asarray(shape, dtype=np.int64)
-    for i in range(indices.shape[0]):
-        row = ",".join(str(v) for v in indices[i])
-        if np.any((indices[i] < 0) | (indices[i] >= bounds)):
-            return InvalidArgumentError(f"indices[{i}] = [{row}] is out of bounds: need 0 <= "
-                                        f"index < {_shape_text(shape)} [Op:{kernel}]")
-        if i == 0:
-            continue
-        prev, cur = tuple(indices[i - 1]), tuple(indices[i])
-        if cur < prev:
-            return InvalidArgumentError(
-                f"indices[{i}] = [{row}] is out of order. Many sparse ops require sorted "
-                "indices. Use `dtf.sparse.reorder` to create a correctly ordered copy. "
-                f"[Op:{kernel}]")
-        if cur == prev:
-            return InvalidArgumentError(f"indices[{i}] = [{row}] is repeated [Op:{kernel}]")
-    return None
-
-
 def _validate_indices(indices: np.ndarray, shape: tuple, kernel: str):
-    """In bounds, in row-major order, no repeats: checked vectorised, explained on failure."""
-    if indices.shape[0] == 0:
-        return
-    bad = bool(np.any((indices < 0) | (indices >= np.asarray(shape, dtype=np.int64))))
-    if not bad and indices.shape[0] > 1:
-        # Sorted without repeats: the first differing column of consecutive rows increases.
-        diff = indices[1:] - indices[:-1]
-        first_nonzero = np.argmax(diff != 0, axis=1)
-        bad = bool(np.any(diff[np.arange(diff.shape[0]), first_nonzero] <= 0))
-    if bad:
-        raise _first_bad_index(indices, shape, kernel)
+    """In bounds, in row-major order, no repeats (TensorFlow's checks and messages)."""
+    check_indices(indices, shape, validate_order=True, kernel=kernel)
 
 
 # -- (group id, value) pairs -------------------------------------------------------------------
@@ -110,7 +81,7 @@ def _sparse_members(indices, values, dense_shape, validate: bool, kernel: str):
     lead = indices[:, :-1]
     if np.any((lead < 0) | (lead >= np.asarray(group_shape, dtype=np.int64))):
         # Without validation TensorFlow's behaviour is undefined here; say what is wrong.
-        raise _first_bad_index(indices, shape, kernel)
+        _validate_indices(indices, shape, kernel)
     group_ids = np.ravel_multi_index(tuple(lead.T), group_shape).astype(np.int64)
     return (group_shape, *_unique_pairs(group_ids, values))
 
