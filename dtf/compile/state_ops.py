@@ -96,7 +96,7 @@ def _print_rule(*values, template, stream, end, summarize):
     return Spec((), dtypes.bool)
 
 
-@primitive("print", shape=_print_rule, differentiable=False, stateful=True)
+@primitive("print", host_only=True, shape=_print_rule, differentiable=False, stateful=True)
 def print_values(xp, *values, template, stream, end, summarize):
     """`dtf.print`: `template` has one `{}` per value; `stream` is "stdout" or "stderr"."""
     texts = [_text(v, summarize) for v in values]

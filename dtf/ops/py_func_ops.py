@@ -92,10 +92,10 @@ def _call(xp, *arrays, func, kind, Tout, shapes, single):
 
 # A Python function as a stateful op: it runs every time the op runs.
 py_func = primitive("py_func", shape=_py_func_rule, num_outputs=None, differentiable=False,
-                    stateful=True)(_call)
+                    stateful=True, host_only=True)(_call)
 # A pure one (`numpy_function(stateful=False)`): graph passes may merge or fold it.
 py_func_stateless = primitive("py_func_stateless", shape=_py_func_rule, num_outputs=None,
-                              differentiable=False)(_call)
+                              differentiable=False, host_only=True)(_call)
 
 
 def _describe(func, kind) -> str:

@@ -63,11 +63,15 @@ class Primitive:
             argument, `boolean_mask`), so the shape rule gives None for those dims.
         stateful: the op reads or changes state beyond its inputs (random ops read the seed
             state), so graph passes must neither merge (CSE) nor constant-fold it.
+        host_only: `impl` works on host values only (Python strings, callbacks, printing):
+            with an accelerator the op runs on the CPU, its inputs copied to the host, as
+            TensorFlow runs string ops, py_function and Print on the CPU.
     """
 
     __slots__ = (
         "data_dependent_shape",
         "differentiable",
+        "host_only",
         "impl",
         "name",
         "num_outputs",
@@ -79,9 +83,10 @@ class Primitive:
 
     def __init__(self, name: str, impl: Callable, shape_fn: Callable, num_outputs: int = 1,
                  differentiable: bool = True, data_dependent_shape: bool = False,
-                 stateful: bool = False):
+                 stateful: bool = False, host_only: bool = False):
         self.data_dependent_shape = data_dependent_shape
         self.stateful = stateful
+        self.host_only = host_only
         self.name = name
         self.impl = impl
         self.shape_fn = shape_fn
@@ -111,15 +116,15 @@ class Primitive:
 
 
 def primitive(name: str, *, shape: Callable, num_outputs: int = 1, differentiable: bool = True,
-              data_dependent_shape: bool = False,
-              stateful: bool = False) -> Callable[[Callable], Primitive]:
+              data_dependent_shape: bool = False, stateful: bool = False,
+              host_only: bool = False) -> Callable[[Callable], Primitive]:
     """Registers `impl` as the primitive `name` (see the module docstring)."""
 
     def register(impl: Callable) -> Primitive:
         if name in _table:
             raise ValueError(f"Primitive {name!r} is already registered.")
         p = Primitive(name, impl, shape, num_outputs, differentiable, data_dependent_shape,
-                      stateful)
+                      stateful, host_only)
         _table[name] = p
         return p
 
@@ -196,23 +201,12 @@ def _kernel(name):
     return kernels.get(name)
 
 
-# Primitives whose impl works on host values only (Python strings and callbacks, printing):
-# with an accelerator they run on the CPU, their inputs copied to the host, as TensorFlow
-# runs string ops, py_function and Print on the CPU.
-HOST_ONLY = {
-    "as_string", "iterator_get_next", "print", "py_func", "py_func_stateless",
-    "reduce_join", "regex_full_match", "regex_replace", "string_format", "string_join",
-    "string_length", "string_lower", "string_split", "string_to_number", "string_upper",
-    "substr", "unicode_decode", "unicode_encode",
-}
-
-
 def _execute_placed(prim, inputs, attrs, make):
     """`execute` once an accelerator exists: the op runs on the device placement picks
     (`dtf.backend.op_device`), its inputs copied there first, through the kernel registered
     in `dtf.kernels` under its name when it runs on an accelerator, else its `impl`."""
     device, backend, arrays = _backend.place_inputs([t._value for t in inputs],
-                                                    host_only=prim.name in HOST_ONLY)
+                                                    host_only=prim.host_only)
     fn = prim.impl
     if backend is not _backend.numpy_backend:
         fn = _kernel(prim.name) or fn

@@ -61,7 +61,7 @@ def _string_spec(x, **attrs) -> Spec:
 
 
 # -- length, lower, upper -----------------------------------------------------------------------
-@primitive("string_length", shape=lambda x, **a: Spec(x.shape, dtypes.int32),
+@primitive("string_length", host_only=True, shape=lambda x, **a: Spec(x.shape, dtypes.int32),
            differentiable=False)
 def string_length(xp, x, unit="BYTE"):
     if unit == "BYTE":
@@ -78,12 +78,12 @@ def _case_fn(op, method, encoding):
         "utf-8", "surrogateescape")
 
 
-@primitive("string_lower", shape=_string_spec, differentiable=False)
+@primitive("string_lower", host_only=True, shape=_string_spec, differentiable=False)
 def string_lower(xp, x, encoding=""):
     return _map(_case_fn("StringLower", "lower", encoding), x)
 
 
-@primitive("string_upper", shape=_string_spec, differentiable=False)
+@primitive("string_upper", host_only=True, shape=_string_spec, differentiable=False)
 def string_upper(xp, x, encoding=""):
     return _map(_case_fn("StringUpper", "upper", encoding), x)
 
@@ -95,7 +95,7 @@ def _split_rule(x, **attrs):
                                                 else x.shape[0] + 1),), dtypes.int64))
 
 
-@primitive("string_split", shape=_split_rule, num_outputs=2, differentiable=False,
+@primitive("string_split", host_only=True, shape=_split_rule, num_outputs=2, differentiable=False,
            data_dependent_shape=True)
 def string_split(xp, x, sep=None, maxsplit=-1):
     """Rank-1 strings -> (the pieces, int64 row splits): TensorFlow's StringSplitV2."""
@@ -122,7 +122,7 @@ def _join_rule(*xs, separator=""):
     return Spec(tuple(shape), dtypes.string)
 
 
-@primitive("string_join", shape=_join_rule, differentiable=False)
+@primitive("string_join", host_only=True, shape=_join_rule, differentiable=False)
 def string_join(xp, *xs, separator=""):
     if not xs:
         return np.array(b"", dtype=object)
@@ -155,7 +155,7 @@ def _reduce_join_rule(x, axes=(), keepdims=False, separator=""):
     return Spec(tuple(d for i, d in enumerate(x.shape) if i not in axes), dtypes.string)
 
 
-@primitive("reduce_join", shape=_reduce_join_rule, differentiable=False)
+@primitive("reduce_join", host_only=True, shape=_reduce_join_rule, differentiable=False)
 def reduce_join(xp, x, axes=(), keepdims=False, separator=""):
     """Joins along `axes`, one axis after the other in the order given (TensorFlow's order)."""
     out = x
@@ -178,7 +178,7 @@ def _substr_rule(x, pos, length, unit="BYTE"):
                                "Substr"), dtypes.string)
 
 
-@primitive("substr", shape=_substr_rule, differentiable=False)
+@primitive("substr", host_only=True, shape=_substr_rule, differentiable=False)
 def substr(xp, x, pos, length, unit="BYTE"):
     if np.shape(pos) != np.shape(length):
         _fail("Substr", f"pos and len should have the same shape, got: {_dims(np.shape(pos))} "
@@ -264,7 +264,7 @@ def _encode(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
-@primitive("regex_full_match", shape=lambda x, **a: Spec(x.shape, dtypes.bool),
+@primitive("regex_full_match", host_only=True, shape=lambda x, **a: Spec(x.shape, dtypes.bool),
            differentiable=False)
 def regex_full_match(xp, x, pattern=""):
     regex = translate_re2(pattern, "StaticRegexFullMatch")
@@ -294,7 +294,7 @@ def _rewrite_fn(rewrite: str, groups: int):
     return lambda m: "".join(m.group(p) or "" if isinstance(p, int) else p for p in parts)
 
 
-@primitive("regex_replace", shape=_string_spec, differentiable=False)
+@primitive("regex_replace", host_only=True, shape=_string_spec, differentiable=False)
 def regex_replace(xp, x, pattern="", rewrite="", replace_global=True):
     regex = translate_re2(pattern, "StaticRegexReplace")
     repl = _rewrite_fn(rewrite, regex.groups)
@@ -327,7 +327,7 @@ def _parse(out_dtype):
     return parse, np_type
 
 
-@primitive("string_to_number", shape=lambda x, out_type=None: Spec(x.shape, out_type),
+@primitive("string_to_number", host_only=True, shape=lambda x, out_type=None: Spec(x.shape, out_type),
            differentiable=False)
 def string_to_number(xp, x, out_type=dtypes.float32):
     parse, np_type = _parse(out_type)
@@ -360,7 +360,7 @@ def as_string_format(dtype, precision=-1, scientific=False, shortest=False, widt
     return spec + ("e" if scientific else "g" if shortest else "f")
 
 
-@primitive("as_string", shape=_string_spec, differentiable=False)
+@primitive("as_string", host_only=True, shape=_string_spec, differentiable=False)
 def as_string(xp, x, precision=-1, scientific=False, shortest=False, width=-1, fill=""):
     dtype = dtypes.from_numpy(x.dtype)
     if dtype is dtypes.string:
@@ -401,7 +401,7 @@ def _decode_rule(x, **attrs):
     return Spec((None,), dtypes.int32), Spec((n,), dtypes.int64)
 
 
-@primitive("unicode_decode", shape=_decode_rule, num_outputs=2, differentiable=False,
+@primitive("unicode_decode", host_only=True, shape=_decode_rule, num_outputs=2, differentiable=False,
            data_dependent_shape=True)
 def unicode_decode(xp, x, input_encoding="UTF-8", errors="replace", replacement_char=0xFFFD,
                    replace_control_characters=False):
@@ -433,7 +433,7 @@ def _encode_rule(codes, splits, **attrs):
     return Spec((n,), dtypes.string)
 
 
-@primitive("unicode_encode", shape=_encode_rule, differentiable=False)
+@primitive("unicode_encode", host_only=True, shape=_encode_rule, differentiable=False)
 def unicode_encode(xp, codes, splits, output_encoding="UTF-8", errors="replace",
                    replacement_char=0xFFFD):
     """(int32 code points, int64 row splits) -> one string per row."""
@@ -495,7 +495,7 @@ def summarize(array: np.ndarray, summarize_n: int = 3) -> str:
     return dim(array, 0)
 
 
-@primitive("string_format", shape=lambda *xs, **a: Spec((), dtypes.string), differentiable=False)
+@primitive("string_format", host_only=True, shape=lambda *xs, **a: Spec((), dtypes.string), differentiable=False)
 def string_format(xp, *xs, template="{}", placeholder="{}", summarize_n=3):
     pieces = template.split(placeholder)
     if len(pieces) - 1 != len(xs):

@@ -55,7 +55,7 @@ def test_op_on_gpu_equals_cpu(case):
     calls = []
     with _observe(calls):
         gpu = _flat(_run(case, "/GPU:0"))
-    device_calls = [(n, xp) for n, xp in calls if n not in registry.HOST_ONLY]
+    device_calls = [(n, xp) for n, xp in calls if not registry.get(n).host_only]
     assert all(xp is cupy for _, xp in device_calls), \
         f"{case.name}: ran on NumPy under /GPU:0: {[n for n, xp in device_calls if xp is not cupy]}"
     assert len(cpu) == len(gpu)
@@ -67,7 +67,7 @@ def test_op_on_gpu_equals_cpu(case):
     for i, (c, g) in enumerate(zip(cpu, gpu)):
         if not isinstance(c, dtf.Tensor):
             continue  # composite results (ragged, sparse) are compared by their own tests
-        if g.dtype != dtf.string and not any(n in registry.HOST_ONLY for n, _ in calls):
+        if g.dtype != dtf.string and not any(registry.get(n).host_only for n, _ in calls):
             assert g.device == GPU, f"{case.name}: output {i} on {g.device}"
         assert_close(g, c, rtol=max(case.rtol, 2e-5), atol=max(case.atol, 1e-5),
                      what=f"{case.name}[{i}]")
