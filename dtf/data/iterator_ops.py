@@ -34,8 +34,8 @@ def _flat_specs(iterator):
     return structure.flatten(iterator.element_spec)
 
 
-@primitive("iterator_get_next", host_only=True, shape=_next_rule, num_outputs=None, differentiable=False,
-           stateful=True)
+@primitive("iterator_get_next", host_only=True, shape=_next_rule, num_outputs=None,
+           differentiable=False, stateful=True)
 def iterator_get_next(xp, *inputs, iterator):
     """The next element's flat components (raises `OutOfRangeError` at the end)."""
     try:

@@ -327,8 +327,8 @@ def _parse(out_dtype):
     return parse, np_type
 
 
-@primitive("string_to_number", host_only=True, shape=lambda x, out_type=None: Spec(x.shape, out_type),
-           differentiable=False)
+@primitive("string_to_number", host_only=True,
+           shape=lambda x, out_type=None: Spec(x.shape, out_type), differentiable=False)
 def string_to_number(xp, x, out_type=dtypes.float32):
     parse, np_type = _parse(out_type)
     values = []
@@ -401,8 +401,8 @@ def _decode_rule(x, **attrs):
     return Spec((None,), dtypes.int32), Spec((n,), dtypes.int64)
 
 
-@primitive("unicode_decode", host_only=True, shape=_decode_rule, num_outputs=2, differentiable=False,
-           data_dependent_shape=True)
+@primitive("unicode_decode", host_only=True, shape=_decode_rule, num_outputs=2,
+           differentiable=False, data_dependent_shape=True)
 def unicode_decode(xp, x, input_encoding="UTF-8", errors="replace", replacement_char=0xFFFD,
                    replace_control_characters=False):
     """Rank-1 strings -> (int32 code points, int64 row splits)."""
@@ -495,7 +495,8 @@ def summarize(array: np.ndarray, summarize_n: int = 3) -> str:
     return dim(array, 0)
 
 
-@primitive("string_format", host_only=True, shape=lambda *xs, **a: Spec((), dtypes.string), differentiable=False)
+@primitive("string_format", host_only=True, shape=lambda *xs, **a: Spec((), dtypes.string),
+           differentiable=False)
 def string_format(xp, *xs, template="{}", placeholder="{}", summarize_n=3):
     pieces = template.split(placeholder)
     if len(pieces) - 1 != len(xs):
