@@ -92,6 +92,10 @@ UNEXPORTABLE_PRIMS = {
                          "cannot hold. Export a function without it",
     "iterator_get_next": "it reads a Python dataset iterator. Export a function that takes the "
                          "batch as its input instead",
+    **dict.fromkeys(("queue_enqueue", "queue_dequeue", "queue_size", "queue_is_closed",
+                     "queue_close"),
+                    "it uses a dtf.queue, a Python object that a saved file cannot hold. "
+                    "Export a function that takes the values as its inputs instead"),
 }
 
 # Multi-output ops whose shape rule makes one output per unit of an int attribute: the

@@ -3,7 +3,8 @@
 `FIFOQueue`, `PaddingFIFOQueue`, `PriorityQueue` and `RandomShuffleQueue` hold tuples of tensors
 (or dicts with `names`); enqueues wait while a queue is full, dequeues while it is empty, and
 `close` makes waiting dequeues drain what is left and then raise
-`dtf.errors.OutOfRangeError`. They run eagerly; every blocking call takes a `timeout` (seconds).
+`dtf.errors.OutOfRangeError`. Every blocking call takes a `timeout` (seconds). Inside
+`dtf.function` their operations are graph ops that run on every call (`dtf.queue.queue_ops`).
 
 Example:
     >>> import threading

@@ -135,8 +135,11 @@ class QueueBase:
             CancelledError: the queue is closed, or closes with `cancel_pending_enqueues`.
             DeadlineExceededError: `timeout` passed before there was room.
         """
-        element = tuple(self._convert(vals, batched=False))
-        self._wait(self._enqueue_attempt([element]), self._enqueue_attempts, timeout, "enqueue")
+        components = self._convert(vals, batched=False)
+        if _in_graph(components):
+            _run_in_graph("queue_enqueue", components, queue=self, many=False, timeout=timeout)
+            return
+        self._enqueue_arrays(components, False, timeout)
 
     def enqueue_many(self, vals, name=None, timeout=None):
         """Enqueues the slices along dimension 0 of each component, as separate elements.
@@ -151,10 +154,10 @@ class QueueBase:
             [1, 2, 3]
         """
         components = self._convert(vals, batched=True)
-        n = int(components[0].shape[0])
-        elements = [tuple(c[k] for c in components) for k in range(n)]
-        self._wait(self._enqueue_attempt(elements), self._enqueue_attempts, timeout,
-                   "enqueue_many")
+        if _in_graph(components):
+            _run_in_graph("queue_enqueue", components, queue=self, many=True, timeout=timeout)
+            return
+        self._enqueue_arrays(components, True, timeout)
 
     def dequeue(self, name=None, timeout=None):
         """Dequeues one element, waiting while the queue has none to give.
@@ -167,9 +170,10 @@ class QueueBase:
             OutOfRangeError: the queue is closed and empty.
             DeadlineExceededError: `timeout` passed first.
         """
-        taken = self._wait(self._dequeue_attempt(1, False), self._dequeue_attempts, timeout,
-                           "dequeue")
-        return self._package([_wrap(a) for a in taken[0]])
+        if _in_graph(()):
+            return self._package(_run_in_graph("queue_dequeue", (), queue=self, n=None,
+                                               allow_small_batch=False, timeout=timeout))
+        return self._package([_wrap(a) for a in self._dequeue_arrays(None, False, timeout)])
 
     def dequeue_many(self, n, name=None, timeout=None):
         """Dequeues and concatenates `n` elements along a new dimension 0.
@@ -206,6 +210,52 @@ class QueueBase:
         Raises:
             CancelledError: the queue was already closed (without `cancel_pending_enqueues`).
         """
+        if _in_graph(()):
+            _run_in_graph("queue_close", (), queue=self,
+                          cancel_pending_enqueues=bool(cancel_pending_enqueues), timeout=timeout)
+            return
+        self._close(cancel_pending_enqueues, timeout)
+
+    def is_closed(self, name=None):
+        """A scalar bool tensor: whether the queue is closed."""
+        if _in_graph(()):
+            return _run_in_graph("queue_is_closed", (), queue=self)
+        return Tensor(np.bool_(self._closed))
+
+    def size(self, name=None):
+        """A scalar int32 tensor: the number of elements in the queue."""
+        if _in_graph(()):
+            return _run_in_graph("queue_size", (), queue=self)
+        with self._cond:
+            return Tensor(np.int32(self._count()))
+
+    # -- the operations on arrays (eager calls and the graph ops of queue_ops) -----------------
+    def _enqueue_arrays(self, components, many, timeout):
+        if not many:
+            self._wait(self._enqueue_attempt([tuple(components)]), self._enqueue_attempts,
+                       timeout, "enqueue")
+            return
+        n = int(components[0].shape[0])
+        if any(int(c.shape[0]) != n for c in components):  # a graph's sizes are known late
+            raise InvalidArgumentError(
+                f"{self._kind} '{self._name}': enqueue_many needs every component to have the "
+                f"same size in dimension 0, got {[int(c.shape[0]) for c in components]}.")
+        elements = [tuple(c[k] for c in components) for k in range(n)]
+        self._wait(self._enqueue_attempt(elements), self._enqueue_attempts, timeout,
+                   "enqueue_many")
+
+    def _dequeue_arrays(self, n, allow_small_batch, timeout):
+        """One element's arrays (`n` None), else `n` elements stacked, one array per
+        component."""
+        if n is None:
+            return self._wait(self._dequeue_attempt(1, False), self._dequeue_attempts, timeout,
+                              "dequeue")[0]
+        op = "dequeue_up_to" if allow_small_batch else "dequeue_many"
+        taken = [] if n == 0 else self._wait(
+            self._dequeue_attempt(n, allow_small_batch), self._dequeue_attempts, timeout, op)
+        return self._batch(taken, len(taken))
+
+    def _close(self, cancel_pending_enqueues, timeout):
         if not cancel_pending_enqueues:
             self._wait(_Attempt(self._close_step, is_close=True), self._enqueue_attempts,
                        timeout, "close")
@@ -221,15 +271,6 @@ class QueueBase:
             self._enqueue_attempts.clear()
             self._flush()
             self._cond.notify_all()
-
-    def is_closed(self, name=None):
-        """A scalar bool tensor: whether the queue is closed."""
-        return Tensor(np.bool_(self._closed))
-
-    def size(self, name=None):
-        """A scalar int32 tensor: the number of elements in the queue."""
-        with self._cond:
-            return Tensor(np.int32(self._count()))
 
     # -- storage policy (subclasses) -----------------------------------------------------------
     def _count(self) -> int:
@@ -378,9 +419,12 @@ class QueueBase:
         if n < 0:
             raise InvalidArgumentError(f"{op} requested {n} < 0 elements from '{self._name}'.")
         self._check_batchable(op)
-        taken = [] if n == 0 else self._wait(
-            self._dequeue_attempt(n, allow_small_batch), self._dequeue_attempts, timeout, op)
-        return self._package([_wrap(a) for a in self._batch(taken, len(taken))])
+        if _in_graph(()):
+            return self._package(_run_in_graph(
+                "queue_dequeue", (), queue=self, n=n, allow_small_batch=allow_small_batch,
+                timeout=timeout))
+        return self._package([_wrap(a) for a in self._dequeue_arrays(n, allow_small_batch,
+                                                                     timeout)])
 
     # -- conversion ----------------------------------------------------------------------------
     def _convert(self, vals, batched):
@@ -408,17 +452,13 @@ class QueueBase:
                 f"({[d.name for d in self._dtypes]}), but {len(vals)} values were given. A "
                 f"list is read as the tuple of components: wrap a list-valued single component "
                 f"in a tuple, e.g. q.enqueue(([1, 2],)).")
-        arrays = []
+        tensors = []
         for i, (val, dtype, shape) in enumerate(zip(vals, self._dtypes, self._shapes)):
             label = f"component {i}" if self._names is None else f"component {self._names[i]!r}"
             try:
                 tensor = convert_to_tensor(val, dtype=dtype)
             except (TypeError, ValueError) as e:
                 raise type(e)(f"{self._kind} '{self._name}', {label}: {e}") from None
-            if getattr(tensor, "_is_symbolic", False):
-                raise TypeError(
-                    f"{self._kind} '{self._name}', {label}: got a symbolic tensor; dtf queues "
-                    f"run eagerly. Call the queue outside dtf.function and keras.Input models.")
             got = tensor.shape
             if batched:
                 if got.rank == 0:
@@ -429,6 +469,11 @@ class QueueBase:
             if not shape.is_compatible_with(got):
                 raise ValueError(f"{self._kind} '{self._name}', {label}: Shapes {got} and "
                                  f"{shape} are incompatible.")
+            tensors.append(tensor)
+        if _in_graph(tensors):  # the graph op takes the tensors; it checks sizes when it runs
+            return tensors
+        arrays = []
+        for val, tensor in zip(vals, tensors):
             array = tensor._value
             if isinstance(val, np.ndarray) and np.shares_memory(array, val):
                 array = array.copy()  # the caller may reuse their array; a queued one must stay
@@ -454,6 +499,23 @@ class QueueBase:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _in_graph(tensors) -> bool:
+    """Whether a queue call builds a graph op: inside a `dtf.function` trace (the op must run
+    on every call of the compiled function), or on symbolic tensors."""
+    from dtf.ops import registry
+
+    return registry.is_tracing() or any(getattr(t, "_is_symbolic", False) for t in tensors)
+
+
+def _run_in_graph(name, components, **attrs):
+    """The graph op `name` of `queue_ops` on `components`; its outputs as a list."""
+    from dtf.ops import registry
+    from dtf.queue import queue_ops  # noqa: F401  (registers the queue primitives)
+
+    outputs = registry.run(registry.get(name), tuple(components), **attrs)
+    return list(outputs) if isinstance(outputs, (list, tuple)) else outputs
+
+
 def _xp_of(array):
     from dtf import backend as _backend
 
