@@ -101,32 +101,104 @@ def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place=F
     """Adam (and AdamW, whose weight decay the optimizer base applies before this), with the
     step size `alpha` of `adam_step_size`. `slots` is `(m, v)`, or `(m, v, v_hat)` for
     AMSGrad; with `in_place`, `m` and `v` are updated in their arrays (same values)."""
-    # One scratch array (`delta`, fresh here) carries every temporary and becomes the new
-    # value: 4 arrays the size of `var` at the peak instead of 7 (2 with `in_place`), which
-    # matters on parameter servers holding large variables. The inputs stay intact.
+    # Memory: the new m and v are computed in their own fresh arrays and one temporary (the
+    # denominator) is allocated before the new value: 4 arrays the size of `var` at the peak
+    # instead of 7 for the formula as written. With `in_place` (parameter servers holding
+    # large variables), 2: see `_adam_update_in_place`. The inputs stay intact.
+    # The new value is the last allocation on purpose. glibc's malloc, at its default 128 KiB
+    # trim threshold (a process that has not freed a larger block yet; training has), gives
+    # the heap top back to the OS when a free leaves enough there, and the next call faults
+    # it in again: ~33 page faults, +65 us per call on the MNIST MLP. With the temporary
+    # allocated last and freed at once (ff799e1's order) that happened about twice as often
+    # over perturbed heap layouts, and 29 faults per call against 5 in a training loop held
+    # at that threshold (see scripts/bench/optimizers.py).
     if xp is not np:
         fused = _fused("adam_update", xp, var, grad)
         if fused is not None:
             return fused(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place)
+    if in_place:
+        return _adam_update_in_place(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon)
+    m, v = slots[0], slots[1]
+    new_m = xp.asarray(grad - m)  # an array also for 0-d variables (NumPy gives a scalar)
+    one_minus_beta_1, one_minus_beta_2, epsilon = _adam_scalars(
+        new_m.dtype, beta_1, beta_2, epsilon)
+    new_m *= one_minus_beta_1
+    new_m += m  # Keras' m + (grad - m) * (1 - beta_1): the sum commutes bit for bit
+    new_v = xp.asarray(xp.square(grad))
+    new_v -= v
+    new_v *= one_minus_beta_2
+    new_v += v
+    new_slots = (new_m, new_v)
+    if len(slots) == 3:  # AMSGrad: the update divides by the running maximum of v
+        new_v = xp.maximum(slots[2], new_v)
+        new_slots = (*new_slots, new_v)
+    denominator = xp.sqrt(new_v)
+    denominator += epsilon
+    new_value = _product(xp, new_m, alpha)
+    new_value /= denominator  # Keras' order of operations: bit for bit its results
+    return xp.subtract(var, new_value, out=new_value), new_slots
+
+
+def _adam_update_in_place(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon):
+    """`adam_update` with `m` and `v` updated in their arrays (where writable, see `_add`):
+    one scratch array (`delta`, fresh here) carries every temporary and becomes the new value,
+    2 arrays the size of `var` at the peak."""
     m, v = slots[0], slots[1]
     delta = xp.asarray(grad - m)  # an array also for 0-d variables (NumPy gives a scalar)
-    delta *= 1 - beta_1
-    m = _add(xp, m, delta, in_place)
+    one_minus_beta_1, one_minus_beta_2, epsilon = _adam_scalars(
+        delta.dtype, beta_1, beta_2, epsilon)
+    delta *= one_minus_beta_1
+    m = _add(xp, m, delta, True)
     xp.square(grad, out=delta)
     delta -= v
-    delta *= 1 - beta_2
-    v = _add(xp, v, delta, in_place)
+    delta *= one_minus_beta_2
+    v = _add(xp, v, delta, True)
     new_slots = (m, v)
-    if len(slots) == 3:  # AMSGrad: the update divides by the running maximum of v
-        v_hat = xp.maximum(slots[2], v)
-        new_slots = (m, v, v_hat)
-        v = v_hat
+    if len(slots) == 3:
+        v = xp.maximum(slots[2], v)
+        new_slots = (*new_slots, v)
     xp.multiply(m, alpha, out=delta)
     denominator = xp.sqrt(v)
     denominator += epsilon
-    delta /= denominator  # Keras' order of operations: bit for bit its results
+    delta /= denominator
     del denominator
     return xp.subtract(var, delta, out=delta), new_slots
+
+
+def _product(xp, array, scalar):
+    """`array * scalar` in a fresh array of `array`'s dtype (0-d included), as
+    `xp.multiply(array, scalar, out=...)` computes it; the plain product where that is the
+    same (a NumPy scalar of the array's dtype, the usual `alpha`), without `empty_like`'s
+    ~0.4 us. It reads types only, never values: no host synchronisation on a device."""
+    if type(scalar) is array.dtype.type:
+        return xp.asarray(array * scalar)
+    return xp.multiply(array, scalar, out=xp.empty_like(array))
+
+
+_ADAM_SCALARS: dict = {}
+_PYTHON_NUMBERS = (float, int)
+
+
+def _adam_scalars(dtype, beta_1, beta_2, epsilon):
+    """`(1 - beta_1, 1 - beta_2, epsilon)` as scalars of the float `dtype`: the values NumPy
+    (>= 2: Python scalars are "weak") converts the Python numbers to when they meet an array
+    of that dtype, so results are the same bit for bit, while an in-place ufunc takes a typed
+    scalar ~0.25 us faster, which counts on a model's many small variables. Cached per dtype
+    and hyperparameters (a handful of keys). Other dtypes, and hyperparameters that are not
+    Python numbers (NumPy scalars are not weak, and equal ones would share a key), are used
+    as given."""
+    if (type(beta_1) not in _PYTHON_NUMBERS or type(beta_2) not in _PYTHON_NUMBERS
+            or type(epsilon) not in _PYTHON_NUMBERS or dtype.kind != "f"):
+        return 1 - beta_1, 1 - beta_2, epsilon
+    key = (dtype, beta_1, beta_2, epsilon)
+    scalars = _ADAM_SCALARS.get(key)
+    if scalars is None:
+        if len(_ADAM_SCALARS) > 64:  # hyperparameters changed many times: start over
+            _ADAM_SCALARS.clear()
+        # Keras computes 1 - beta in Python (float64), then the dtype rounds it
+        scalars = _ADAM_SCALARS[key] = (
+            dtype.type(1 - beta_1), dtype.type(1 - beta_2), dtype.type(epsilon))
+    return scalars
 
 
 def rmsprop_update(xp, var, grad, slots, lr, rho, momentum, epsilon, centered):
