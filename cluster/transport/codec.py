@@ -548,7 +548,7 @@ def _split(view: memoryview) -> tuple[memoryview, _Data]:
 class _Data:
     """The tensor data after a message's body: each tensor's bytes in turn, as a view."""
 
-    __slots__ = ("buffer", "offset", "end")
+    __slots__ = ("buffer", "end", "offset")
 
     def __init__(self, buffer: memoryview, offset: int, end: int):
         self.buffer, self.offset, self.end = buffer, offset, end
@@ -786,14 +786,20 @@ def _decode_pull(request_id, body, limits, data) -> PullRequest:
     )
 
 
-def _decode_pull_reply(request_id, body, limits, data) -> PullReply:
-    body = _fields(body, Kind.PULL_REPLY, _PULL_REPLY_FIELDS)
+def _pulled(body, limits, data, what: str) -> tuple[dict, dict]:
+    """The tensors and versions of a reply that carries pulled values (one version each)."""
     tensors, _ = _decode_tensors(body["tensors"], limits, data)
     versions = _decode_versions("versions", body["versions"], limits)
     if tensors.keys() != versions.keys():
         raise TransportError(
-            f"pull reply tensors {sorted(tensors)} and versions {sorted(versions)} differ"
+            f"{what} tensors {sorted(tensors)} and versions {sorted(versions)} differ"
         )
+    return tensors, versions
+
+
+def _decode_pull_reply(request_id, body, limits, data) -> PullReply:
+    body = _fields(body, Kind.PULL_REPLY, _PULL_REPLY_FIELDS)
+    tensors, versions = _pulled(body, limits, data, "pull reply")
     return PullReply(request_id, tensors=tensors, versions=versions,
                      generation=_decode_generation(body["generation"]))
 
@@ -841,12 +847,7 @@ def _decode_push_pull_reply(request_id, body, limits, data) -> PushPullReply:
     result = body["result"]
     if type(result) is not str or result not in PUSH_RESULTS:
         raise TransportError(f"result must be one of {PUSH_RESULTS}, got {result!r}")
-    tensors, _ = _decode_tensors(body["tensors"], limits, data)
-    versions = _decode_versions("versions", body["versions"], limits)
-    if tensors.keys() != versions.keys():
-        raise TransportError(
-            f"push_pull reply tensors {sorted(tensors)} and versions {sorted(versions)} differ"
-        )
+    tensors, versions = _pulled(body, limits, data, "push_pull reply")
     return PushPullReply(request_id, result=result, tensors=tensors, versions=versions,
                          generation=_decode_generation(body["generation"]))
 

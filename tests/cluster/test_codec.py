@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from dtf.cluster.transport import codec
 from dtf.cluster.transport.codec import Kind, Limits, TransportError, decode
+
 from dtf.testing.wire import raw_message
 
 DTYPES = sorted(codec.WIRE_DTYPES)

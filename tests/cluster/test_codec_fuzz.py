@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from dtf.cluster.transport import codec
 from dtf.cluster.transport.codec import Kind, Limits, TransportError, decode
+
 from dtf.testing.wire import raw_message
 
 LIMITS = Limits(max_message_bytes=1 << 20, max_tensors=64, max_tensor_bytes=1 << 16,

@@ -4,14 +4,13 @@ all end with INVALID_ARGUMENT and a reason, and the server answers correctly aft
 import struct
 
 import grpc
-import msgpack
 import numpy as np
 import pytest
 from dtf.cluster.transport.grpc_service import TOKEN_KEY
 
-from dtf.testing.wire import raw_message
 from dtf.serving import messages
 from dtf.serving.server import HEALTH_METHOD, PREDICT_METHOD
+from dtf.testing.wire import raw_message
 from tests.serving.conftest import TOKEN, images
 
 HEADER = struct.Struct("<4sBBHQ")
