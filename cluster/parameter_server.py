@@ -46,6 +46,8 @@ import numpy as np
 
 __all__ = ["ParameterServer", "Push", "ServerRestored"]
 
+_NONE: dict = {}  # no assigns (never written to)
+
 _MODES = ("sync", "async", "bounded")
 
 
@@ -176,6 +178,9 @@ class ParameterServer:
                                            name=name.replace(":", "_"),
                                            trainable=trainable.get(name, True))
         self.variables.update(fresh)
+        # what every update looks up per variable, kept beside it: (trainable, numpy dtype)
+        self._kinds = {n: (v.trainable, np.dtype(v.dtype.as_numpy_dtype))
+                       for n, v in self.variables.items()}
         self._version_clock += 1
         self.versions.update(dict.fromkeys(fresh, self._version_clock))
         trainable_vars = [v for v in self.variables.values() if v.trainable]
@@ -217,33 +222,48 @@ class ParameterServer:
         if not 0 <= worker < self.num_workers:
             raise ValueError(f"worker {worker} is not one of the {self.num_workers} workers of "
                              f"{self.name}.")
-        assigns = assigns or {}
-        unknown = [n for n in (*gradients, *assigns) if n not in self.variables]
-        if unknown:
-            raise KeyError(f"{self.name} holds no variables named {unknown}; it holds "
-                           f"{sorted(self.variables)}.")
+        variables = self.variables
+        for name in gradients:
+            if name not in variables:
+                self._unknown(gradients, assigns)
+        if assigns:
+            for name in assigns:
+                if name not in variables:
+                    self._unknown(gradients, assigns)
+        else:
+            assigns = _NONE
+        nbytes = 0
+        for gradient in gradients.values():
+            nbytes += gradient.nbytes if type(gradient) is np.ndarray else \
+                np.asarray(gradient).nbytes
         with self._lock:
-            self.bytes_in += sum(np.asarray(g).nbytes for g in gradients.values())
-            if step <= self._last_step[worker]:
+            self.bytes_in += nbytes
+            last_step = self._last_step
+            if step <= last_step[worker]:
                 self.duplicates += 1
                 return Push.DUPLICATE
-            if self.mode == "sync" and step < self.applied_steps:
-                self.stale += 1
-                return Push.STALE
-            if self.mode == "bounded":
-                others = [s for w, s in self._last_step.items() if w != worker]
-                slowest = min(others) if others else step - 1
-                if step - 1 - slowest > self.max_staleness:
+            mode = self.mode
+            if mode == "sync":
+                if step < self.applied_steps:
+                    self.stale += 1
+                    return Push.STALE
+                last_step[worker] = step
+                return self._accumulate(worker, step, shard_size, gradients, assigns)
+            if len(last_step) > 1:  # how far this worker is ahead of the slowest other one
+                slowest = min(s for w, s in last_step.items() if w != worker)
+                if mode == "bounded" and step - 1 - slowest > self.max_staleness:
                     self.waits += 1
                     return Push.WAIT
-            self._last_step[worker] = step
-            if self.mode != "sync":
-                others = [s for w, s in self._last_step.items() if w != worker]
-                if others:  # how far this worker's clock is ahead of the slowest one's
-                    self.max_lead = max(self.max_lead, step - 1 - min(others))
-                self._apply({n: np.asarray(g) for n, g in gradients.items()}, assigns)
-                return Push.APPLIED
-            return self._accumulate(worker, step, shard_size, gradients, assigns)
+                if step - 1 - slowest > self.max_lead:
+                    self.max_lead = step - 1 - slowest
+            last_step[worker] = step
+            self._apply(gradients, assigns)
+            return Push.APPLIED
+
+    def _unknown(self, gradients, assigns):
+        unknown = [n for n in (*gradients, *(assigns or ())) if n not in self.variables]
+        raise KeyError(f"{self.name} holds no variables named {unknown}; it holds "
+                       f"{sorted(self.variables)}.")
 
     def _accumulate(self, worker, step, shard_size, gradients, assigns) -> Push:
         """Adds one worker's share to step `step`'s sums (one buffer per variable, not one per
@@ -339,13 +359,22 @@ class ParameterServer:
                 if self.generation != began:
                     raise ServerRestored(f"{self.name} was restored from a checkpoint while this "
                                          f"pull waited for step {after_step - 1}.")
-            if generation != self.generation:
-                known_versions = None
-            names = [n for n, v in self.versions.items()
-                     if known_versions is None or known_versions.get(n, -1) < v]
-            values = {n: self.variables[n]._value for n in names}
-            self.bytes_out += sum(v.nbytes for v in values.values())
-            return values, {n: self.versions[n] for n in names}, self.generation
+            variables = self.variables
+            if generation != self.generation or known_versions is None:
+                versions = dict(self.versions)
+                values = {n: variables[n]._value for n in versions}
+            else:
+                values, versions = {}, {}
+                get = known_versions.get
+                for name, version in self.versions.items():
+                    if get(name, -1) < version:
+                        values[name] = variables[name]._value
+                        versions[name] = version
+            nbytes = 0
+            for value in values.values():
+                nbytes += value.nbytes
+            self.bytes_out += nbytes
+            return values, versions, self.generation
 
     def push_pull(self, worker, step, shard_size, gradients, assigns=None,
                   known_versions=None, generation=None, timeout_s=120.0):
@@ -501,17 +530,25 @@ class ParameterServer:
         self.versions[name] = self._version_clock
 
     def _apply(self, gradients, assigns) -> None:
-        names = [n for n in gradients if self.variables[n].trainable]
+        kinds = self._kinds
+        variables = self.variables
+        names, grads = [], []
+        for name, gradient in gradients.items():
+            trainable, dtype = kinds[name]
+            if trainable:
+                names.append(name)
+                grads.append(gradient.astype(dtype, copy=False)
+                             if type(gradient) is np.ndarray else np.asarray(gradient, dtype))
         if names:
-            self.optimizer._apply_arrays(
-                [gradients[n].astype(self.variables[n].dtype.as_numpy_dtype, copy=False)
-                 for n in names], [self.variables[n] for n in names])
+            self.optimizer._apply_arrays(grads, [variables[n] for n in names])
         else:  # a step with no gradient here still counts (schedules stay in step)
             self.optimizer.iterations.assign_add(1)
-        for n in names:
-            self._bump(n)
+        versions = self.versions
+        for name in names:
+            self._version_clock += 1
+            versions[name] = self._version_clock
         for name, value in assigns.items():
-            self.variables[name].assign(np.asarray(value))
+            variables[name].assign(np.asarray(value))
             self._bump(name)
         self.applied_steps += 1
         if self.applied_steps in self._checkpoint_requests or (

@@ -73,6 +73,7 @@ from __future__ import annotations
 import functools
 import re
 import struct
+import threading
 
 import msgpack
 import numpy as np
@@ -148,8 +149,17 @@ WIRE_DTYPES = {
 
 # ----------------------------------------------------------------------------- encoding
 
+_packers = threading.local()  # .packer: this thread's msgpack Packer
+
+
 def _pack(obj) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True)
+    # One Packer per thread, reused: msgpack.packb builds a new one (and its buffer) per call,
+    # the larger part of packing the small objects the encoders pack.
+    try:
+        packer = _packers.packer
+    except AttributeError:
+        packer = _packers.packer = msgpack.Packer(use_bin_type=True)
+    return packer.pack(obj)
 
 
 def _array_header(n: int) -> bytes:
@@ -626,17 +636,17 @@ _PUSH_PULL_REPLY_FIELDS = ("result",) + _PULL_REPLY_FIELDS
 
 
 def _fields(body, kind: Kind, expected: tuple) -> dict:
+    if type(body) is dict and body.keys() == _FIELD_SETS[kind]:
+        return body
     if type(body) is not dict:
         raise TransportError(f"{kind.name} body must be a map, got {type(body).__name__}")
-    if body.keys() != _FIELD_SETS[expected]:
-        keys = set(body)
-        unknown = sorted(map(repr, keys - set(expected)))
-        missing = sorted(set(expected) - keys)
-        raise TransportError(
-            f"{kind.name} body has unknown fields {unknown} and missing fields {missing}; "
-            f"expected exactly {list(expected)}"
-        )
-    return body
+    keys = set(body)
+    unknown = sorted(map(repr, keys - set(expected)))
+    missing = sorted(set(expected) - keys)
+    raise TransportError(
+        f"{kind.name} body has unknown fields {unknown} and missing fields {missing}; "
+        f"expected exactly {list(expected)}"
+    )
 
 
 # The decoders below run on every message: each check is inline, and error text (names,
@@ -720,6 +730,8 @@ def _decode_tensors(value, limits: Limits, data: _Data, what: str = "tensors",
     """The tensors of one list field, and the running total of tensor bytes in the message."""
     if type(value) is not list:
         raise TransportError(f"{what} must be a list, got {type(value).__name__}")
+    if not value:
+        return {}, total
     if len(value) > limits.max_tensors:
         raise TransportError(
             f"message carries {len(value)} {what}, over the limit of {limits.max_tensors}"
@@ -829,17 +841,22 @@ def _decode_push_pull(request_id, body, limits, data) -> PushPullRequest:
     gradients, total = _decode_tensors(body["gradients"], limits, data, "gradients")
     assigns, _ = _decode_tensors(body["assigns"], limits, data, "assigns", total)
     known, generation = body["known"], body["generation"]
-    return PushPullRequest(
-        request_id,
-        worker=_int_field("worker", body["worker"]),
-        step=_int_field("step", body["step"]),
-        shard_size=_int_field("shard_size", body["shard_size"]),
-        gradients=gradients,
-        assigns=assigns,
-        known=None if known is None else _decode_versions("known", known, limits),
-        generation=None if generation is None else _decode_generation(generation),
-        timeout_ms=_int_field("timeout_ms", body["timeout_ms"], 0, MAX_TIMEOUT_MS),
-    )
+    worker, step, shard_size = body["worker"], body["step"], body["shard_size"]
+    timeout_ms = body["timeout_ms"]
+    if not (type(worker) is int and type(step) is int and type(shard_size) is int
+            and type(timeout_ms) is int and 0 <= worker <= _I63_MAX and 0 <= step <= _I63_MAX
+            and 0 <= shard_size <= _I63_MAX and 0 <= timeout_ms <= MAX_TIMEOUT_MS):
+        _int_field("worker", worker)
+        _int_field("step", step)
+        _int_field("shard_size", shard_size)
+        _int_field("timeout_ms", timeout_ms, 0, MAX_TIMEOUT_MS)
+    if known is not None:
+        _decode_versions("known", known, limits)
+    if generation is not None and (type(generation) is not str
+                                   or len(generation) > MAX_GENERATION_LENGTH):
+        _decode_generation(generation)
+    return PushPullRequest(request_id, worker, step, shard_size, gradients, assigns, known,
+                           generation, timeout_ms)
 
 
 def _decode_push_pull_reply(request_id, body, limits, data) -> PushPullReply:
@@ -852,9 +869,10 @@ def _decode_push_pull_reply(request_id, body, limits, data) -> PushPullReply:
                          generation=_decode_generation(body["generation"]))
 
 
-_FIELD_SETS = {fields: frozenset(fields) for fields in (
-    _PUSH_FIELDS, _PULL_FIELDS, _PULL_REPLY_FIELDS, _ERROR_FIELDS, _ACK_FIELDS,
-    _UPDATE_FIELDS, _PUSH_PULL_FIELDS, _PUSH_PULL_REPLY_FIELDS)}
+_FIELD_SETS = {kind: frozenset(fields) for kind, fields in (
+    (Kind.PUSH, _PUSH_FIELDS), (Kind.PULL, _PULL_FIELDS), (Kind.PULL_REPLY, _PULL_REPLY_FIELDS),
+    (Kind.ERROR, _ERROR_FIELDS), (Kind.ACK, _ACK_FIELDS), (Kind.UPDATE, _UPDATE_FIELDS),
+    (Kind.PUSH_PULL, _PUSH_PULL_FIELDS), (Kind.PUSH_PULL_REPLY, _PUSH_PULL_REPLY_FIELDS))}
 
 _DECODERS = {
     Kind.PUSH: _decode_push,

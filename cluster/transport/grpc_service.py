@@ -10,11 +10,22 @@ measuring the transport, see :mod:`selection`). ``PushPull`` is a worker's whole
 call: its gradients up, the parameters changed by the step back (in sync mode once every
 worker's push of the step is in), the same shape as an echo.
 
-Every call must carry the job's token in the ``dtf-token`` metadata entry: without it the call
-ends with ``UNAUTHENTICATED`` and nothing is decoded or applied. A request that fails to
-decode, names an unknown variable, has a gradient of the wrong shape, or that the server
-refuses gets an error reply (status OK, an ``ERROR`` message with a code) and the server goes
-on serving.
+``Steps`` carries the same PUSH_PULL messages on one bidirectional stream per client: a
+request, then its reply, in turn. A worker's steps go this way: a message on an open stream
+skips what gRPC does for every unary call (a new call object, metadata, the status and a hop
+through the server's thread pool), about 40% of a small call's round trip here (see
+``scripts/bench/transport.py``). An open stream keeps one of the server's threads, so at most
+``max_streams`` are open at a time; a client refused one (``RESOURCE_EXHAUSTED``), or whose
+stream breaks, makes its calls unary instead. The client bounds its wait for each reply
+itself (a watchdog thread cancels a stream whose reply is overdue), as a unary call's deadline
+would.
+
+Every call must carry the job's token in the ``dtf-token`` metadata entry (a stream: when it
+opens): without it the call ends with ``UNAUTHENTICATED`` and nothing is decoded or applied.
+A request that fails to decode, names an unknown variable, has a gradient of the wrong shape,
+or that the server refuses gets an error reply (status OK, an ``ERROR`` message with a code;
+on a stream, the reply to that message, the stream staying open) and the server goes on
+serving.
 
 Example:
     >>> import numpy as np
@@ -42,9 +53,11 @@ from __future__ import annotations
 import hmac
 import itertools
 import os
+import queue
 import secrets
 import threading
 import time
+import weakref
 from concurrent import futures
 from typing import Self
 
@@ -69,12 +82,15 @@ PULL_METHOD = f"/{SERVICE}/Pull"
 ECHO_METHOD = f"/{SERVICE}/Echo"
 UPDATE_METHOD = f"/{SERVICE}/Update"
 PUSH_PULL_METHOD = f"/{SERVICE}/PushPull"
+STEPS_METHOD = f"/{SERVICE}/Steps"
 _METHODS = (PUSH_METHOD, PULL_METHOD, ECHO_METHOD, UPDATE_METHOD, PUSH_PULL_METHOD)
 TOKEN_KEY = "dtf-token"
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # A sync pull with after_step blocks a serving thread until its step is applied, so the pool
 # must hold every worker's waiting pull and still serve their pushes.
 DEFAULT_MAX_WORKERS = 64
+# How often the client's watchdog looks for stream replies past their deadline.
+_WATCHDOG_PERIOD_S = 0.5
 # How much longer than the server's own wait a pull's gRPC deadline runs, so a server-side
 # TimeoutError comes back as a reply (naming the missing workers) before the deadline fires.
 _PULL_DEADLINE_MARGIN_S = 10.0
@@ -95,10 +111,13 @@ class AuthenticationError(TransportError):
     """The server refused the call's token."""
 
 
-def bytes_server(service, handlers, max_message_bytes, max_workers, thread_name_prefix):
+def bytes_server(service, handlers, max_message_bytes, max_workers, thread_name_prefix,
+                 stream_handlers=None):
     """A gRPC server (not started, no port yet) whose `service` has unary methods taking and
-    returning raw bytes: `handlers` maps each method name to `handler(request, context)`.
-    Used by the parameter servers' data plane and by `dtf serve`."""
+    returning raw bytes: `handlers` maps each method name to `handler(request, context)`;
+    `stream_handlers`, bidirectional streams of bytes, each name to
+    `handler(request_iterator, context)` yielding replies. Used by the parameter servers' data
+    plane and by `dtf serve`."""
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
@@ -108,8 +127,11 @@ def bytes_server(service, handlers, max_message_bytes, max_workers, thread_name_
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
                                                     thread_name_prefix=thread_name_prefix),
                          options=options)
-    server.add_registered_method_handlers(service, {
-        name: grpc.unary_unary_rpc_method_handler(handler) for name, handler in handlers.items()})
+    methods = {name: grpc.unary_unary_rpc_method_handler(handler)
+               for name, handler in handlers.items()}
+    methods.update({name: grpc.stream_stream_rpc_method_handler(handler)
+                    for name, handler in (stream_handlers or {}).items()})
+    server.add_registered_method_handlers(service, methods)
     return server
 
 
@@ -142,18 +164,28 @@ class TransportServer:
         host: the interface to bind (loopback by default).
         port: the port, or 0 for any free one (read it back from ``.port``).
         max_message_bytes: the largest message received or sent.
-        max_workers: threads serving calls concurrently (a waiting sync pull holds one).
+        max_workers: threads serving calls concurrently (a waiting sync pull holds one, an
+            open ``Steps`` stream one).
         limits: decode limits for requests (defaults follow ``max_message_bytes``).
+        max_streams: the most ``Steps`` streams open at once (default: half of
+            ``max_workers``, so unary calls always find threads); later ones are refused with
+            ``RESOURCE_EXHAUSTED`` and their clients call unary methods instead.
 
     Attributes:
-        stats: counters (``requests``, ``errors``, ``unauthenticated``).
+        stats: counters (``requests``, ``errors``, ``unauthenticated``, ``streams``: open
+            ``Steps`` streams, ``streams_refused``).
     """
 
     def __init__(self, server, token: str, host: str = "127.0.0.1", port: int = 0,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 max_workers: int = DEFAULT_MAX_WORKERS, limits: Limits | None = None):
+                 max_workers: int = DEFAULT_MAX_WORKERS, limits: Limits | None = None,
+                 max_streams: int | None = None):
         if not isinstance(token, str) or not token:
             raise ValueError("token must be a non-empty str; make one with generate_token()")
+        self.max_streams = max_workers // 2 if max_streams is None else int(max_streams)
+        if not 0 <= self.max_streams < max_workers:
+            raise ValueError(f"max_streams must be in [0, max_workers={max_workers}): each "
+                             f"open stream holds a thread; got {max_streams}")
         self.server = server
         self._token = token.encode()
         self._limits = limits or Limits(
@@ -165,13 +197,14 @@ class TransportServer:
         # (name, dtype, shape) of arrays found to fit their variable: a worker sends the same
         # ones every step, so each is checked once (np.can_cast is a microsecond a tensor).
         self._fitting: set = set()
-        self.stats = {"requests": 0, "errors": 0, "unauthenticated": 0}
+        self.stats = {"requests": 0, "errors": 0, "unauthenticated": 0, "streams": 0,
+                      "streams_refused": 0}
         self._stats_lock = threading.Lock()
         self._server = bytes_server(SERVICE, {
             "Push": self._handle_push, "Pull": self._handle_pull, "Echo": self._handle_echo,
             "Update": self._handle_update, "PushPull": self._handle_push_pull,
         }, max_message_bytes=max_message_bytes, max_workers=max_workers,
-            thread_name_prefix="dtf-ps")
+            thread_name_prefix="dtf-ps", stream_handlers={"Steps": self._handle_steps})
         self.host = host
         self.port = self._server.add_insecure_port(f"{host}:{port}")
         if self.port == 0:
@@ -244,6 +277,10 @@ class TransportServer:
 
     def _serve(self, request: bytes, context, expected: Kind, handle) -> bytes:
         self._authenticate(context)
+        return self._answer(request, expected, handle)
+
+    def _answer(self, request: bytes, expected: Kind, handle) -> bytes:
+        """`handle(message)` of the decoded request, or the error reply saying why not."""
         self._count("requests")
         try:
             message = codec.decode(request, self._limits)
@@ -298,6 +335,28 @@ class TransportServer:
     def _handle_push_pull(self, request: bytes, context) -> bytes:
         return self._serve(request, context, Kind.PUSH_PULL, self._push_pull)
 
+    def _handle_steps(self, requests, context):
+        """A client's stream of PUSH_PULL messages, each answered in turn; the token is
+        checked once, when the stream opens."""
+        self._authenticate(context)
+        with self._stats_lock:
+            if self.stats["streams"] >= self.max_streams:
+                self.stats["streams_refused"] += 1
+                refused = True
+            else:
+                self.stats["streams"] += 1
+                refused = False
+        if refused:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"{self.max_streams} streams are open, the most this server keeps; "
+                          "make unary PushPull calls")
+        try:
+            for request in requests:
+                yield self._answer(request, Kind.PUSH_PULL, self._push_pull)
+        finally:
+            with self._stats_lock:
+                self.stats["streams"] -= 1
+
     def _update(self, update) -> bytes:
         self._check_shapes(update.gradients)
         self._check_shapes(update.deltas)
@@ -326,31 +385,91 @@ def _describe(what) -> str:
 class _Call:
     """A `push_pull` started by `push_pull_async`, and what a retry or an error needs.
 
-    A grpc future costs about twice a blocking call (its reply is handed from grpc's polling
-    thread to the waiting one), so a call is not sent when it is started: it waits in this
-    thread's list of unsent calls. Starting a second call sends the first as a future (two
-    servers' calls then overlap), and `finish` sends the others still unsent as futures and
-    makes its own as a blocking call. One server per step: one blocking call; several: all
-    in flight together.
+    On the client's ``Steps`` stream (``stream`` set) the request is sent when the call
+    starts and `finish` reads its reply. Otherwise it is a unary call, and as a grpc future
+    costs about twice a blocking call (its reply is handed from grpc's polling thread to the
+    waiting one), it is not sent when it is started: it waits in this thread's list of unsent
+    calls. Starting a second call sends the first as a future (two servers' calls then
+    overlap), and `finish` sends the others still unsent as futures and makes its own as a
+    blocking call.
     """
 
-    __slots__ = ("client", "deadline", "future", "request", "request_id", "step", "worker")
+    __slots__ = ("__weakref__", "client", "deadline", "future", "request", "request_id", "step",
+                 "stream", "worker")
 
     def __init__(self, client, request, request_id, deadline, worker, step):
         self.client, self.request, self.request_id = client, request, request_id
         self.deadline, self.worker, self.step = deadline, worker, step
-        self.future = None
+        self.future = self.stream = None
 
     def send(self) -> None:
         """Sends the call as a grpc future (a send that fails at once is seen in `finish`);
         nothing for a call sent or finished already (e.g. finished in another thread)."""
-        if self.future is not None or self.request is None:
+        if self.future is not None or self.request is None or self.stream is not None:
             return
         client = self.client
         calls = client._calls if client._pid == os.getpid() and client._calls else \
             client._connect()
         self.future = calls[PUSH_PULL_METHOD].future(self.request, timeout=self.deadline,
                                                      metadata=client._metadata)
+
+
+class _Stream:
+    """A client's open ``Steps`` stream: requests go into a queue that gRPC's sending thread
+    reads, replies come back in order. One call at a time: `pending` refers to the call whose
+    reply is due, `deadline` (monotonic seconds) is when the watchdog gives up on it."""
+
+    __slots__ = ("__weakref__", "broken", "deadline", "pending", "replies", "requests",
+                 "timed_out")
+
+    def __init__(self, method, metadata):
+        self.requests = queue.SimpleQueue()
+        self.pending = None  # weakref to the _Call whose reply comes next
+        self.deadline = None
+        self.timed_out = self.broken = False
+        self.replies = method(iter(self.requests.get, None), metadata=metadata)
+        _watchdog.watch(self)
+
+    def close(self) -> None:
+        self.broken = True
+        self.requests.put(None)  # ends the request iterator, so gRPC's sending thread exits
+        self.replies.cancel()
+
+
+class _Watchdog:
+    """One thread per process that cancels streams whose reply is past its deadline (a
+    stream has no per-message deadline of its own); it runs while streams exist."""
+
+    def __init__(self):
+        self._streams = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def watch(self, stream: _Stream) -> None:
+        with self._lock:
+            self._streams.add(stream)
+            if self._thread is None or not self._thread.is_alive():  # none yet, or forked
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="dtf-stream-watchdog")
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(_WATCHDOG_PERIOD_S)
+            with self._lock:
+                streams = list(self._streams)
+                if not streams:
+                    self._thread = None
+                    return
+            now = time.monotonic()
+            for stream in streams:
+                deadline = stream.deadline
+                if deadline is not None and now > deadline and not stream.broken:
+                    stream.timed_out = True
+                    stream.close()
+
+
+_watchdog = _Watchdog()
 
 
 _unsent = threading.local()  # .calls: this thread's _Calls started and not yet sent
@@ -446,6 +565,8 @@ class GrpcServerClient:
         self._channel = None
         self._calls: dict = {}
         self._pid = None
+        self._stream = None  # the open Steps stream (of this process's channel), if any
+        self._streaming = True  # False once the server refused a stream: calls go unary
         self.reconnects = 0
 
     def __reduce__(self):
@@ -459,21 +580,76 @@ class GrpcServerClient:
         with self._lock:
             if fresh or self._channel is None or self._pid != os.getpid():
                 if self._channel is not None and self._pid == os.getpid():
+                    self._close_stream()
                     self._channel.close()
                 options = [("grpc.max_receive_message_length", self._max_message_bytes),
                            ("grpc.max_send_message_length", self._max_message_bytes)]
                 self._channel = grpc.insecure_channel(self.address, options=options)
                 self._calls = {method: self._channel.unary_unary(method, _registered_method=True)
                                for method in _METHODS}
+                self._calls[STEPS_METHOD] = self._channel.stream_stream(
+                    STEPS_METHOD, _registered_method=True)
+                self._stream = None  # a stream of another process's channel is not ours
                 self._pid = os.getpid()
             return self._calls
 
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def _stream_for(self, call: _Call) -> _Stream | None:
+        """The open stream, taken for `call`; None when `call` must go unary (the server
+        refused streams, or another call's reply is due on the stream)."""
+        if not self._streaming:
+            return None
+        calls = self._calls if self._pid == os.getpid() and self._calls else self._connect()
+        with self._lock:
+            stream = self._stream
+            if stream is not None and not stream.broken and stream.pending is not None:
+                if stream.pending() is not None:
+                    return None  # another call of this client is in flight on it
+                # that call was dropped unfinished: its late reply would answer this one
+                stream.close()
+            if stream is None or stream.broken:
+                stream = self._stream = _Stream(calls[STEPS_METHOD], self._metadata)
+            stream.pending = weakref.ref(call)
+            return stream
+
+    def _stream_reply(self, handle: _Call, what) -> bytes:
+        """`handle`'s reply from the stream; when the stream fails, the call made unary."""
+        stream = handle.stream
+        try:
+            return next(stream.replies)
+        except (grpc.RpcError, StopIteration) as e:
+            failed = e
+        finally:
+            stream.deadline = stream.pending = None
+        with self._lock:
+            if self._stream is stream:
+                self._close_stream()
+            else:
+                stream.close()
+        if stream.timed_out:
+            raise TimeoutError(
+                f"{_describe(what)} on {self.name} ({self.address}) got no reply within "
+                f"{handle.deadline:.0f} s: the server is stuck or overloaded") from None
+        code = failed.code() if isinstance(failed, grpc.RpcError) else None
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            self._check_retryable(failed, 0, handle.deadline, what)
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            self._streaming = False  # the server keeps no more streams: unary from now on
+        # The request may or may not have reached the server: sent again, a push it applied
+        # comes back DUPLICATE (as a unary call's retry would).
+        return self._rpc(PUSH_PULL_METHOD, handle.request, handle.deadline, what)
+
     def close(self) -> None:
-        """Closes the channel (a later call opens a new one)."""
+        """Closes the channel and the stream (a later call opens new ones)."""
         with self._lock:
             if self._channel is not None and self._pid == os.getpid():
+                self._close_stream()
                 self._channel.close()
-            self._channel, self._calls = None, {}
+            self._channel, self._calls, self._stream = None, {}, None
 
     def __enter__(self) -> Self:
         return self
@@ -583,7 +759,14 @@ class GrpcServerClient:
         unsent = _unsent_calls()
         for earlier in unsent:  # a second call in flight: the earlier ones go out now
             earlier.send()
-        unsent[:] = (call,)
+        stream = self._stream_for(call)
+        if stream is None:
+            unsent[:] = (call,)
+        else:
+            unsent.clear()
+            call.stream = stream
+            stream.deadline = time.monotonic() + call.deadline
+            stream.requests.put(request)
         return call
 
     def finish(self, handle, what=None):
@@ -603,7 +786,9 @@ class GrpcServerClient:
             if other is not handle:
                 other.send()
         unsent.clear()
-        if handle.future is None:
+        if handle.stream is not None:
+            reply = self._stream_reply(handle, what)
+        elif handle.future is None:
             reply = self._rpc(PUSH_PULL_METHOD, handle.request, handle.deadline, what)
         else:
             try:
@@ -613,7 +798,7 @@ class GrpcServerClient:
             if failed is not None:  # unreachable: retried (a push received twice: DUPLICATE)
                 reply = self._rpc(PUSH_PULL_METHOD, handle.request, handle.deadline, what,
                                   failed)
-        handle.request = handle.future = None
+        handle.request = handle.future = handle.stream = None
         message = self._reply(reply, handle.request_id, Kind.PUSH_PULL_REPLY, what)
         return message.result, message.tensors, message.versions, message.generation
 

@@ -85,7 +85,7 @@ BARE_SERVICE = "dtf.bench.Bare"
 HUGE_VERSION = 2**62
 # The columns timed together, call by call (see Bench.round).
 GROUPS = (
-    ("grpc_pp", "bare_echo", "grpc_push", "grpc_pull", "bare_put", "bare_get"),
+    ("grpc_pp", "bare_echo", "stream_echo", "grpc_push", "grpc_pull", "bare_put", "bare_get"),
     ("ray_pp", "ray_push", "ray_pull"),
     ("memcpy", "ps_pp", "ps_push", "ps_pull"),
 )
@@ -112,6 +112,7 @@ class BenchServer(ParameterServer):
             "Get": grpc.unary_unary_rpc_method_handler(
                 lambda request, context: payloads[int.from_bytes(request, "little")]),
             "Echo": grpc.unary_unary_rpc_method_handler(lambda request, context: request),
+            "StreamEcho": grpc.stream_stream_rpc_method_handler(_stream_echo),
         }
         self._bare.add_registered_method_handlers(BARE_SERVICE, handlers)
         port = self._bare.add_insecure_port("127.0.0.1:0")
@@ -120,6 +121,30 @@ class BenchServer(ParameterServer):
 
     def echo(self, payload):
         return payload
+
+
+def _stream_echo(requests, context):
+    yield from requests
+
+
+class _StreamEcho:
+    """A bidirectional stream on the bare server, each message echoed: the floor for a
+    round trip on an open stream, as the client's ``Steps`` stream makes one."""
+
+    def __init__(self, channel):
+        import queue
+
+        self._requests = queue.SimpleQueue()
+        method = channel.stream_stream(f"/{BARE_SERVICE}/StreamEcho", _registered_method=True)
+        self._replies = method(iter(self._requests.get, None))
+
+    def __call__(self, payload):
+        self._requests.put(payload)
+        return next(self._replies)
+
+    def close(self):
+        self._requests.put(None)
+        self._replies.cancel()
 
 
 def _timed(columns, calls, block=1):
@@ -146,6 +171,7 @@ class Bench:
         self.put = channel.unary_unary(f"/{BARE_SERVICE}/Put", _registered_method=True)
         self.get = channel.unary_unary(f"/{BARE_SERVICE}/Get", _registered_method=True)
         self.echo = channel.unary_unary(f"/{BARE_SERVICE}/Echo", _registered_method=True)
+        self.stream_echo = _StreamEcho(channel)
         self.generation = ray.get(actor.pull.remote({n: HUGE_VERSION for n in SIZES}))[2]
         self.steps = {"ray": 0, "grpc": 0, "local": 0, "ray_pp": 0, "grpc_pp": 0,
                       "local_pp": 0}
@@ -193,6 +219,7 @@ class Bench:
             "bare_put": lambda: self.put(payload, timeout=60),
             "bare_get": lambda: self.get(size_key, timeout=60),
             "bare_echo": lambda: self.echo(payload, timeout=60),
+            "stream_echo": lambda: self.stream_echo(payload),
             "memcpy": lambda: np.copyto(target, source),
             "ps_push": lambda: local.push(0, self._step("local"), 1, {name: grad}),
             "ps_pull": lambda: check(local.pull(known, None, 60.0, local.generation)[0]),
@@ -220,6 +247,9 @@ def _summarise(name, rounds):
         row[f"{way}_pp_over_echo"] = median(lambda r, w=way: r[f"{w}_pp"] / r["bare_echo"])
         # Both ways: 2 S bytes per call against memcpy's S.
         row[f"{way}_pp_of_memcpy"] = median(lambda r, w=way: 2 * r["memcpy"] / r[f"{w}_pp"])
+    # Against a bare stream's echo: the floor of the mechanism push_pull runs on.
+    row["grpc_pp_over_stream_echo"] = median(lambda r: r["grpc_pp"] / r["stream_echo"])
+    row["stream_echo_over_echo"] = median(lambda r: r["stream_echo"] / r["bare_echo"])
     # The transport alone: the server's own push_pull (timed in this process) taken off.
     row["grpc_pp_transport_over_echo"] = median(
         lambda r: (r["grpc_pp"] - r["ps_pp"]) / r["bare_echo"])
@@ -273,6 +303,7 @@ def run(rounds, quick=False, sizes=tuple(SIZES), block=BLOCK):
     local = ParameterServer(_variables(), keras.optimizers.SGD(0.01), num_workers=4,
                             mode="async")
     calls = {name: max(1, n // (5 if quick else 1)) for name, n in CALLS.items()}
+    bench = None
     try:
         bench = Bench(ray, actor, client, channel, local, block)
         for name in sizes:  # warm-up: connections, first allocations
@@ -289,6 +320,8 @@ def run(rounds, quick=False, sizes=tuple(SIZES), block=BLOCK):
             lambda b: ray.get(actor.echo.remote(np.frombuffer(b, np.uint8))), client.echo,
             threshold_sizes, repeats=3 if quick else 7)
     finally:
+        if bench is not None:
+            bench.stream_echo.close()
         client.close()
         channel.close()
         ray.shutdown()
@@ -312,6 +345,13 @@ def _print(rows, routing, rounds, setup_s):
               f"{r['ray_pp_over_echo']:8.2f}x | {r['grpc_pp_of_memcpy']:8.1%} "
               f"{r['grpc_pp_transport_of_memcpy']:9.1%} {r['bare_echo_of_memcpy']:8.1%} "
               f"{r['ray_pp_of_memcpy']:8.1%}")
+    print()
+    print("push_pull runs on the client's open Steps stream; against a bare stream's echo of "
+          "the same bytes:")
+    print(f"{'size':>7} | {'stream echo':>11} {'/ echo':>7} | {'gRPC pp / stream echo':>21}")
+    for r in rows:
+        print(f"{r['size']:>7} | {r['stream_echo_us']:9.0f}us {r['stream_echo_over_echo']:6.2f}x"
+              f" | {r['grpc_pp_over_stream_echo']:20.2f}x")
     print()
     print("The two-call step (push, then pull)")
     print(f"{'size':>7} | {'grpc push':>9} {'pull':>7} | {'ray push':>9} {'pull':>7} | "

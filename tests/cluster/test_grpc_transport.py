@@ -444,28 +444,65 @@ def test_push_pull_in_sync_mode_returns_once_the_step_is_applied():
             client.close()
 
 
-def test_push_pull_async_fans_out_to_several_servers():
+def _fan_out(max_streams=None):
     servers = [_ps({f"w{i}": np.zeros(2, "float32")}, num_workers=1) for i in range(3)]
-    started = [serve_parameter_server(ps, TOKEN) for ps in servers]
+    started = [serve_parameter_server(ps, TOKEN, max_streams=max_streams) for ps in servers]
     clients = [GrpcServerClient(s.address, TOKEN, name=f"ps {i}", timeout_s=10)
                for i, s in enumerate(started)]
+    return servers, started, clients
+
+
+def _check_fanned_out(servers, clients, handles, step):
+    first = clients[0].finish(handles[0], f"step {step}")
+    results = [first] + [c.finish(h, f"step {step}") for c, h in zip(clients[1:], handles[1:])]
+    for i, (result, values, _versions, generation) in enumerate(results):
+        assert result == "applied" and generation == servers[i].generation
+        np.testing.assert_allclose(values[f"w{i}"], [-1.0 - step] * 2)
+    with pytest.raises(ValueError, match="finished already"):
+        clients[0].finish(handles[0])
+    with pytest.raises(TypeError, match="push_pull_async"):
+        clients[1].finish(handles[0])  # another client's handle
+    with pytest.raises(TypeError, match="push_pull_async"):
+        clients[0].finish(object(), "step 0")
+
+
+def test_push_pull_async_fans_out_to_several_servers_on_streams():
+    servers, started, clients = _fan_out()
     try:
-        handles = [client.push_pull_async(0, 0, 1, {f"w{i}": np.ones(2, "float32")})
+        for step in range(2):
+            handles = [client.push_pull_async(0, step, 1, {f"w{i}": np.ones(2, "float32")})
+                       for i, client in enumerate(clients)]
+            # Each call is on its client's stream, sent when it starts: all overlap.
+            assert all(h.stream is not None and h.future is None for h in handles)
+            _check_fanned_out(servers, clients, handles, step)
+            # one stream per client, kept open from step to step
+            assert [s.stats["streams"] for s in started] == [1, 1, 1]
+            assert [s.stats["requests"] for s in started] == [step + 1] * 3
+    finally:
+        for client, server in zip(clients, started):
+            client.close()
+            server.stop()
+
+
+def test_push_pull_async_fans_out_to_several_servers_unary():
+    # Servers that keep no streams: each client is refused once, then calls unary methods.
+    servers, started, clients = _fan_out(max_streams=0)
+    try:
+        for i, client in enumerate(clients):
+            assert client.push_pull(0, 0, 1, {f"w{i}": np.ones(2, "float32")})[0] == "applied"
+        assert [s.stats["streams_refused"] for s in started] == [1, 1, 1]
+        handles = [client.push_pull_async(0, 1, 1, {f"w{i}": np.ones(2, "float32")})
                    for i, client in enumerate(clients)]
         # A call is sent when the next one starts; the last waits for a finish.
         assert [h.future is None for h in handles] == [False, False, True]
-        first = clients[0].finish(handles[0], "step 0")
+        assert all(h.stream is None for h in handles)
+        first = clients[0].finish(handles[0], "step 1")
         assert handles[2].future is not None  # finishing one sent the rest: all overlap
-        results = [first] + [c.finish(h, "step 0") for c, h in zip(clients[1:], handles[1:])]
+        results = [first] + [c.finish(h, "step 1") for c, h in zip(clients[1:], handles[1:])]
         for i, (result, values, _versions, generation) in enumerate(results):
             assert result == "applied" and generation == servers[i].generation
-            np.testing.assert_allclose(values[f"w{i}"], [-1.0, -1.0])
-        with pytest.raises(ValueError, match="finished already"):
-            clients[0].finish(handles[0])
-        with pytest.raises(TypeError, match="push_pull_async"):
-            clients[1].finish(handles[0])  # another client's handle
-        with pytest.raises(TypeError, match="push_pull_async"):
-            clients[0].finish(object(), "step 0")
+            np.testing.assert_allclose(values[f"w{i}"], [-2.0, -2.0])
+        assert [s.stats["streams_refused"] for s in started] == [1, 1, 1]
     finally:
         for client, server in zip(clients, started):
             client.close()
