@@ -254,8 +254,7 @@ class ParameterServer:
                 if mode == "bounded" and step - 1 - slowest > self.max_staleness:
                     self.waits += 1
                     return Push.WAIT
-                if step - 1 - slowest > self.max_lead:
-                    self.max_lead = step - 1 - slowest
+                self.max_lead = max(self.max_lead, step - 1 - slowest)
             last_step[worker] = step
             self._apply(gradients, assigns)
             return Push.APPLIED

@@ -335,6 +335,9 @@ class TransportServer:
     def _handle_push_pull(self, request: bytes, context) -> bytes:
         return self._serve(request, context, Kind.PUSH_PULL, self._push_pull)
 
+    def _answer_step(self, request: bytes) -> bytes:
+        return self._answer(request, Kind.PUSH_PULL, self._push_pull)
+
     def _handle_steps(self, requests, context):
         """A client's stream of PUSH_PULL messages, each answered in turn; the token is
         checked once, when the stream opens."""
@@ -351,8 +354,10 @@ class TransportServer:
                           f"{self.max_streams} streams are open, the most this server keeps; "
                           "make unary PushPull calls")
         try:
-            for request in requests:
-                yield self._answer(request, Kind.PUSH_PULL, self._push_pull)
+            # `yield from map`: this frame keeps neither the request (the worker's gradients:
+            # the decoded arrays are views of it) nor the reply (a copy of the parameters)
+            # while the stream waits for the next step.
+            yield from map(self._answer_step, requests)
         finally:
             with self._stats_lock:
                 self.stats["streams"] -= 1
@@ -394,13 +399,13 @@ class _Call:
     blocking call.
     """
 
-    __slots__ = ("__weakref__", "client", "deadline", "future", "request", "request_id", "step",
-                 "stream", "worker")
+    __slots__ = ("__weakref__", "client", "deadline", "future", "request", "request_id", "sent",
+                 "step", "stream", "worker")
 
     def __init__(self, client, request, request_id, deadline, worker, step):
         self.client, self.request, self.request_id = client, request, request_id
         self.deadline, self.worker, self.step = deadline, worker, step
-        self.future = self.stream = None
+        self.future = self.stream = self.sent = None
 
     def send(self) -> None:
         """Sends the call as a grpc future (a send that fails at once is seen in `finish`);
@@ -417,7 +422,9 @@ class _Call:
 class _Stream:
     """A client's open ``Steps`` stream: requests go into a queue that gRPC's sending thread
     reads, replies come back in order. One call at a time: `pending` refers to the call whose
-    reply is due, `deadline` (monotonic seconds) is when the watchdog gives up on it."""
+    reply is due; `deadline` (monotonic seconds) is set while `finish` waits for that reply,
+    and the watchdog gives up on it then (a reply that came in time is returned however late
+    `finish` asks for it, as a unary call's)."""
 
     __slots__ = ("__weakref__", "broken", "deadline", "pending", "replies", "requests",
                  "timed_out")
@@ -428,6 +435,9 @@ class _Stream:
         self.deadline = None
         self.timed_out = self.broken = False
         self.replies = method(iter(self.requests.get, None), metadata=metadata)
+        # A stream dropped unclosed (its client garbage-collected) still ends the request
+        # iterator, or gRPC's thread sending the requests would wait on the queue forever.
+        weakref.finalize(self, self.requests.put, None)
         _watchdog.watch(self)
 
     def close(self) -> None:
@@ -619,6 +629,10 @@ class GrpcServerClient:
     def _stream_reply(self, handle: _Call, what) -> bytes:
         """`handle`'s reply from the stream; when the stream fails, the call made unary."""
         stream = handle.stream
+        # No sooner than the watchdog's next look: gRPC reads a reply off the stream only on
+        # next(), and a stream cancelled first would lose one that came in time.
+        stream.deadline = max(handle.sent + handle.deadline,
+                              time.monotonic() + 2 * _WATCHDOG_PERIOD_S)
         try:
             return next(stream.replies)
         except (grpc.RpcError, StopIteration) as e:
@@ -633,7 +647,7 @@ class GrpcServerClient:
         if stream.timed_out:
             raise TimeoutError(
                 f"{_describe(what)} on {self.name} ({self.address}) got no reply within "
-                f"{handle.deadline:.0f} s: the server is stuck or overloaded") from None
+                f"{handle.deadline:g} s: the server is stuck or overloaded") from None
         code = failed.code() if isinstance(failed, grpc.RpcError) else None
         if code == grpc.StatusCode.UNAUTHENTICATED:
             self._check_retryable(failed, 0, handle.deadline, what)
@@ -687,7 +701,7 @@ class GrpcServerClient:
                 f"{where}: the server refused the token ({e.details()}); the client "
                 "needs the job's token") from None
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise TimeoutError(f"{where} got no reply within {timeout_s:.0f} s: the "
+            raise TimeoutError(f"{where} got no reply within {timeout_s:g} s: the "
                                "server is stuck or overloaded") from None
         if code != grpc.StatusCode.UNAVAILABLE:
             raise TransportError(f"{where} failed: {code.name}: {e.details()}") from None
@@ -765,7 +779,7 @@ class GrpcServerClient:
         else:
             unsent.clear()
             call.stream = stream
-            stream.deadline = time.monotonic() + call.deadline
+            call.sent = time.monotonic()
             stream.requests.put(request)
         return call
 

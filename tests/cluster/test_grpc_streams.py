@@ -591,9 +591,6 @@ def test_close_ends_the_stream_and_a_later_call_opens_a_new_one(served):
     assert _eventually(lambda: server.stats["streams"] == 0)
 
 
-@pytest.mark.xfail(strict=True, reason="grpc_service bug: a client dropped without close() "
-                   "leaves gRPC's request-consuming thread of its stream blocked forever on "
-                   "the stream's request queue (nothing puts the None that ends it)")
 def test_a_client_dropped_without_close_leaves_no_thread_behind(served):
     _, server, _ = served
     before = _consumer_threads()

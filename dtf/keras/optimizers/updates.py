@@ -65,6 +65,12 @@ def sgd_update(xp, var, grad, slots, lr, momentum, nesterov):
             return fused(xp, var, grad, slots, lr, momentum, nesterov)
     (m,) = slots
     if m is None:
+        # `grad * -lr + var` is `var - grad * lr` bit for bit (negation is exact), in one new
+        # array instead of two: half the memory a large variable's update writes.
+        new = grad * -lr
+        if new.shape == var.shape and new.dtype == var.dtype:
+            new += var
+            return new, (None,)
         return var - grad * lr, (None,)
     momentum = _cast(var.dtype.type, momentum)
     scaled_grad = grad * lr
