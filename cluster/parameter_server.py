@@ -65,6 +65,9 @@ class Push(enum.Enum):
     WAIT = "wait"  # bounded: too far ahead of the slowest worker; push again later
 
 
+_VALUES = {push: push.value for push in Push}  # (an enum's .value is two Python calls)
+
+
 def _on_host():
     """A server's variables, slots and step count live in host memory, as the arrays the
     transports carry do, also on a machine whose default device is a GPU."""
@@ -250,7 +253,10 @@ class ParameterServer:
                 last_step[worker] = step
                 return self._accumulate(worker, step, shard_size, gradients, assigns)
             if len(last_step) > 1:  # how far this worker is ahead of the slowest other one
-                slowest = min(s for w, s in last_step.items() if w != worker)
+                slowest = step
+                for other, other_step in last_step.items():
+                    if other_step < slowest and other != worker:
+                        slowest = other_step
                 if mode == "bounded" and step - 1 - slowest > self.max_staleness:
                     self.waits += 1
                     return Push.WAIT
@@ -382,11 +388,11 @@ class ParameterServer:
         nothing is pulled when the push must WAIT."""
         result = self.push(worker, step, shard_size, gradients, assigns)
         if result is Push.WAIT:
-            return result.value, {}, {}, self.generation
+            return "wait", {}, {}, self.generation
         values, versions, generation = self.pull(
             known_versions, after_step=step + 1 if self.mode == "sync" else None,
             timeout_s=timeout_s, generation=generation)
-        return result.value, values, versions, generation
+        return _VALUES[result], values, versions, generation
 
     def assign(self, values) -> None:
         """Sets values by name (the driver setting weights, or a restore)."""
@@ -554,4 +560,5 @@ class ParameterServer:
                 self.checkpoint_every and self.applied_steps % self.checkpoint_every == 0):
             self._checkpoint_requests.discard(self.applied_steps)
             self._save()
-        self._step_applied.notify_all()
+        if self._step_applied._waiters:  # (a sync pull waiting for this step)
+            self._step_applied.notify_all()
