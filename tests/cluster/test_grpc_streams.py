@@ -43,6 +43,24 @@ def _grad(scale=1.0, size=2):
     return {"w": np.full(size, scale, "float32")}
 
 
+def _in_threads(work, count=2):
+    """Runs `work(i)` for i < count in threads; the errors they raised (none: [])."""
+    errors = []
+
+    def run(i):
+        try:
+            work(i)
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    return errors
+
+
 def _eventually(predicate, timeout_s=2.0):
     """Polls `predicate` until it holds (True) or `timeout_s` passes (False)."""
     end = time.monotonic() + timeout_s
@@ -141,26 +159,17 @@ def test_sync_steps_of_two_clients_in_threads_each_on_its_own_stream():
         clients = [GrpcServerClient(server.address, TOKEN, name=f"ps for {w}", timeout_s=10)
                    for w in range(2)]
         replies = {}
-        errors = []
 
         def work(worker):
             known, generation = None, None
-            try:
-                for step in range(steps):
-                    reply = clients[worker].push_pull(
-                        worker, step, shard_sizes[worker], _grad(worker + 1.0),
-                        known_versions=known, generation=generation)
-                    known, generation = {**(known or {}), **reply[2]}, reply[3]
-                    replies[worker, step] = reply
-            except Exception as e:  # noqa: BLE001 - reported by the main thread
-                errors.append(e)
+            for step in range(steps):
+                reply = clients[worker].push_pull(
+                    worker, step, shard_sizes[worker], _grad(worker + 1.0),
+                    known_versions=known, generation=generation)
+                known, generation = {**(known or {}), **reply[2]}, reply[3]
+                replies[worker, step] = reply
 
-        threads = [threading.Thread(target=work, args=(w,)) for w in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(20)
-        assert not errors
+        assert not _in_threads(work)
         # Each step's gradient is the shard-size-weighted mean: (1 * 1 + 3 * 2) / 4.
         for step in range(steps):
             results = {replies[w, step][0] for w in range(2)}
@@ -180,24 +189,16 @@ def test_one_client_shared_by_two_threads_stays_correct(served):
     # One client, two workers at once: one call rides the stream, the other goes unary while
     # the stream's reply is due; every reply is the call's own.
     ps, server, client = served
-    steps, errors = 15, []
+    steps = 15
 
     def work(worker):
-        try:
-            for step in range(steps):
-                handle = client.push_pull_async(worker, step, 1, _grad(0.5))
-                result, values, _, generation = client.finish(handle)
-                assert result == "applied" and generation == ps.generation
-                assert values["w"].shape == (2,)
-        except Exception as e:  # noqa: BLE001 - reported by the main thread
-            errors.append(e)
+        for step in range(steps):
+            handle = client.push_pull_async(worker, step, 1, _grad(0.5))
+            result, values, _, generation = client.finish(handle)
+            assert result == "applied" and generation == ps.generation
+            assert values["w"].shape == (2,)
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
-    assert not errors
+    assert not _in_threads(work)
     assert ps.applied_steps == 2 * steps and ps.duplicates == 0
     np.testing.assert_allclose(ps.pull()[0]["w"], [-0.5 * 2 * steps] * 2)
     assert server.stats["streams"] == 1 and server.stats["errors"] == 0
