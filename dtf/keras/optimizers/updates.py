@@ -151,10 +151,16 @@ def adam_update(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon, in_place=F
     return xp.subtract(var, new_value, out=new_value), new_slots
 
 
+# In-place Adam on NumPy computes its denominator in chunks of _CHUNK elements from
+# _CHUNKED_MIN_SIZE elements (4 MB of float32): ~3 ufunc calls a chunk.
+_CHUNK = 1 << 16
+_CHUNKED_MIN_SIZE = 1 << 20
+
+
 def _adam_update_in_place(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon):
     """`adam_update` with `m` and `v` updated in their arrays (where writable, see `_add`):
     one scratch array (`delta`, fresh here) carries every temporary and becomes the new value,
-    2 arrays the size of `var` at the peak."""
+    2 arrays the size of `var` at the peak (1 and a chunk from `_CHUNKED_MIN_SIZE`)."""
     m, v = slots[0], slots[1]
     delta = xp.asarray(grad - m)  # an array also for 0-d variables (NumPy gives a scalar)
     one_minus_beta_1, one_minus_beta_2, epsilon = _adam_scalars(
@@ -170,9 +176,21 @@ def _adam_update_in_place(xp, var, grad, slots, alpha, beta_1, beta_2, epsilon):
         v = xp.maximum(slots[2], v)
         new_slots = (*new_slots, v)
     xp.multiply(m, alpha, out=delta)
-    denominator = xp.sqrt(v)
-    denominator += epsilon
-    delta /= denominator
+    if xp is np and delta.size >= _CHUNKED_MIN_SIZE and v.flags.c_contiguous:
+        # the denominator a chunk at a time: one array the size of `var` at the peak instead
+        # of two (a parameter server's 32 MB kernel: 32 MB less), same values
+        flat_delta, flat_v = delta.reshape(-1), v.reshape(-1)
+        denominator = np.empty(_CHUNK, delta.dtype)
+        for start in range(0, flat_delta.size, _CHUNK):
+            part = flat_v[start:start + _CHUNK]
+            chunk = denominator[:part.size]
+            np.sqrt(part, out=chunk)
+            chunk += epsilon
+            flat_delta[start:start + _CHUNK] /= chunk
+    else:
+        denominator = xp.sqrt(v)
+        denominator += epsilon
+        delta /= denominator
     del denominator
     return xp.subtract(var, delta, out=delta), new_slots
 

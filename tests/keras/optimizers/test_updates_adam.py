@@ -88,3 +88,32 @@ def test_arrays_at_the_peak(in_place, peak, kept):
     assert (new_m is m and new_v is v) == in_place
     assert all(same_bits(a, b) for a, b in zip((var, grad), inputs))  # inputs intact
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_a_large_variable_in_place_is_chunked_bit_for_bit_with_one_array_at_the_peak(
+        dtype, amsgrad, monkeypatch):
+    monkeypatch.setattr(updates, "_CHUNKED_MIN_SIZE", 1 << 12)
+    monkeypatch.setattr(updates, "_CHUNK", 1000)  # the last chunk is a partial one
+    shape = (70, 101)
+    var, grad, m = (RNG.standard_normal(shape).astype(dtype) for _ in range(3))
+    v = np.square(RNG.standard_normal(shape)).astype(dtype)
+    slots = (m, v, np.maximum(v, 0.5).astype(dtype)) if amsgrad else (m, v)
+    alpha = updates.adam_step_size(np.dtype(dtype).type, np.dtype(dtype).type(1e-3), 4, 0.9,
+                                   0.999)
+    want = updates.adam_update(np, var, grad, tuple(s.copy() for s in slots), alpha, 0.9, 0.999,
+                               1e-7)
+    in_place = tuple(s.copy() for s in slots)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        got = updates.adam_update(np, var, grad, in_place, alpha, 0.9, 0.999, 1e-7,
+                                  in_place=True)
+        _current, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert same_bits(got[0], want[0])
+    assert all(same_bits(a, b) for a, b in zip(got[1], want[1]))
+    # the new value, plus AMSGrad's new running maximum (a slot), plus one chunk
+    assert peak_bytes <= (2 if amsgrad else 1) * var.nbytes + 1000 * var.itemsize + 4096
