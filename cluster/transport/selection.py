@@ -170,7 +170,9 @@ def routing_from_times(sizes, ray_times, grpc_times) -> Routing:
     """The routing `choose_routing` picks from measured times (seconds per round trip, one
     per size of the ascending `sizes`): of one transport for everything, or one below a
     measured size and the other from it on (either way round), the one with the least total
-    time over the sizes; one transport for everything on a tie.
+    time over the sizes; one transport for everything on a tie. When one transport wins every
+    size but its time grows faster over the two largest, the other takes the messages from
+    where the two lines cross.
 
     Example:
         >>> print(routing_from_times([4096, 1 << 24], [0.0012, 0.009], [0.0006, 0.02]))
@@ -183,7 +185,28 @@ def routing_from_times(sizes, ray_times, grpc_times) -> Routing:
             cost = sum(times[below][:i]) + sum(times[above][i:])
             candidates.append((cost, Routing(below, above, int(sizes[i]))))
     best = min(cost for cost, _ in candidates)
-    return next(routing for cost, routing in candidates if cost == best)
+    routing = next(routing for cost, routing in candidates if cost == best)
+    if routing.below == routing.above and len(sizes) >= 2:
+        return _beyond_the_sizes(routing.above, sizes, times)
+    return routing
+
+
+def _beyond_the_sizes(way: str, sizes, times) -> Routing:
+    """One transport won every size; past the largest, the other may still win. Each way's
+    cost per byte is its slope over the two largest sizes: when `way`'s is the steeper, the
+    lines cross beyond them and the routing hands the larger messages to the other way from
+    there (a message ten times the largest measured would otherwise go the way whose time grows
+    faster: gRPC's 40 MB, copied whole into each message on both sides, against Ray's shared
+    memory)."""
+    other = "ray" if way == "grpc" else "grpc"
+    large, span = sizes[-1], sizes[-1] - sizes[-2]
+    if span <= 0:
+        return Routing(way, way)
+    slope = {w: max(0.0, (times[w][-1] - times[w][-2]) / span) for w in (way, other)}
+    if slope[way] <= slope[other] * 1.01:  # (equal within rounding: no crossover)
+        return Routing(way, way)
+    crossover = large + (times[other][-1] - times[way][-1]) / (slope[way] - slope[other])
+    return Routing(way, other, int(max(crossover, large)))
 
 
 def _nbytes(arrays) -> int:

@@ -133,7 +133,11 @@ def test_choose_routing_with_a_real_grpc_echo(served):
     _, client = served
     in_process = bytes  # a copy in this process: no transport beats it
     assert choose_routing(in_process, client.echo, [4096, 1 << 20], repeats=3) == ALWAYS_RAY
-    assert choose_routing(_sleeper(0.1), client.echo, [4096, 1 << 20], repeats=3) == ALWAYS_GRPC
+    # a fixed 0.1 s "Ray": gRPC wins both sizes, and every larger message until its growing
+    # time reaches 0.1 s (far beyond 1 MB: the lines cross there)
+    routing = choose_routing(_sleeper(0.1), client.echo, [4096, 1 << 20], repeats=3)
+    assert routing.below == "grpc" and routing.above == "ray"
+    assert routing.threshold > 8 << 20
     with pytest.raises(ValueError, match="at least one"):
         choose_routing(in_process, client.echo, [])
 
@@ -280,3 +284,21 @@ def test_pulls_are_routed_by_the_bytes_the_placement_now_puts_on_the_server(serv
     assert auto.pull_bytes == 200_016
     auto.pull()
     assert auto.routed == {"ray": 1, "grpc": 0}
+
+
+def test_one_way_for_every_size_hands_larger_messages_to_the_other_from_the_crossover():
+    # Measured on the 2-core machine: gRPC just wins 16 MB, but its time grows faster (it
+    # copies each message whole), so 40 MB goes over Ray. The lines cross at ~20 MB.
+    sizes = [4096, 65536, 262144, 1 << 20, 4 << 20, 16 << 20]
+    ray = [0.001593, 0.001265, 0.001665, 0.004329, 0.006833, 0.013903]
+    grpc = [0.000573, 0.000497, 0.000648, 0.001188, 0.005000, 0.013500]
+    routing = routing_from_times(sizes, ray, grpc)
+    assert routing.below == "grpc" and routing.above == "ray"
+    assert 16 << 20 <= routing.threshold <= 24 << 20
+    assert routing.way(16 << 20) == "grpc" and routing.way(40 << 20) == "ray"
+    # the other way round: Ray wins every size, gRPC's cost per byte is the smaller
+    assert routing_from_times(sizes, grpc, ray).below == "ray"
+    assert routing_from_times(sizes, grpc, ray).way(40 << 20) == "grpc"
+    # slopes in the winner's favour: one way for everything still
+    assert routing_from_times(SIZES, _times(0.006, 1e-9), _times(0.001, 1e-9)) == ALWAYS_GRPC
+    assert routing_from_times([1 << 20], [0.002], [0.001]) == ALWAYS_GRPC  # one size: no slope
