@@ -36,11 +36,17 @@ class ParameterServerActor(ParameterServer):
         if grpc_token is not None:
             import socket
 
-            from dtf.cluster.transport.grpc_service import serve_parameter_server
+            from dtf.cluster.transport.grpc_service import (
+                DEFAULT_MAX_WORKERS,
+                serve_parameter_server,
+            )
 
             host = socket.gethostbyname(socket.gethostname())
-            self._grpc_server = serve_parameter_server(self, grpc_token, host=host,
-                                                       tune_allocator=tune_allocator)
+            # Threads for every worker's stream (half the pool goes to streams) and for as
+            # many unary calls again: a sync step holds one thread per worker while it waits.
+            self._grpc_server = serve_parameter_server(
+                self, grpc_token, host=host, tune_allocator=tune_allocator,
+                max_workers=max(DEFAULT_MAX_WORKERS, 2 * self.num_workers + 16))
 
     def grpc_address(self) -> str:
         """`host:port` of the gRPC service."""

@@ -602,3 +602,24 @@ def test_a_client_dropped_without_close_leaves_no_thread_behind(served):
     gc.collect()
     assert _eventually(lambda: server.stats["streams"] == 0)
     assert _eventually(lambda: _consumer_threads() <= before)
+
+
+@pytest.mark.parametrize("num_workers", [2, 40])
+def test_a_parameter_server_actor_keeps_a_stream_for_every_worker(num_workers):
+    from dtf.cluster.ps_actor import ParameterServerActor
+
+    server = ParameterServerActor({"w": np.zeros(2, "float32")}, keras.optimizers.SGD(0.5),
+                                  num_workers, mode="async", grpc_token=TOKEN)
+    try:
+        grpc_server = server._grpc_server
+        assert grpc_server.max_streams >= num_workers
+        clients = [GrpcServerClient(server.grpc_address(), TOKEN, timeout_s=10)
+                   for _ in range(num_workers)]
+        for worker, client in enumerate(clients):
+            assert client.push_pull(worker, 0, 1, _grad())[0] == "applied"
+        assert grpc_server.stats["streams"] == num_workers
+        assert grpc_server.stats["streams_refused"] == 0
+        for client in clients:
+            client.close()
+    finally:
+        server.close()
