@@ -13,7 +13,7 @@ worker's push of the step is in), the same shape as an echo.
 ``Steps`` carries the same PUSH_PULL messages on one bidirectional stream per client: a
 request, then its reply, in turn. A worker's steps go this way: a message on an open stream
 skips what gRPC does for every unary call (a new call object, metadata, the status and a hop
-through the server's thread pool), about 40% of a small call's round trip here (see
+through the server's thread pool), a quarter to a third of a small call's round trip here (see
 ``scripts/bench/transport.py``). An open stream keeps one of the server's threads, so at most
 ``max_streams`` are open at a time; a client refused one (``RESOURCE_EXHAUSTED``), or whose
 stream breaks, makes its calls unary instead. The client bounds its wait for each reply
@@ -53,7 +53,6 @@ from __future__ import annotations
 import hmac
 import itertools
 import os
-import queue
 import secrets
 import threading
 import time
@@ -64,7 +63,7 @@ from typing import Self
 import grpc
 import numpy as np
 from dtf.cluster.parameter_server import Push
-from dtf.cluster.transport import codec, memory
+from dtf.cluster.transport import codec, memory, streams
 from dtf.cluster.transport.codec import Kind, Limits, TransportError
 
 __all__ = [
@@ -89,8 +88,6 @@ DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # A sync pull with after_step blocks a serving thread until its step is applied, so the pool
 # must hold every worker's waiting pull and still serve their pushes.
 DEFAULT_MAX_WORKERS = 64
-# How often the client's watchdog looks for stream replies past their deadline.
-_WATCHDOG_PERIOD_S = 0.5
 # How much longer than the server's own wait a pull's gRPC deadline runs, so a server-side
 # TimeoutError comes back as a reply (naming the missing workers) before the deadline fires.
 _PULL_DEADLINE_MARGIN_S = 10.0
@@ -419,69 +416,6 @@ class _Call:
                                                      metadata=client._metadata)
 
 
-class _Stream:
-    """A client's open ``Steps`` stream: requests go into a queue that gRPC's sending thread
-    reads, replies come back in order. One call at a time: `pending` refers to the call whose
-    reply is due; `deadline` (monotonic seconds) is set while `finish` waits for that reply,
-    and the watchdog gives up on it then (a reply that came in time is returned however late
-    `finish` asks for it, as a unary call's)."""
-
-    __slots__ = ("__weakref__", "broken", "deadline", "pending", "replies", "requests",
-                 "timed_out")
-
-    def __init__(self, method, metadata):
-        self.requests = queue.SimpleQueue()
-        self.pending = None  # weakref to the _Call whose reply comes next
-        self.deadline = None
-        self.timed_out = self.broken = False
-        self.replies = method(iter(self.requests.get, None), metadata=metadata)
-        # A stream dropped unclosed (its client garbage-collected) still ends the request
-        # iterator, or gRPC's thread sending the requests would wait on the queue forever.
-        weakref.finalize(self, self.requests.put, None)
-        _watchdog.watch(self)
-
-    def close(self) -> None:
-        self.broken = True
-        self.requests.put(None)  # ends the request iterator, so gRPC's sending thread exits
-        self.replies.cancel()
-
-
-class _Watchdog:
-    """One thread per process that cancels streams whose reply is past its deadline (a
-    stream has no per-message deadline of its own); it runs while streams exist."""
-
-    def __init__(self):
-        self._streams = weakref.WeakSet()
-        self._lock = threading.Lock()
-        self._thread = None
-
-    def watch(self, stream: _Stream) -> None:
-        with self._lock:
-            self._streams.add(stream)
-            if self._thread is None or not self._thread.is_alive():  # none yet, or forked
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name="dtf-stream-watchdog")
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(_WATCHDOG_PERIOD_S)
-            with self._lock:
-                streams = list(self._streams)
-                if not streams:
-                    self._thread = None
-                    return
-            now = time.monotonic()
-            for stream in streams:
-                deadline = stream.deadline
-                if deadline is not None and now > deadline and not stream.broken:
-                    stream.timed_out = True
-                    stream.close()
-
-
-_watchdog = _Watchdog()
-
-
 _unsent = threading.local()  # .calls: this thread's _Calls started and not yet sent
 
 
@@ -608,7 +542,7 @@ class GrpcServerClient:
             self._stream.close()
             self._stream = None
 
-    def _stream_for(self, call: _Call) -> _Stream | None:
+    def _stream_for(self, call: _Call) -> streams.Stream | None:
         """The open stream, taken for `call`; None when `call` must go unary (the server
         refused streams, or another call's reply is due on the stream)."""
         if not self._streaming:
@@ -622,7 +556,7 @@ class GrpcServerClient:
                 # that call was dropped unfinished: its late reply would answer this one
                 stream.close()
             if stream is None or stream.broken:
-                stream = self._stream = _Stream(calls[STEPS_METHOD], self._metadata)
+                stream = self._stream = streams.Stream(calls[STEPS_METHOD], self._metadata)
             stream.pending = weakref.ref(call)
             return stream
 
@@ -632,7 +566,7 @@ class GrpcServerClient:
         # No sooner than the watchdog's next look: gRPC reads a reply off the stream only on
         # next(), and a stream cancelled first would lose one that came in time.
         stream.deadline = max(handle.sent + handle.deadline,
-                              time.monotonic() + 2 * _WATCHDOG_PERIOD_S)
+                              time.monotonic() + 2 * streams.WATCHDOG_PERIOD_S)
         try:
             return next(stream.replies)
         except (grpc.RpcError, StopIteration) as e:

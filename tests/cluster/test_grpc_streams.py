@@ -14,7 +14,7 @@ import grpc
 import numpy as np
 import pytest
 from dtf.cluster.parameter_server import ParameterServer
-from dtf.cluster.transport import codec, grpc_service, memory
+from dtf.cluster.transport import codec, grpc_service, memory, streams
 from dtf.cluster.transport.codec import Kind
 from dtf.cluster.transport.grpc_service import (
     AuthenticationError,
@@ -461,7 +461,7 @@ def short_deadlines(monkeypatch):
     """Stream deadlines of a fraction of a second: the call's wait + 0.3 s, checked every
     0.05 s."""
     monkeypatch.setattr(grpc_service, "_PULL_DEADLINE_MARGIN_S", 0.3)
-    monkeypatch.setattr(grpc_service, "_WATCHDOG_PERIOD_S", 0.05)
+    monkeypatch.setattr(streams, "WATCHDOG_PERIOD_S", 0.05)
 
 
 @pytest.mark.parametrize("max_streams", [None, 0], ids=["stream", "unary"])
