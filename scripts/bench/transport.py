@@ -9,18 +9,22 @@ times:
 
   grpc push_pull     ``GrpcServerClient.push_pull``: a worker's step in one call, S bytes of
                      gradients up and the S bytes of the parameter they changed back (encode,
-                     token check, decode with full validation, the server's push_pull, the
-                     reply): the shape of an echo
+                     decode with full validation, the server's push_pull, the reply), on the
+                     client's open ``Steps`` stream (token checked when it opened): the shape
+                     of an echo
   ray push_pull      ``ray.get(actor.push_pull.remote(...))`` with numpy arrays
   ray push / pull    ``ray.get(actor.push.remote(...))`` / ``actor.pull.remote(...)``
   grpc push / pull   ``GrpcServerClient.push`` / ``.pull``: the two-call step
   bare put / get     the same bytes on a bare generic-handler gRPC server: ``Put`` (S bytes up,
                      nothing back) and ``Get`` (nothing up, S bytes back): the floor for two
-                     unary calls moving these bytes; ``echo`` (S up and back in one call)
+                     unary calls moving these bytes; ``echo`` (S up and back in one call);
+                     ``stream echo`` (S up and back on an open bidirectional stream)
   memcpy             ``np.copyto`` of the S bytes into a preallocated array
   ps push_pull,      the same ParameterServer's push_pull / push / pull called in this
   push / pull        process: the server's own work (the SGD update), which no transport can
-                     avoid
+                     avoid, back to back
+  served             the server's push_pull as the gRPC push_pulls arrive, timed in the
+                     server's process: the same work with the caches a round trip leaves
 
 A pull asks for one variable (the others' versions are given as known). Each round times every
 column at every size in three groups: the gRPC columns (push_pull, bare echo, push, pull, bare
@@ -33,10 +37,10 @@ reported.
 
 Targets (issue 6, 10(a)), judged on push_pull, the one call a worker makes per step: 4 KB and
 400 KB: gRPC push_pull at most 1.3x the bare gRPC echo of the same bytes (S up, S back, one
-call), raw (the server's SGD update included) and transport only (the server's own push_pull
-time, measured in this process, subtracted); 40 MB: gRPC push_pull at least 10% of memcpy
+call), raw (the server's SGD update included) and transport only (``served`` subtracted);
+40 MB: gRPC push_pull at least 10% of memcpy
 bandwidth both ways (2 S bytes moved per call against memcpy's S). Also printed: Ray's
-push_pull against the same echo, the two-call step (push + pull against Put + Get and against
+push_pull against the same echo, gRPC push_pull against the stream echo, the two-call step (push + pull against Put + Get and against
 one echo; push and pull each against memcpy), and the routing
 ``transport.selection.choose_routing`` picks between Ray and gRPC echoes.
 
