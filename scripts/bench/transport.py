@@ -409,7 +409,8 @@ def _print(rows, routing, rounds, setup_s):
           "process; served: the same, timed in the server's process as the gRPC push_pulls "
           "arrive")
     print("transport: gRPC push_pull minus served; the two-call step minus ps push and pull")
-    print("bare echo: S bytes up and back in one gRPC call, the floor for any format on gRPC")
+    print("bare echo: S bytes up and back in one unary gRPC call (the reference of the targets); "
+          "stream echo: the same on an open stream")
     print("Targets judged on push_pull (one call per step), raw and transport only:")
     for r in rows:
         if "target" in r:
