@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 
@@ -84,27 +85,14 @@ def make_batches(sizes, batch, count, seed=0):
 
 # -- dtf ----------------------------------------------------------------------------------------
 def dtf_step(sizes):
-    """(model, step): the seeds' training step for an MLP of `sizes`."""
-    import dtf
-    from dtf import keras
+    """(model, step): the seeds' training step for an MLP of `sizes` (train_step.py's, which
+    imports dtf: so here, not at the top, where this script first checks for a GPU)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import train_step
 
-    model = keras.Sequential([keras.Input(shape=(sizes[0],))] + [
-        keras.layers.Dense(n, activation="relu") for n in sizes[1:-1]] + [
-        keras.layers.Dense(sizes[-1])])
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
-
-    def step(x, y):
-        with dtf.GradientTape() as tape:
-            loss = loss_fn(y, model(x))
-        gradients = tape.gradient(loss, model.trainable_weights)
-        optimizer.apply_gradients(zip(gradients, model.trainable_weights))
-        return loss
-
-    return model, step
+    return train_step.make_dtf_step(sizes)
 
 
-# -- PyTorch ------------------------------------------------------------------------------------
 def torch_step(torch, weights):
     """The same step in PyTorch eager, from dtf's initial `weights` (kernels transposed)."""
     layers = []
